@@ -1,0 +1,19 @@
+module github.com/kerasrun/kerasrun
+
+go 1.26.8
+
+require (
+	codeberg.org/sbinet/npyio v0.14.0
+	github.com/tidwall/gjson v1.20.2
+	gonum.org/v1/gonum v0.17.0
+	gonum.org/v1/hdf5 v0.0.0-20210714002203-8c5d23bc6946
+)
+
+require (
+	github.com/campoy/embedmd v1.0.0 // indirect
+	github.com/nlpodyssey/gopickle v0.3.0 // indirect
+	github.com/pmezard/go-difflib v1.0.0 // indirect
+	github.com/tidwall/match v1.1.1 // indirect
+	github.com/tidwall/pretty v1.3.0 // indirect
+	golang.org/x/text v0.34.0 // indirect
+)

@@ -1,0 +1,158 @@
+package importer
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kerasrun/kerasrun/internal/golden"
+)
+
+// runCase loads a golden case and checks it: an ok case must match its
+// expected outputs, an error case must fail with a message that names what
+// is wrong.
+func runCase(t *testing.T, c *golden.Case) {
+	t.Helper()
+	m, err := Load(c.Model(), nil)
+	if err == nil && c.Expect == "error" && len(c.Inputs) > 0 {
+		inputs, rerr := c.ReadInputs()
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		_, err = m.Predict(inputs...)
+	}
+	switch c.Expect {
+	case "error":
+		if err == nil {
+			t.Fatalf("loaded and ran without error; want an error (%v)", deref(c.Why))
+		}
+		msg := strings.ToLower(err.Error())
+		for _, part := range c.WantErrorParts() {
+			if !strings.Contains(msg, strings.ToLower(part)) {
+				t.Errorf("error %q does not mention %q", err, part)
+			}
+		}
+		if !strings.Contains(err.Error(), c.Model()) {
+			t.Errorf("error %q does not name the file", err)
+		}
+		return
+	case "ok":
+	default:
+		t.Skipf("expect=%s", c.Expect)
+	}
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	inputs, err := c.ReadInputs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Predict(inputs...)
+	if err != nil {
+		t.Fatalf("predict: %v", err)
+	}
+	if err := c.Check(got); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// TestFixtures runs every case in fixtures/: expected outputs come from the
+// numpy and PyTorch references of tools/gen_fixtures.py.
+func TestFixtures(t *testing.T) {
+	cases, err := golden.Load(filepath.Join("..", "fixtures"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 50 {
+		t.Fatalf("only %d fixture cases found", len(cases))
+	}
+	for i := range cases {
+		c := &cases[i]
+		t.Run(c.ID, func(t *testing.T) { runCase(t, c) })
+	}
+}
+
+// corpusSkips lists the corpus cases that need layers or file formats of a
+// later issue. It is the only place a corpus case may be skipped, and it
+// shrinks to empty as those land.
+var corpusSkips = map[string]string{
+	"dl4j_causal_conv1d_k3_s1_d2_cl_weights_arch":      "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
+	"dl4j_simple_lstm_tf_keras_1_weights_arch":         "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
+	"dl4j_simple_lstm_th_keras_1_weights_arch":         "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
+	"dl4j_simple_rnn_tf_keras_2_weights_arch":          "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
+	"dl4j_simple_sparse_xent_mlp_keras_2_weights_arch": "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
+	"hls4ml_conv1d_small_weights_arch":                 "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
+	"kotlindl_lstm_weights_arch":                       "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
+	"lstm_chem_weights_arch":                           "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
+	"dl4j_cnn_batch_norm":                              "Conv2D and BatchNormalization: issue 3",
+	"dl4j_leakyrelu_0":                                 "LeakyReLU: issue 3",
+	"dl4j_relu_1":                                      "ReLU layer: issue 3",
+	"dl4j_relu_2":                                      "ReLU layer: issue 3",
+	"dl4j_relu_3":                                      "ReLU layer: issue 3",
+	"dl4j_thresholdrelu_0":                             "ThresholdedReLU: issue 3",
+	"dl4j_simple_lstm_tf_keras_1":                      "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
+	"dl4j_simple_lstm_th_keras_1":                      "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
+	"dl4j_w_bidirectional_lstm_tensorflow_1":           "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
+	"dl4j_w_embedding_conv1d_tensorflow_1":             "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
+	"dl4j_w_embedding_conv1d_theano_1":                 "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
+	"dl4j_w_embedding_lstm_tensorflow_1":               "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
+	"dl4j_w_embedding_lstm_theano_1":                   "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
+	"dl4j_w_lstm_tensorflow_1":                         "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
+	"dl4j_simple_rnn_tf_keras_2":                       "SimpleRNN: issue 3",
+	"dl4j_w_simple_rnn_tensorflow_2":                   "SimpleRNN: issue 3",
+	"tfkeras_rnn_1":                                    "SimpleRNN: issue 3",
+	"tfkeras_rnn_104":                                  "SimpleRNN: issue 3",
+	"tfkeras_rnn_128":                                  "SimpleRNN: issue 3",
+	"tfkeras_rnn_131":                                  "SimpleRNN and RepeatVector: issue 3",
+	"dl4j_w_keras_attention":                           "Attention and Concatenate: issue 3",
+	"medaka_test_model_bigru":                          "GRU: issue 3",
+	"syn_v2_bi_cudnngru_sum_u1_last":                   "CuDNNGRU: issue 3",
+	"syn_v2_cudnngru_t1_seq":                           "CuDNNGRU: issue 3",
+	"tfkeras_gaperror":                                 "BatchNormalization, GlobalAveragePooling1D, RepeatVector, Multiply: issue 3",
+	"tfkeras_issue_9349":                               "MaxPooling1D: issue 3",
+}
+
+// corpusDir finds ../shared/keras-real (or $KERASRUN_CORPUS).
+func corpusDir() string {
+	if d := os.Getenv("KERASRUN_CORPUS"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "shared", "keras-real")
+}
+
+// TestCorpus runs the real-model corpus: files saved by real Keras releases
+// with outputs from Keras itself or two independent references.
+func TestCorpus(t *testing.T) {
+	dir := corpusDir()
+	cases, err := golden.Load(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("corpus not found at %s (CI=true)", dir)
+		}
+		t.Skipf("corpus not found at %s", dir)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cases {
+		c := &cases[i]
+		t.Run(c.ID, func(t *testing.T) {
+			if why, ok := corpusSkips[c.ID]; ok {
+				t.Skip(why)
+			}
+			if c.Expect == "ok" && !c.HasGold() {
+				t.Skip("no reference output")
+			}
+			runCase(t, c)
+		})
+	}
+}

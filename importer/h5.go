@@ -1,0 +1,372 @@
+package importer
+
+// This file is the only place that talks to libhdf5. gonum.org/v1/hdf5
+// opens files, groups and datasets and reads the datasets; the small C
+// helpers below read string attributes in every form Keras writes (gonum's
+// wrapper cannot read string arrays, mishandles fixed-length strings that
+// fill their whole length and leaks variable-length ones), turn libhdf5's
+// error stack into Go errors and count open handles.
+
+/*
+#cgo LDFLAGS: -lhdf5
+#cgo linux,!arm64 CFLAGS: -I/usr/lib/x86_64-linux-gnu/hdf5/serial/include
+#cgo linux,!arm64 LDFLAGS: -L/usr/lib/x86_64-linux-gnu/hdf5/serial/
+#cgo linux,arm64 CFLAGS: -I/usr/lib/aarch64-linux-gnu/hdf5/serial/include
+#cgo linux,arm64 LDFLAGS: -L/usr/lib/aarch64-linux-gnu/hdf5/serial/
+#include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void kr_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+typedef struct { char *buf; size_t cap; size_t len; int count; } kr_errctx;
+
+static herr_t kr_walk(unsigned n, const H5E_error2_t *e, void *data) {
+	kr_errctx *c = (kr_errctx *)data;
+	if (c->count >= 3 || e->desc == NULL) return 0;
+	size_t l = strlen(e->desc);
+	if (c->len + l + 3 >= c->cap) return 0;
+	if (c->count > 0) { memcpy(c->buf + c->len, "; ", 2); c->len += 2; }
+	memcpy(c->buf + c->len, e->desc, l);
+	c->len += l;
+	c->buf[c->len] = 0;
+	c->count++;
+	return 0;
+}
+
+// kr_last_error writes up to three messages of the current error stack,
+// innermost first.
+static void kr_last_error(char *buf, size_t cap) {
+	kr_errctx c = { buf, cap, 0, 0 };
+	buf[0] = 0;
+	H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, kr_walk, &c);
+	H5Eclear2(H5E_DEFAULT);
+}
+
+// kr_attr_meta describes attribute name of loc: its type class, whether it
+// is a variable-length string, its element size and its element count.
+static int kr_attr_meta(hid_t loc, const char *name, int *cls, int *vlen, size_t *size, long long *n) {
+	hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+	if (a < 0) return -1;
+	hid_t t = H5Aget_type(a);
+	hid_t s = H5Aget_space(a);
+	int rc = 0;
+	if (t < 0 || s < 0) {
+		rc = -1;
+	} else {
+		*cls = (int)H5Tget_class(t);
+		*vlen = (*cls == H5T_STRING) ? (H5Tis_variable_str(t) > 0) : 0;
+		*size = H5Tget_size(t);
+		H5S_class_t sc = H5Sget_simple_extent_type(s);
+		if (sc == H5S_NULL) *n = 0;
+		else if (sc == H5S_SCALAR) *n = 1;
+		else *n = (long long)H5Sget_simple_extent_npoints(s);
+		if (*n < 0) rc = -1;
+	}
+	if (s >= 0) H5Sclose(s);
+	if (t >= 0) H5Tclose(t);
+	H5Aclose(a);
+	return rc;
+}
+
+// kr_attr_read_fixed reads a fixed-length string attribute with its own
+// type into buf, which holds n*size bytes.
+static int kr_attr_read_fixed(hid_t loc, const char *name, void *buf) {
+	hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+	if (a < 0) return -1;
+	hid_t t = H5Aget_type(a);
+	int rc = (t < 0) ? -1 : (H5Aread(a, t, buf) < 0 ? -1 : 0);
+	if (t >= 0) H5Tclose(t);
+	H5Aclose(a);
+	return rc;
+}
+
+// kr_attr_read_vlen reads a variable-length string attribute into n
+// pointers that kr_vlen_free must release.
+static int kr_attr_read_vlen(hid_t loc, const char *name, char **ptrs) {
+	hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+	if (a < 0) return -1;
+	hid_t ft = H5Aget_type(a);
+	hid_t mt = H5Tcopy(H5T_C_S1);
+	int rc = -1;
+	if (ft >= 0 && mt >= 0 && H5Tset_size(mt, H5T_VARIABLE) >= 0 && H5Tset_cset(mt, H5Tget_cset(ft)) >= 0) {
+		rc = H5Aread(a, mt, ptrs) < 0 ? -1 : 0;
+	}
+	if (mt >= 0) H5Tclose(mt);
+	if (ft >= 0) H5Tclose(ft);
+	H5Aclose(a);
+	return rc;
+}
+
+static void kr_vlen_free(char **ptrs, long long n) {
+	for (long long i = 0; i < n; i++) {
+		if (ptrs[i] != NULL) H5free_memory(ptrs[i]);
+	}
+}
+
+// kr_read_f32 reads a whole dataset converted to native float32. (gonum's
+// Dataset.Read uses the file type as the memory type, so it cannot convert.)
+static int kr_read_f32(hid_t ds, float *buf) {
+	return H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ? -1 : 0;
+}
+
+static long long kr_open_objects(void) {
+	return (long long)H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+}
+*/
+import "C"
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"gonum.org/v1/hdf5"
+)
+
+// h5mu serialises every call into libhdf5: Debian's build is not
+// thread-safe.
+var h5mu sync.Mutex
+
+func init() {
+	C.kr_silence()
+}
+
+// h5err turns the current libhdf5 error stack into an error.
+func h5err(op string) error {
+	buf := make([]byte, 1024)
+	C.kr_last_error((*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	msg := string(buf[:bytes.IndexByte(buf, 0)])
+	if msg == "" {
+		msg = "libhdf5 reported an error"
+	}
+	return fmt.Errorf("%s: %s", op, msg)
+}
+
+// hdf5Signature starts every HDF5 superblock.
+var hdf5Signature = []byte("\x89HDF\r\n\x1a\n")
+
+// checkSignature verifies, before libhdf5 sees the file, that path is a
+// regular file with an HDF5 signature at offset 0 or a power of two from 512.
+func checkSignature(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return errors.New("not a regular file")
+	}
+	if st.Size() == 0 {
+		return errors.New("not an HDF5 file: the file is empty")
+	}
+	sig := make([]byte, len(hdf5Signature))
+	for off := int64(0); off+int64(len(sig)) <= st.Size(); off = max(512, off*2) {
+		if _, err := f.ReadAt(sig, off); err != nil && err != io.EOF {
+			return err
+		}
+		if bytes.Equal(sig, hdf5Signature) {
+			return nil
+		}
+	}
+	return errors.New("not an HDF5 file: no HDF5 signature")
+}
+
+// h5open opens path read-only. The caller holds h5mu.
+func h5open(path string) (*hdf5.File, error) {
+	if err := checkSignature(path); err != nil {
+		return nil, err
+	}
+	f, err := hdf5.OpenFile(path, hdf5.F_ACC_RDONLY)
+	if err != nil {
+		return nil, h5err("open")
+	}
+	return f, nil
+}
+
+// maxAttrBytes bounds one attribute read.
+const maxAttrBytes = 256 << 20
+
+// attrStrings reads the string attribute name of loc, whatever its form:
+// a scalar or an array, of fixed- or variable-length strings. It also reads
+// the split form name0, name1, ... that Keras writes for attributes over
+// 64 KiB. An empty numeric array (Keras writes weight_names of a layer
+// without weights that way) gives no strings. ok is false when the
+// attribute is absent.
+func attrStrings(loc hdf5.Identifier, name string) (vals []string, ok bool, err error) {
+	id := C.hid_t(loc.ID())
+	if exists(id, name) {
+		v, err := readAttrStrings(id, name)
+		return v, true, err
+	}
+	for i := 0; ; i++ {
+		chunk := name + strconv.Itoa(i)
+		if !exists(id, chunk) {
+			return vals, i > 0, nil
+		}
+		v, err := readAttrStrings(id, chunk)
+		if err != nil {
+			return nil, true, err
+		}
+		vals = append(vals, v...)
+	}
+}
+
+// attrString reads a string attribute that holds one string.
+func attrString(loc hdf5.Identifier, name string) (string, bool, error) {
+	v, ok, err := attrStrings(loc, name)
+	if err != nil || !ok {
+		return "", ok, err
+	}
+	if len(v) != 1 {
+		return "", true, fmt.Errorf("attribute %q: want one string, found %d", name, len(v))
+	}
+	return v[0], true, nil
+}
+
+func exists(id C.hid_t, name string) bool {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	return C.H5Aexists(id, cname) > 0
+}
+
+func readAttrStrings(id C.hid_t, name string) ([]string, error) {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var cls, vlen C.int
+	var size C.size_t
+	var n C.longlong
+	if C.kr_attr_meta(id, cname, &cls, &vlen, &size, &n) < 0 {
+		return nil, h5err(fmt.Sprintf("attribute %q", name))
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if cls != C.H5T_STRING {
+		return nil, fmt.Errorf("attribute %q: want strings, found a non-string type", name)
+	}
+	if vlen != 0 {
+		if int64(n) > maxAttrBytes/8 {
+			return nil, fmt.Errorf("attribute %q: %d strings is too many", name, n)
+		}
+		ptrs := (**C.char)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(uintptr(0)))))
+		if ptrs == nil {
+			return nil, fmt.Errorf("attribute %q: out of memory", name)
+		}
+		defer C.free(unsafe.Pointer(ptrs))
+		if C.kr_attr_read_vlen(id, cname, ptrs) < 0 {
+			return nil, h5err(fmt.Sprintf("attribute %q", name))
+		}
+		defer C.kr_vlen_free(ptrs, n)
+		list := unsafe.Slice(ptrs, int(n))
+		out := make([]string, len(list))
+		for i, p := range list {
+			if p != nil {
+				out[i] = C.GoString(p)
+			}
+		}
+		return out, nil
+	}
+	if size == 0 || int64(size)*int64(n) > maxAttrBytes {
+		return nil, fmt.Errorf("attribute %q: %d strings of %d bytes is out of range", name, n, size)
+	}
+	buf := make([]byte, int(size)*int(n))
+	if C.kr_attr_read_fixed(id, cname, unsafe.Pointer(&buf[0])) < 0 {
+		return nil, h5err(fmt.Sprintf("attribute %q", name))
+	}
+	out := make([]string, int(n))
+	for i := range out {
+		s := buf[i*int(size) : (i+1)*int(size)]
+		if j := bytes.IndexByte(s, 0); j >= 0 {
+			s = s[:j]
+		}
+		out[i] = strings.TrimRight(string(s), " ")
+	}
+	return out, nil
+}
+
+// openObjects counts the HDF5 objects open in the whole process.
+func openObjects() int64 {
+	h5mu.Lock()
+	defer h5mu.Unlock()
+	return int64(C.kr_open_objects())
+}
+
+// dataset is one weight array, converted to float32.
+type dataset struct {
+	shape []int
+	data  []float32
+}
+
+// readFloat32 reads the dataset at path under g as float32. libhdf5
+// converts float16 and float64 on the fly. Non-float types are refused, and
+// the declared size is checked against limits before anything is allocated.
+func readFloat32(g *hdf5.Group, path string, lim *limits) (dataset, error) {
+	ds, err := g.OpenDataset(path)
+	if err != nil {
+		return dataset{}, h5err("open dataset")
+	}
+	defer ds.Close()
+	dt, err := ds.Datatype()
+	if err != nil {
+		return dataset{}, h5err("dataset type")
+	}
+	class, size := dt.Class(), dt.Size()
+	dt.Close()
+	if class != hdf5.T_FLOAT {
+		return dataset{}, fmt.Errorf("dtype is %s, not a float type", className(class, size))
+	}
+	sp := ds.Space()
+	if sp == nil {
+		return dataset{}, h5err("dataset space")
+	}
+	dims, _, err := sp.SimpleExtentDims()
+	sp.Close()
+	if err != nil {
+		return dataset{}, h5err("dataset shape")
+	}
+	shape := make([]int, len(dims))
+	n := int64(1)
+	for i, d := range dims {
+		if d > 1<<40 {
+			return dataset{}, fmt.Errorf("declared shape %v is too large", dims)
+		}
+		shape[i] = int(d)
+		n *= int64(d)
+		if n > 1<<40 {
+			return dataset{}, fmt.Errorf("declared shape %v is too large", dims)
+		}
+	}
+	if err := lim.take(n, shape); err != nil {
+		return dataset{}, err
+	}
+	data := make([]float32, n)
+	if n > 0 {
+		if C.kr_read_f32(C.hid_t(ds.ID()), (*C.float)(unsafe.Pointer(&data[0]))) < 0 {
+			return dataset{}, h5err("read")
+		}
+	}
+	return dataset{shape: shape, data: data}, nil
+}
+
+func className(c hdf5.TypeClass, size uint) string {
+	switch c {
+	case hdf5.T_INTEGER:
+		return fmt.Sprintf("integer (%d bytes)", size)
+	case hdf5.T_STRING:
+		return "string"
+	case hdf5.T_COMPOUND:
+		return "compound"
+	}
+	return fmt.Sprintf("type class %d", int(c))
+}

@@ -1,0 +1,82 @@
+package layers
+
+import (
+	"fmt"
+
+	"github.com/kerasrun/kerasrun/runtime"
+)
+
+// denseLayer computes act(x·kernel + bias) over the last axis of x.
+type denseLayer struct {
+	base
+	in, units int
+	kernel    []float32 // [in, units]
+	bias      []float32 // [units] or nil
+	act       ActFunc
+}
+
+type denseConfig struct {
+	spec    Spec
+	units   int
+	useBias bool
+	act     ActFunc
+}
+
+func decodeDense(r *Reader) (Config, error) {
+	c := &denseConfig{spec: r.Spec()}
+	// Keras: Keras 1 called the option output_dim.
+	if !r.Has("units") && r.Has("output_dim") {
+		c.units = r.PositiveInt("output_dim", 0)
+	} else {
+		c.units = r.PositiveInt("units", 0)
+	}
+	_, c.act = r.activation("activation", "linear")
+	c.useBias = r.Bool("use_bias", true)
+	return c, nil
+}
+
+func (c *denseConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
+	if err := oneInput(in); err != nil {
+		return nil, nil, err
+	}
+	s := in[0]
+	if len(s) < 2 {
+		return nil, nil, fmt.Errorf("input of rank %d: Dense needs rank 2 or more", len(s))
+	}
+	l := &denseLayer{units: c.units, act: c.act, in: s[len(s)-1]}
+	k, err := w.Take("kernel", l.in, c.units)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.in, l.kernel = k.Shape[0], k.Data
+	if c.useBias {
+		b, err := w.Take("bias", c.units)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.bias = b.Data
+	}
+	l.base = newBase(c.spec, w)
+	out := append(append([]int(nil), s[:len(s)-1]...), c.units)
+	return l, [][]int{out}, nil
+}
+
+func (l *denseLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	x := in[0]
+	if lastDim(x.Shape) != l.in || x.Rank() < 2 {
+		return nil, fmt.Errorf("layers: layer %q (Dense): input shape %v, want last dimension %d", l.name, x.Shape, l.in)
+	}
+	rows := len(x.Data) / l.in
+	outShape := append(append([]int(nil), x.Shape[:x.Rank()-1]...), l.units)
+	out := runtime.Zeros(outShape...)
+	matmul(rows, l.units, l.in, x.Data, l.kernel, out.Data, false)
+	if l.bias != nil {
+		addBias(out.Data, l.bias)
+	}
+	l.act(out.Data, l.units)
+	return []*runtime.Tensor{out}, nil
+}
+
+func init() {
+	Register("Dense", decodeDense)
+}

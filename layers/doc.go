@@ -1,0 +1,25 @@
+// Package layers holds kerasrun's native implementations of Keras layers and
+// the registry that maps a Keras class_name to them.
+//
+// Each Keras class family lives in its own file and registers its class names
+// in init. Loading a layer has two phases, kept apart on purpose:
+//
+//  1. Decode turns a layer's JSON config into a typed Config. Every option is
+//     either understood, explicitly ignored because it only matters in
+//     training (initializers, regularizers, constraints, dropout rates), or
+//     rejected with an error that names the layer, its class and the option.
+//     Nothing is silently ignored.
+//  2. Config.Build takes the static input shapes and the layer's weights, in
+//     the order Keras stored them, checks every shape and returns an immutable
+//     runtime.Layer.
+//
+// Layout: tensors are float32, row-major, batch first (see package runtime).
+// Weights keep the Keras layout ([in, out] kernels, gate blocks side by side)
+// unless a file says otherwise.
+//
+// Concurrency: built layers are immutable and safe for concurrent use. The
+// registry is written only from init functions and from Register, which must
+// be called before models are loaded.
+//
+// This package is pure Go; it never needs cgo or libhdf5.
+package layers

@@ -1,0 +1,301 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Layer is a built layer: immutable, safe for concurrent use.
+type Layer interface {
+	// Name is the Keras layer name.
+	Name() string
+	// Class is the Keras class_name.
+	Class() string
+	// Forward computes the layer's outputs from its inputs. It must not
+	// modify its inputs and must return tensors that it does not keep.
+	Forward(in []*Tensor) ([]*Tensor, error)
+}
+
+// ParamCounter is implemented by layers that hold weights.
+type ParamCounter interface {
+	Params() int
+}
+
+// IO describes one model input or output.
+type IO struct {
+	Name  string
+	Shape []int  // -1 marks a free (None) dimension
+	DType string // "float32" or "int32" (token ids); outputs are always float32
+}
+
+// LayerInfo describes one layer of a model, for summaries.
+type LayerInfo struct {
+	Name      string
+	Class     string
+	OutShapes [][]int
+	Params    int
+	Inbound   []string // names of the layers feeding its first call
+}
+
+// Ref names a tensor while a graph is built.
+type Ref struct{ slot int }
+
+type node struct {
+	layer Layer
+	in    []int
+	out   []int
+}
+
+// Graph builds a Model. Add inputs, then calls in an order where every
+// input of a call already exists, then outputs. A Graph is not safe for
+// concurrent use.
+type Graph struct {
+	inputs   []IO
+	inSlots  []int
+	outputs  []IO
+	outSlots []int
+	nodes    []node
+	shapes   [][]int // static shape of every slot
+	owner    []string
+	layers   []LayerInfo
+	seen     map[Layer]bool
+}
+
+// NewGraph returns an empty graph.
+func NewGraph() *Graph { return &Graph{seen: map[Layer]bool{}} }
+
+// Input adds a model input. listed says whether it appears in Layers()
+// (Keras lists an explicit InputLayer but not the implicit input of a
+// Sequential model).
+func (g *Graph) Input(io IO, listed bool) Ref {
+	r := g.newSlot(io.Shape, io.Name)
+	g.inputs = append(g.inputs, IO{Name: io.Name, Shape: append([]int(nil), io.Shape...), DType: io.DType})
+	g.inSlots = append(g.inSlots, r.slot)
+	if listed {
+		g.layers = append(g.layers, LayerInfo{Name: io.Name, Class: "InputLayer", OutShapes: [][]int{io.Shape}})
+	}
+	return r
+}
+
+func (g *Graph) newSlot(shape []int, owner string) Ref {
+	g.shapes = append(g.shapes, append([]int(nil), shape...))
+	g.owner = append(g.owner, owner)
+	return Ref{slot: len(g.shapes) - 1}
+}
+
+// Shape returns the static shape of a tensor of the graph.
+func (g *Graph) Shape(r Ref) []int { return g.shapes[r.slot] }
+
+// Call adds a call of l on in, whose outputs have the given static shapes.
+func (g *Graph) Call(l Layer, in []Ref, outShapes [][]int) []Ref {
+	n := node{layer: l}
+	var inbound []string
+	for _, r := range in {
+		if r.slot < 0 || r.slot >= len(g.shapes) {
+			panic("runtime: Call with a Ref from another graph")
+		}
+		n.in = append(n.in, r.slot)
+		inbound = append(inbound, g.owner[r.slot])
+	}
+	outs := make([]Ref, len(outShapes))
+	for i, s := range outShapes {
+		outs[i] = g.newSlot(s, l.Name())
+		n.out = append(n.out, outs[i].slot)
+	}
+	g.nodes = append(g.nodes, n)
+	if !g.seen[l] {
+		g.seen[l] = true
+		info := LayerInfo{Name: l.Name(), Class: l.Class(), OutShapes: outShapes, Inbound: inbound}
+		if pc, ok := l.(ParamCounter); ok {
+			info.Params = pc.Params()
+		}
+		g.layers = append(g.layers, info)
+	}
+	return outs
+}
+
+// Output marks r as a model output with the given name.
+func (g *Graph) Output(name string, r Ref) {
+	g.outputs = append(g.outputs, IO{Name: name, Shape: append([]int(nil), g.shapes[r.slot]...), DType: "float32"})
+	g.outSlots = append(g.outSlots, r.slot)
+}
+
+// Build returns the immutable model. The graph must not be used afterwards.
+func (g *Graph) Build() (*Model, error) {
+	if len(g.inputs) == 0 {
+		return nil, errors.New("runtime: model has no inputs")
+	}
+	if len(g.outputs) == 0 {
+		return nil, errors.New("runtime: model has no outputs")
+	}
+	return &Model{
+		inputs: g.inputs, inSlots: g.inSlots,
+		outputs: g.outputs, outSlots: g.outSlots,
+		nodes: g.nodes, nslots: len(g.shapes), layers: g.layers,
+	}, nil
+}
+
+// Model is an immutable, executable model graph. Predict is safe for
+// concurrent use.
+type Model struct {
+	inputs   []IO
+	inSlots  []int
+	outputs  []IO
+	outSlots []int
+	nodes    []node
+	nslots   int
+	layers   []LayerInfo
+}
+
+// Inputs describes the model inputs, in order.
+func (m *Model) Inputs() []IO { return cloneIO(m.inputs) }
+
+// Outputs describes the model outputs, in order.
+func (m *Model) Outputs() []IO { return cloneIO(m.outputs) }
+
+// Layers describes the model layers in Keras order.
+func (m *Model) Layers() []LayerInfo {
+	out := make([]LayerInfo, len(m.layers))
+	copy(out, m.layers)
+	return out
+}
+
+func cloneIO(s []IO) []IO {
+	out := make([]IO, len(s))
+	for i, io := range s {
+		out[i] = IO{Name: io.Name, Shape: append([]int(nil), io.Shape...), DType: io.DType}
+	}
+	return out
+}
+
+// Predict runs the model on one tensor per input, in input order, and returns
+// one tensor per output. Input shapes are checked against the model before
+// anything runs.
+func (m *Model) Predict(inputs ...*Tensor) ([]*Tensor, error) {
+	return m.PredictContext(context.Background(), inputs...)
+}
+
+// PredictContext is Predict with cancellation: it stops between layers, and
+// recurrent layers check ctx between time steps, once ctx is done.
+func (m *Model) PredictContext(ctx context.Context, inputs ...*Tensor) ([]*Tensor, error) {
+	if err := m.checkInputs(inputs); err != nil {
+		return nil, err
+	}
+	slots := make([]*Tensor, m.nslots)
+	for i, s := range m.inSlots {
+		slots[s] = inputs[i]
+	}
+	for _, n := range m.nodes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		in := make([]*Tensor, len(n.in))
+		for i, s := range n.in {
+			in[i] = slots[s]
+		}
+		out, err := forward(ctx, n.layer, in)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) != len(n.out) {
+			return nil, fmt.Errorf("runtime: layer %q (%s) returned %d outputs, want %d", n.layer.Name(), n.layer.Class(), len(out), len(n.out))
+		}
+		for i, s := range n.out {
+			slots[s] = out[i]
+		}
+	}
+	res := make([]*Tensor, len(m.outSlots))
+	for i, s := range m.outSlots {
+		t := slots[s]
+		// An output that is also an input, or that is returned twice, is
+		// copied so that the caller owns distinct tensors.
+		if isInput(m.inSlots, s) || containsTensor(res[:i], t) {
+			t = t.Clone()
+		}
+		res[i] = t
+	}
+	return res, nil
+}
+
+// ContextLayer is implemented by layers with long loops that honour
+// cancellation.
+type ContextLayer interface {
+	ForwardContext(ctx context.Context, in []*Tensor) ([]*Tensor, error)
+}
+
+func forward(ctx context.Context, l Layer, in []*Tensor) ([]*Tensor, error) {
+	if cl, ok := l.(ContextLayer); ok {
+		return cl.ForwardContext(ctx, in)
+	}
+	return l.Forward(in)
+}
+
+func isInput(slots []int, s int) bool {
+	for _, x := range slots {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func containsTensor(ts []*Tensor, t *Tensor) bool {
+	for _, x := range ts {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Model) checkInputs(inputs []*Tensor) error {
+	if len(inputs) != len(m.inputs) {
+		return fmt.Errorf("runtime: model takes %d input(s) (%s), got %d", len(m.inputs), ioNames(m.inputs), len(inputs))
+	}
+	batch := -1
+	for i, t := range inputs {
+		spec := m.inputs[i]
+		if t == nil {
+			return fmt.Errorf("runtime: input %q is nil", spec.Name)
+		}
+		if NumElements(t.Shape) != len(t.Data) || hasNegative(t.Shape) {
+			return fmt.Errorf("runtime: input %q has shape %v but %d values", spec.Name, t.Shape, len(t.Data))
+		}
+		// Keras: predict does not check the batch axis, even when the
+		// model declares a fixed batch size.
+		if len(t.Shape) != len(spec.Shape) || (len(t.Shape) > 0 && !ShapeMatches(spec.Shape[1:], t.Shape[1:])) {
+			return fmt.Errorf("runtime: input %q has shape %v, want %s", spec.Name, t.Shape, FormatShape(spec.Shape))
+		}
+		if len(t.Shape) > 0 {
+			if t.Shape[0] == 0 {
+				return fmt.Errorf("runtime: input %q has an empty batch (shape %v)", spec.Name, t.Shape)
+			}
+			if batch >= 0 && t.Shape[0] != batch {
+				return fmt.Errorf("runtime: input %q has batch size %d, but an earlier input has %d", spec.Name, t.Shape[0], batch)
+			}
+			batch = t.Shape[0]
+		}
+	}
+	return nil
+}
+
+func hasNegative(s []int) bool {
+	for _, d := range s {
+		if d < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func ioNames(s []IO) string {
+	out := ""
+	for i, io := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += io.Name + " " + FormatShape(io.Shape)
+	}
+	return out
+}

@@ -1,0 +1,101 @@
+package runtime
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Tensor is a dense float32 tensor in row-major order, batch first.
+type Tensor struct {
+	Shape []int
+	Data  []float32
+}
+
+// NewTensor returns a tensor over data with the given shape. It returns an
+// error when a dimension is negative or the shape does not match len(data).
+func NewTensor(shape []int, data []float32) (*Tensor, error) {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			return nil, fmt.Errorf("runtime: negative dimension in shape %v", shape)
+		}
+		n *= d
+	}
+	if n != len(data) {
+		return nil, fmt.Errorf("runtime: shape %v needs %d values, got %d", shape, n, len(data))
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: data}, nil
+}
+
+// Zeros returns a zero-filled tensor of the given shape. It panics on a
+// negative dimension.
+func Zeros(shape ...int) *Tensor {
+	n := 1
+	for _, d := range shape {
+		if d < 0 {
+			panic(fmt.Sprintf("runtime: negative dimension in shape %v", shape))
+		}
+		n *= d
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, n)}
+}
+
+// Rank returns the number of dimensions.
+func (t *Tensor) Rank() int { return len(t.Shape) }
+
+// Len returns the number of elements.
+func (t *Tensor) Len() int { return len(t.Data) }
+
+// Clone returns a deep copy.
+func (t *Tensor) Clone() *Tensor {
+	return &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
+}
+
+// Reshape returns a tensor sharing t's data with a new shape. It panics when
+// the element counts differ.
+func (t *Tensor) Reshape(shape ...int) *Tensor {
+	if NumElements(shape) != len(t.Data) {
+		panic(fmt.Sprintf("runtime: cannot reshape %v to %v", t.Shape, shape))
+	}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: t.Data}
+}
+
+// NumElements returns the product of the dimensions of a concrete shape.
+func NumElements(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// FormatShape writes a shape the way Keras prints it, with None for free
+// dimensions: (None, 5, 10).
+func FormatShape(shape []int) string {
+	parts := make([]string, len(shape))
+	for i, d := range shape {
+		if d < 0 {
+			parts[i] = "None"
+		} else {
+			parts[i] = fmt.Sprint(d)
+		}
+	}
+	if len(parts) == 1 {
+		return "(" + parts[0] + ",)"
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// ShapeMatches reports whether the concrete shape got fits spec, where -1 in
+// spec accepts any size.
+func ShapeMatches(spec, got []int) bool {
+	if len(spec) != len(got) {
+		return false
+	}
+	for i, d := range spec {
+		if d >= 0 && d != got[i] {
+			return false
+		}
+	}
+	return true
+}
