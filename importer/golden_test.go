@@ -45,6 +45,16 @@ func runCase(t *testing.T, c *golden.Case) {
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
+	for k, in := range m.Inputs() {
+		if k < len(c.Inputs) && in.Name != c.Inputs[k].Name {
+			t.Errorf("input %d is named %q, Keras calls it %q", k, in.Name, c.Inputs[k].Name)
+		}
+	}
+	for k, out := range m.Outputs() {
+		if k < len(c.Outputs) && out.Name != c.Outputs[k].Name {
+			t.Errorf("output %d is named %q, Keras calls it %q", k, out.Name, c.Outputs[k].Name)
+		}
+	}
 	inputs, err := c.ReadInputs()
 	if err != nil {
 		t.Fatal(err)

@@ -214,6 +214,7 @@ func build(spec *modelSpec, weights map[string][]layers.Weight, opts *Options) (
 
 	// Phase 2: build layers as their inputs become available.
 	g := runtime.NewGraph()
+	g.Name = spec.name
 	refs := map[tensorRef]runtime.Ref{}
 	for _, r := range spec.inputs {
 		e := spec.byName[r.layer]

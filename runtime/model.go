@@ -51,6 +51,8 @@ type node struct {
 // input of a call already exists, then outputs. A Graph is not safe for
 // concurrent use.
 type Graph struct {
+	// Name is the model's name, as Keras gives it.
+	Name     string
 	inputs   []IO
 	inSlots  []int
 	outputs  []IO
@@ -130,6 +132,7 @@ func (g *Graph) Build() (*Model, error) {
 		return nil, errors.New("runtime: model has no outputs")
 	}
 	return &Model{
+		name:   g.Name,
 		inputs: g.inputs, inSlots: g.inSlots,
 		outputs: g.outputs, outSlots: g.outSlots,
 		nodes: g.nodes, nslots: len(g.shapes), layers: g.layers,
@@ -139,6 +142,7 @@ func (g *Graph) Build() (*Model, error) {
 // Model is an immutable, executable model graph. Predict is safe for
 // concurrent use.
 type Model struct {
+	name     string
 	inputs   []IO
 	inSlots  []int
 	outputs  []IO
@@ -146,6 +150,18 @@ type Model struct {
 	nodes    []node
 	nslots   int
 	layers   []LayerInfo
+}
+
+// Name is the model's name.
+func (m *Model) Name() string { return m.name }
+
+// Params is the number of weights of all layers together.
+func (m *Model) Params() int {
+	n := 0
+	for _, l := range m.layers {
+		n += l.Params
+	}
+	return n
 }
 
 // Inputs describes the model inputs, in order.

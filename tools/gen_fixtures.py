@@ -622,6 +622,21 @@ def make_inputs(rng, model, batch=2, token_range=None):
     return xs
 
 
+
+def unique_output_names(layer_names):
+    """Output names as tf.keras gives them: a layer name used again gets
+    _1, _2, ... (Functional._set_output_names)."""
+    used, count, out = set(), {}, []
+    for name in layer_names:
+        p = name
+        while p in used:
+            n = count.get(name, 1)
+            p = "%s_%d" % (name, n)
+            count[name] = n + 1
+        used.add(p)
+        out.append(p)
+    return out
+
 def emit(out_root, cid, seed, model=None, xs=None, expect="ok", why=None, notes="",
          keras_version="2.2.4", backend="tensorflow", write=None, atol=ATOL, rtol=RTOL,
          gold=None, write_kwargs=None, extra_files=None, error_outputs=True,
@@ -639,6 +654,7 @@ def emit(out_root, cid, seed, model=None, xs=None, expect="ok", why=None, notes=
         write_h5(mpath, model, keras_version=keras_version, backend=backend,
                  **(write_kwargs or {}))
     inputs, outputs = [], []
+    out_names = unique_output_names([l for l, _ in model.outputs]) if model is not None else []
     if model is not None and xs is not None:
         for k, ((name, shape, _), x) in enumerate(zip(model.inputs, xs)):
             fn = "input_%d.npy" % k
@@ -654,10 +670,10 @@ def emit(out_root, cid, seed, model=None, xs=None, expect="ok", why=None, notes=
             fn = "expected_%d.npy" % k
             np.save(os.path.join(d, fn), y.astype(np.float32))
             files.append(fn)
-            outputs.append({"name": lname, "file": fn, "shape": list(y.shape), "tensor_index": t})
+            outputs.append({"name": out_names[k], "layer": lname, "file": fn, "shape": list(y.shape), "tensor_index": t})
     elif model is not None and error_outputs and not opaque:
-        for lname, t in model.outputs:
-            outputs.append({"name": lname, "file": None, "shape": None, "tensor_index": t})
+        for k, (lname, t) in enumerate(model.outputs):
+            outputs.append({"name": out_names[k], "layer": lname, "file": None, "shape": None, "tensor_index": t})
     for fn, data in (extra_files or {}).items():
         np.save(os.path.join(d, fn), data)
         files.append(fn)

@@ -235,4 +235,3 @@ func nest(data []float32, shape []int) reflect.Value {
 	}
 	return v
 }
-
