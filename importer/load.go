@@ -221,7 +221,8 @@ func build(spec *modelSpec, weights map[string][]layers.Weight, opts *Options) (
 		refs[tensorRef{layer: r.layer}] = g.Input(runtime.IO{Name: r.layer, Shape: e.shape, DType: e.dtype}, spec.listed[r.layer])
 	}
 	built := map[string]runtime.Layer{}
-	done := map[*layerEntry]int{} // nodes already added per layer
+	masked := map[tensorRef]bool{} // which tensors carry a Keras mask
+	done := map[*layerEntry]int{}  // nodes already added per layer
 	pending := 0
 	for _, e := range spec.layers {
 		pending += len(e.nodes)
@@ -246,9 +247,19 @@ func build(spec *modelSpec, weights map[string][]layers.Weight, opts *Options) (
 				if err != nil {
 					return nil, err
 				}
+				inMasked := make([]bool, len(node))
+				for i, r := range node {
+					inMasked[i] = masked[r]
+				}
+				outMasked, err := layers.OutputMasks(e.spec, cfgs[e.spec.Name], inMasked, len(outShapes))
+				if err != nil {
+					return nil, err
+				}
 				outs := g.Call(l, in, outShapes)
 				for i, o := range outs {
-					refs[tensorRef{layer: e.spec.Name, node: done[e], tensor: i}] = o
+					r := tensorRef{layer: e.spec.Name, node: done[e], tensor: i}
+					refs[r] = o
+					masked[r] = outMasked[i]
 				}
 				done[e]++
 				pending--

@@ -138,6 +138,7 @@ type activationLayer struct {
 }
 
 type activationConfig struct {
+	passMask
 	spec Spec
 	act  ActFunc
 }

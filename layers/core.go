@@ -14,7 +14,10 @@ func oneInput(in [][]int) error {
 }
 
 // identityConfig builds layers that are the identity at inference.
-type identityConfig struct{ spec Spec }
+type identityConfig struct {
+	passMask
+	spec Spec
+}
 
 type identityLayer struct{ base }
 

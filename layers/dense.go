@@ -16,6 +16,7 @@ type denseLayer struct {
 }
 
 type denseConfig struct {
+	passMask
 	spec    Spec
 	units   int
 	useBias bool
@@ -74,7 +75,7 @@ func (l *denseLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		addBias(out.Data, l.bias)
 	}
 	l.act(out.Data, l.units)
-	return []*runtime.Tensor{out}, nil
+	return []*runtime.Tensor{withMask(out, x)}, nil
 }
 
 func init() {

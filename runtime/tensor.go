@@ -6,9 +6,15 @@ import (
 )
 
 // Tensor is a dense float32 tensor in row-major order, batch first.
+//
+// Mask, when set, is a Keras mask over the first two axes of a
+// [batch, time, ...] tensor: Mask[b*time+t] is false where step t of
+// sample b is masked out. Layers that propagate masks set it on their
+// outputs; Predict returns it as the layers left it.
 type Tensor struct {
 	Shape []int
 	Data  []float32
+	Mask  []bool
 }
 
 // NewTensor returns a tensor over data with the given shape. It returns an
@@ -48,7 +54,11 @@ func (t *Tensor) Len() int { return len(t.Data) }
 
 // Clone returns a deep copy.
 func (t *Tensor) Clone() *Tensor {
-	return &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
+	c := &Tensor{Shape: append([]int(nil), t.Shape...), Data: append([]float32(nil), t.Data...)}
+	if t.Mask != nil {
+		c.Mask = append([]bool(nil), t.Mask...)
+	}
+	return c
 }
 
 // Reshape returns a tensor sharing t's data with a new shape. It panics when

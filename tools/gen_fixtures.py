@@ -20,6 +20,7 @@ Keras itself is NOT used. Expected outputs come from independent references:
 Run:  /usr/bin/python3 tools/gen_fixtures.py [--out fixtures] [--only REGEX] [--check-corpus DIR]
 """
 import argparse
+import importlib
 import copy
 import json
 import math
@@ -1428,8 +1429,19 @@ def check_corpus_native(corpus):
 # --------------------------------------------------------------------------------------
 
 
+def load_case_modules(here):
+    """Imports tools/cases_*.py: each adds its cases with @case, using the
+    helpers of this module (imported as gen_fixtures)."""
+    sys.modules.setdefault("gen_fixtures", sys.modules[__name__])
+    sys.path.insert(0, here)
+    for fn in sorted(os.listdir(here)):
+        if fn.startswith("cases_") and fn.endswith(".py"):
+            importlib.import_module(fn[:-3])
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
+    load_case_modules(here)
     ap = argparse.ArgumentParser(description="Generate kerasrun golden fixtures.")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(here), "fixtures"))
     ap.add_argument("--only", help="regex: only regenerate matching case ids")
