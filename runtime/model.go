@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // Layer is a built layer: immutable, safe for concurrent use.
@@ -223,15 +224,43 @@ func (m *Model) PredictContext(ctx context.Context, inputs ...*Tensor) ([]*Tenso
 	}
 	res := make([]*Tensor, len(m.outSlots))
 	for i, s := range m.outSlots {
-		t := slots[s]
-		// An output that is also an input, or that is returned twice, is
-		// copied so that the caller owns distinct tensors.
-		if isInput(m.inSlots, s) || containsTensor(res[:i], t) {
-			t = t.Clone()
-		}
-		res[i] = t
+		res[i] = m.own(slots[s], inputs, res[:i])
 	}
 	return res, nil
+}
+
+// own returns t, or a copy of it when its data or mask is shared with an
+// input or with an output already returned, so that the caller owns every
+// output outright (layers such as Dropout or Flatten hand back their
+// input's memory).
+func (m *Model) own(t *Tensor, inputs, prev []*Tensor) *Tensor {
+	shared := false
+	for _, x := range inputs {
+		shared = shared || overlaps(t.Data, x.Data) || overlapsMask(t.Mask, x.Mask)
+	}
+	for _, x := range prev {
+		shared = shared || overlaps(t.Data, x.Data) || overlapsMask(t.Mask, x.Mask)
+	}
+	if shared {
+		return t.Clone()
+	}
+	return t
+}
+
+func overlaps(a, b []float32) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	pa, pb := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
+	return pa < pb+uintptr(len(b))*4 && pb < pa+uintptr(len(a))*4
+}
+
+func overlapsMask(a, b []bool) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	pa, pb := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
+	return pa < pb+uintptr(len(b)) && pb < pa+uintptr(len(a))
 }
 
 // ContextLayer is implemented by layers with long loops that honour
@@ -245,24 +274,6 @@ func forward(ctx context.Context, l Layer, in []*Tensor) ([]*Tensor, error) {
 		return cl.ForwardContext(ctx, in)
 	}
 	return l.Forward(in)
-}
-
-func isInput(slots []int, s int) bool {
-	for _, x := range slots {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func containsTensor(ts []*Tensor, t *Tensor) bool {
-	for _, x := range ts {
-		if x == t {
-			return true
-		}
-	}
-	return false
 }
 
 func (m *Model) checkInputs(inputs []*Tensor) error {
