@@ -26,17 +26,37 @@ type recurrentConfig interface {
 // merged output(s), then the forward states, then the backward states.
 type bidirectionalLayer struct {
 	base
-	fwd, bwd    runtime.Layer
-	merge       string
-	returnSeq   bool
-	nstates     int
-	fwdUnitsOut int
+	fwd, bwd  runtime.Layer
+	merge     string
+	returnSeq bool
+	stateful  bool
+	nfwd      int // number of states of the forward layer
 }
 
 type bidirectionalConfig struct {
 	spec     Spec
 	fwd, bwd recurrentConfig
 	merge    string
+}
+
+// bidirectionalNoMask is a Bidirectional around a layer that refuses masks
+// (a CuDNN layer): it has no mask rule, so a masked input is refused at load.
+type bidirectionalNoMask struct {
+	c *bidirectionalConfig
+}
+
+func (c *bidirectionalNoMask) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
+	return c.c.Build(in, w)
+}
+
+// zeroOutputForMask reports whether Bidirectional sets zero_output_for_mask
+// on its inner layers when they return sequences.
+//
+// Keras: tf.keras from TF 1.13 (keras_version 2.2.4-tf) and Keras 3 do
+// (wrappers.py force_zero_output_for_mask); multi-backend Keras and older
+// tf.keras (2.1.6-tf) do not.
+func zeroOutputForMask(env Env) bool {
+	return env.Major() >= 3 || (env.TFKeras() && env.atLeast(2, 2, 4))
 }
 
 func decodeBidirectional(r *Reader) (Config, error) {
@@ -49,54 +69,114 @@ func decodeBidirectional(r *Reader) (Config, error) {
 			c.merge = r.OneOf("merge_mode", "concat", "concat", "sum", "mul", "ave")
 		}
 	}
-	fwd, err := decodeWrapped(r, "layer", "forward_")
+	fwd, fname, err := decodeWrapped(r, "layer", "forward_")
 	if err != nil {
 		return nil, err
 	}
-	c.fwd = fwd
 	o := fwd.recurrentOptions()
+	var bwd recurrentConfig
 	if r.Has("backward_layer") {
 		// Keras 2.3+: a distinct backward layer config, already going
 		// backwards.
-		bwd, err := decodeWrapped(r, "backward_layer", "")
+		bwd, _, err = decodeWrapped(r, "backward_layer", "backward_")
 		if err != nil {
 			return nil, err
 		}
 		bo := bwd.recurrentOptions()
-		if bo.returnSequences != o.returnSequences || bo.returnState != o.returnState {
-			r.Errorf("backward_layer", "return_sequences and return_state must match the forward layer")
+		// Keras (wrappers.py _verify_layer_config): these must agree, and
+		// go_backwards must differ.
+		if bo.returnSequences != o.returnSequences || bo.returnState != o.returnState || bo.stateful != o.stateful {
+			r.Errorf("backward_layer", "return_sequences, return_state and stateful must match the forward layer")
 		}
-		c.bwd = bwd
+		if bo.goBackwards == o.goBackwards {
+			r.Errorf("backward_layer", "go_backwards must differ from the forward layer's")
+		}
 	} else {
 		r.Ignore("backward_layer")
 		bo := o
 		bo.goBackwards = !o.goBackwards
-		c.bwd = fwd.withOptions(bo, "backward_"+r.Get("layer.config.name").String()).(recurrentConfig)
+		// Keras: the backward copy is the layer rebuilt from its config with
+		// go_backwards flipped, named "backward_" + the layer's name.
+		bwd = fwd.withOptions(bo, "backward_"+fname).(recurrentConfig)
+	}
+	if zeroOutputForMask(r.Spec().Env) {
+		fo, bo := fwd.recurrentOptions(), bwd.recurrentOptions()
+		fo.masked, bo.masked = zeroOrNot(fo), zeroOrNot(bo)
+		fwd = fwd.withOptions(fo, "forward_"+fname).(recurrentConfig)
+		bwd = bwd.withOptions(bo, bwdName(bwd)).(recurrentConfig)
+	}
+	c.fwd, c.bwd = fwd, bwd
+	_, fm := Config(fwd).(MaskRule)
+	_, bm := Config(bwd).(MaskRule)
+	if !fm || !bm {
+		return &bidirectionalNoMask{c: c}, nil
 	}
 	return c, nil
 }
 
+// zeroOrNot returns the masked-output rule Bidirectional forces on an inner
+// layer: zeros when it returns sequences, else the previous output.
+func zeroOrNot(o rnnOptions) maskOutput {
+	if o.returnSequences {
+		return maskOutZero
+	}
+	if o.masked == maskOutZero {
+		return maskOutPrevOutput
+	}
+	return o.masked
+}
+
+func bwdName(c recurrentConfig) string {
+	switch v := c.(type) {
+	case *rnnConfig:
+		return v.spec.Name
+	case *cudnnConfig:
+		return v.rnn.spec.Name
+	}
+	return ""
+}
+
 // decodeWrapped decodes the inner layer of a wrapper through the registry.
-func decodeWrapped(r *Reader, key, prefix string) (recurrentConfig, error) {
+// It returns the config and the inner layer's own name.
+func decodeWrapped(r *Reader, key, prefix string) (recurrentConfig, string, error) {
 	v := r.Get(key)
 	if !v.IsObject() {
-		return nil, fmt.Errorf("option %q: want a layer {class_name, config}, got %s", key, clip(v.Raw))
+		return nil, "", fmt.Errorf("option %q: want a layer {class_name, config}, got %s", key, clip(v.Raw))
 	}
+	name := v.Get("config.name").String()
 	inner := Spec{
-		Name:   prefix + v.Get("config.name").String(),
+		Name:   prefix + name,
 		Class:  v.Get("class_name").String(),
 		Config: v.Get("config"),
 		Env:    r.Spec().Env,
 	}
 	cfg, err := Decode(inner)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	rc, ok := cfg.(recurrentConfig)
 	if !ok {
-		return nil, fmt.Errorf("option %q: wraps a %s, which is not a supported recurrent layer: %w", key, inner.Class, ErrUnsupported)
+		return nil, "", fmt.Errorf("option %q: wraps a %s, which is not a supported recurrent layer: %w", key, inner.Class, ErrUnsupported)
 	}
-	return rc, nil
+	return rc, name, nil
+}
+
+// OutputMasks follows Keras's Bidirectional.compute_mask: the merged
+// sequence output (both outputs with merge_mode None) carries the input
+// mask; last outputs and states carry none.
+func (c *bidirectionalConfig) OutputMasks(in []bool, nout int) []bool {
+	out := make([]bool, nout)
+	if len(in) == 0 || !in[0] || !c.fwd.recurrentOptions().returnSequences {
+		return out
+	}
+	n := 1
+	if c.merge == "none" {
+		n = 2
+	}
+	for i := 0; i < n && i < nout; i++ {
+		out[i] = true
+	}
+	return out
 }
 
 func (c *bidirectionalConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
@@ -120,16 +200,16 @@ func (c *bidirectionalConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]
 		return nil, nil, fmt.Errorf("backward layer: %w", err)
 	}
 	o := c.fwd.recurrentOptions()
-	nstates := 0
-	if o.returnState {
-		nstates = len(fshapes) - 1
+	fo, bo := fshapes[0], bshapes[0]
+	if c.merge != "concat" && c.merge != "none" && !intsEq(fo, bo) {
+		return nil, nil, fmt.Errorf("merge_mode %q needs outputs of one shape, got %s forward and %s backward", c.merge, runtime.FormatShape(fo), runtime.FormatShape(bo))
 	}
 	l := &bidirectionalLayer{
 		base: base{name: c.spec.Name, class: c.spec.Class, params: fw.takenElements() + bw.takenElements()},
-		fwd:  fl, bwd: bl, merge: c.merge, returnSeq: o.returnSequences, nstates: nstates,
+		fwd:  fl, bwd: bl, merge: c.merge, returnSeq: o.returnSequences,
+		stateful: o.stateful, nfwd: numStates(c.fwd),
 	}
 	var out [][]int
-	fo, bo := fshapes[0], bshapes[0]
 	switch c.merge {
 	case "none":
 		out = append(out, fo, bo)
@@ -145,35 +225,103 @@ func (c *bidirectionalConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]
 	return l, out, nil
 }
 
+// numStates returns the number of states of a recurrent layer's cell.
+func numStates(c recurrentConfig) int {
+	switch v := c.(type) {
+	case *rnnConfig:
+		return v.cell.numStates()
+	case *cudnnConfig:
+		return v.rnn.cell.numStates()
+	}
+	return 0
+}
+
+func intsEq(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
 func (l *bidirectionalLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	return l.ForwardContext(context.Background(), in)
 }
 
 func (l *bidirectionalLayer) ForwardContext(ctx context.Context, in []*runtime.Tensor) ([]*runtime.Tensor, error) {
-	fo, err := callLayer(ctx, l.fwd, in)
-	if err != nil {
-		return nil, err
-	}
-	bo, err := callLayer(ctx, l.bwd, in)
-	if err != nil {
-		return nil, err
+	out, _, err := l.run(ctx, in, nil, false)
+	return out, err
+}
+
+// Stateful reports whether the wrapped layer is stateful.
+func (l *bidirectionalLayer) Stateful() bool { return l.stateful }
+
+// ForwardStates runs both directions from the given states (the forward
+// layer's, then the backward layer's; nil for zeros) and returns their
+// final states in the same order.
+func (l *bidirectionalLayer) ForwardStates(ctx context.Context, in []*runtime.Tensor, states []*runtime.Tensor) ([]*runtime.Tensor, []*runtime.Tensor, error) {
+	return l.run(ctx, in, states, true)
+}
+
+func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, states []*runtime.Tensor, withStates bool) ([]*runtime.Tensor, []*runtime.Tensor, error) {
+	var fo, bo, final []*runtime.Tensor
+	var err error
+	if withStates {
+		var fs, bs []*runtime.Tensor
+		if states != nil {
+			if len(states) < l.nfwd {
+				return nil, nil, fmt.Errorf("layers: layer %q (%s): %d initial states, want the forward layer's %d then the backward layer's", l.name, l.class, len(states), l.nfwd)
+			}
+			fs, bs = states[:l.nfwd], states[l.nfwd:]
+		}
+		fl, ok1 := l.fwd.(runtime.StatefulLayer)
+		bl, ok2 := l.bwd.(runtime.StatefulLayer)
+		if !ok1 || !ok2 {
+			return nil, nil, fmt.Errorf("layers: layer %q (%s): inner layers cannot carry states", l.name, l.class)
+		}
+		var ff, bf []*runtime.Tensor
+		if fo, ff, err = fl.ForwardStates(ctx, in, fs); err != nil {
+			return nil, nil, err
+		}
+		if bo, bf, err = bl.ForwardStates(ctx, in, bs); err != nil {
+			return nil, nil, err
+		}
+		final = append(ff, bf...)
+	} else {
+		if fo, err = callLayer(ctx, l.fwd, in); err != nil {
+			return nil, nil, err
+		}
+		if bo, err = callLayer(ctx, l.bwd, in); err != nil {
+			return nil, nil, err
+		}
 	}
 	f, b := fo[0], bo[0]
 	if l.returnSeq {
 		b = reverseTime(b)
 	}
+	var mask []bool
+	if l.returnSeq {
+		mask = in[0].Mask
+	}
 	var out []*runtime.Tensor
 	switch l.merge {
 	case "none":
+		f.Mask, b.Mask = mask, mask
 		out = append(out, f, b)
 	case "concat":
 		out = append(out, concatLast(f, b))
+		out[0].Mask = mask
 	default:
 		out = append(out, mergeElementwise(l.merge, f, b))
+		out[0].Mask = mask
 	}
 	out = append(out, fo[1:]...)
 	out = append(out, bo[1:]...)
-	return out, nil
+	return out, final, nil
 }
 
 func callLayer(ctx context.Context, l runtime.Layer, in []*runtime.Tensor) ([]*runtime.Tensor, error) {

@@ -11,15 +11,25 @@ package layers
 // plain block only when in == u.
 
 func decodeCuDNNLSTM(r *Reader) (Config, error) {
-	c := &lstmConfig{spec: r.Spec(), useBias: true}
-	c.units = r.PositiveInt("units", 0)
+	c := &lstmCellConfig{useBias: true}
+	c.n = r.PositiveInt("units", 0)
 	// Keras: CuDNN layers always use tanh and sigmoid; their configs have no
 	// activation keys.
 	c.act, _ = NewActivation("tanh", r.Spec().Env)
 	c.ract, _ = NewActivation("sigmoid", r.Spec().Env)
-	c.opts = decodeRNNOptions(r)
 	r.Ignore("unit_forget_bias")
-	return c, nil
+	return &cudnnConfig{rnn: &rnnConfig{spec: r.Spec(), cell: c, opts: decodeRNNOptions(r)}}, nil
+}
+
+// decodeCuDNNGRU decodes a CuDNNGRU as the GRU(reset_after=True) that Keras
+// converts it to (keras/engine/saving.py _convert_rnn_weights).
+func decodeCuDNNGRU(r *Reader) (Config, error) {
+	c := &gruCellConfig{useBias: true, resetAfter: true}
+	c.n = r.PositiveInt("units", 0)
+	// Keras: CuDNNGRU always uses tanh and sigmoid.
+	c.act, _ = NewActivation("tanh", r.Spec().Env)
+	c.ract, _ = NewActivation("sigmoid", r.Spec().Env)
+	return &cudnnConfig{rnn: &rnnConfig{spec: r.Spec(), cell: c, opts: decodeRNNOptions(r)}}, nil
 }
 
 // cudnnKernel converts a cuDNN input kernel [in, g*u] to the native layout.
@@ -71,6 +81,15 @@ func convertCuDNNLSTM(kernel, recurrent, bias []float32, in, u int) (k, rk, b []
 	return k, rk, b
 }
 
+// convertCuDNNGRU returns the weights of a GRU(reset_after=True) for
+// CuDNNGRU ones: the kernels converted per gate (z, r, h, no reordering) and
+// the bias [6u] read as [2, 3u], input bias first, recurrent bias second,
+// which is its own memory layout.
+func convertCuDNNGRU(kernel, recurrent []float32, in, u int) (k, rk []float32) {
+	return cudnnKernel(kernel, in, u, 3), cudnnRecurrent(recurrent, u, 3)
+}
+
 func init() {
 	Register("CuDNNLSTM", decodeCuDNNLSTM)
+	Register("CuDNNGRU", decodeCuDNNGRU)
 }

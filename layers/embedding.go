@@ -6,17 +6,30 @@ import (
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
-// embeddingLayer maps integer token ids to rows of its table.
+// embeddingLayer maps integer token ids to rows of its table. With
+// mask_zero its output carries the mask id != 0.
 type embeddingLayer struct {
 	base
 	inputDim, outputDim int
 	table               []float32 // [inputDim, outputDim]
+	maskZero            bool
 }
 
 type embeddingConfig struct {
 	spec                Spec
 	inputDim, outputDim int
 	inputLength         int
+	maskZero            bool
+}
+
+// OutputMasks follows Keras's Embedding.compute_mask: the output carries a
+// mask exactly when mask_zero is set, whatever the input's mask.
+func (c *embeddingConfig) OutputMasks(in []bool, nout int) []bool {
+	out := make([]bool, nout)
+	if nout > 0 {
+		out[0] = c.maskZero
+	}
+	return out
 }
 
 func decodeEmbedding(r *Reader) (Config, error) {
@@ -29,7 +42,7 @@ func decodeEmbedding(r *Reader) (Config, error) {
 	} else {
 		r.Ignore("input_length")
 	}
-	r.False("mask_zero", " yet: masking comes with the recurrent-layer work")
+	c.maskZero = r.Bool("mask_zero", false)
 	r.Ignore("sparse")
 	return c, nil
 }
@@ -38,11 +51,15 @@ func (c *embeddingConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int,
 	if err := oneInput(in); err != nil {
 		return nil, nil, err
 	}
+	if c.maskZero && len(in[0]) != 2 {
+		// A runtime.Tensor mask covers the batch and time axes only.
+		return nil, nil, fmt.Errorf("input shape %s: mask_zero needs ids of shape (batch, time): %w", runtime.FormatShape(in[0]), ErrUnsupported)
+	}
 	t, err := w.Take("embeddings", c.inputDim, c.outputDim)
 	if err != nil {
 		return nil, nil, err
 	}
-	l := &embeddingLayer{inputDim: c.inputDim, outputDim: c.outputDim, table: t.Data}
+	l := &embeddingLayer{inputDim: c.inputDim, outputDim: c.outputDim, table: t.Data, maskZero: c.maskZero}
 	l.base = newBase(c.spec, w)
 	out := append(append([]int(nil), in[0]...), c.outputDim)
 	return l, [][]int{out}, nil
@@ -57,6 +74,16 @@ func (l *embeddingLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 			return nil, fmt.Errorf("layers: layer %q (Embedding): token id %v at flat index %d is not an integer in [0, %d)", l.name, v, i, l.inputDim)
 		}
 		copy(out.Data[i*l.outputDim:(i+1)*l.outputDim], l.table[id*l.outputDim:(id+1)*l.outputDim])
+	}
+	if l.maskZero {
+		if x.Rank() != 2 {
+			return nil, fmt.Errorf("layers: layer %q (Embedding): mask_zero needs ids of shape (batch, time), got %v", l.name, x.Shape)
+		}
+		// Keras: mask = ids != 0; the embedding of id 0 is not zeroed.
+		out.Mask = make([]bool, len(x.Data))
+		for i, v := range x.Data {
+			out.Mask[i] = v != 0
+		}
 	}
 	return []*runtime.Tensor{out}, nil
 }

@@ -1,10 +1,7 @@
 package layers
 
 import (
-	"context"
 	"fmt"
-
-	"github.com/kerasrun/kerasrun/runtime"
 )
 
 // lstmCell is the Keras 2 LSTM cell. Gate order in the kernels and the bias
@@ -14,7 +11,7 @@ import (
 //	c' = f*c + i*act(x·Wc + h·Uc + bc)
 //	o = ra(x·Wo + h·Uo + bo)    h' = o*act(c')
 //
-// where act is activation and ra is recurrent_activation.
+// where act is activation and ra is recurrent_activation. States: h, c.
 type lstmCell struct {
 	in, units int
 	kernel    []float32 // [in, 4u]
@@ -55,95 +52,61 @@ func (c *lstmCell) step(z []float32, batch int, states [][]float32, _ []float32)
 	}
 }
 
-// lstmLayer runs an lstmCell through the shared time loop.
-type lstmLayer struct {
-	base
-	cell lstmCell
-	opts rnnOptions
-}
-
-func (l *lstmLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
-	return l.ForwardContext(context.Background(), in)
-}
-
-func (l *lstmLayer) ForwardContext(ctx context.Context, in []*runtime.Tensor) ([]*runtime.Tensor, error) {
-	return runRecurrent(ctx, l.name, l.class, &l.cell, l.opts, in[0])
-}
-
-// lstmConfig is the decoded config of LSTM and CuDNNLSTM.
-type lstmConfig struct {
-	spec    Spec
-	units   int
+// lstmCellConfig is the decoded cell part of LSTM and CuDNNLSTM.
+type lstmCellConfig struct {
+	n       int
 	act     ActFunc
 	ract    ActFunc
 	useBias bool
-	opts    rnnOptions
 }
+
+func (c *lstmCellConfig) units() int     { return c.n }
+func (c *lstmCellConfig) numStates() int { return 2 }
 
 func decodeLSTM(r *Reader) (Config, error) {
 	env := r.Spec().Env
-	c := &lstmConfig{spec: r.Spec()}
-	c.units = r.PositiveInt("units", 0)
+	c := &lstmCellConfig{}
+	c.n = r.PositiveInt("units", 0)
 	_, c.act = r.activation("activation", "tanh")
-	// Keras: recurrent_activation defaulted to hard_sigmoid up to Keras
-	// 2.2.5 and to sigmoid from 2.3.0 and in tf.keras.
-	defRA := "hard_sigmoid"
-	if env.TFKeras() || env.atLeast(2, 3, 0) {
-		defRA = "sigmoid"
-	}
-	_, c.ract = r.activation("recurrent_activation", defRA)
+	_, c.ract = r.activation("recurrent_activation", defaultRecurrentActivation(env))
 	c.useBias = r.Bool("use_bias", true)
-	c.opts = decodeRNNOptions(r)
 	r.Ignore("unit_forget_bias")
-	return c, nil
+	return &rnnConfig{spec: r.Spec(), cell: c, opts: decodeRNNOptions(r)}, nil
 }
 
-func (c *lstmConfig) recurrentOptions() rnnOptions { return c.opts }
-
-func (c *lstmConfig) withOptions(o rnnOptions, name string) Config {
-	cp := *c
-	cp.opts = o
-	cp.spec.Name = name
-	return &cp
-}
-
-func (c *lstmConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
-	s, err := checkRecurrentInput(in)
+func (c *lstmCellConfig) build(in int, w *Weights, class string) (cell, error) {
+	u := c.n
+	cl := &lstmCell{units: u, act: c.act, ract: c.ract}
+	k, err := w.Take("kernel", in, 4*u)
 	if err != nil {
-		return nil, nil, err
-	}
-	u := c.units
-	l := &lstmLayer{opts: c.opts}
-	l.cell = lstmCell{units: u, act: c.act, ract: c.ract}
-	k, err := w.Take("kernel", s[2], 4*u)
-	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	rk, err := w.Take("recurrent_kernel", u, 4*u)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	l.cell.in, l.cell.kernel, l.cell.recurrent = k.Shape[0], k.Data, rk.Data
-	if c.useBias {
-		// Keras: the source of the weights is told by the bias length, not
-		// by the class: 8u is cuDNN's pair of input and recurrent biases,
-		// 4u is a native LSTM's (keras/engine/saving.py _convert_rnn_weights).
-		b, ok := w.Peek()
-		if ok && BaseName(b.Name) == "bias" && len(b.Shape) == 1 && b.Shape[0] == 8*u {
-			b, _ = w.Take("bias", 8*u)
-			l.cell.kernel, l.cell.recurrent, l.cell.bias = convertCuDNNLSTM(l.cell.kernel, l.cell.recurrent, b.Data, l.cell.in, u)
-		} else {
-			b, err := w.Take("bias", 4*u)
-			if err != nil {
-				return nil, nil, fmt.Errorf("%w (a native LSTM stores a bias of 4*units, cuDNN one of 8*units)", err)
-			}
-			l.cell.bias = b.Data
+	cl.in, cl.kernel, cl.recurrent = k.Shape[0], k.Data, rk.Data
+	if !c.useBias {
+		if class == "CuDNNLSTM" {
+			return nil, fmt.Errorf("CuDNNLSTM without a bias: cuDNN layers always have one")
 		}
-	} else if c.spec.Class == "CuDNNLSTM" {
-		return nil, nil, fmt.Errorf("CuDNNLSTM without a bias: cuDNN layers always have one")
+		return cl, nil
 	}
-	l.base = newBase(c.spec, w)
-	return l, recurrentShapes(c.opts, s, u, 2), nil
+	// Keras: the source of the weights is told by the bias length, not by
+	// the class: 8u is cuDNN's pair of input and recurrent biases, 4u is a
+	// native LSTM's (keras/engine/saving.py _convert_rnn_weights).
+	b, ok := w.Peek()
+	if ok && BaseName(b.Name) == "bias" && len(b.Shape) == 1 && b.Shape[0] == 8*u {
+		b, _ = w.Take("bias", 8*u)
+		cl.kernel, cl.recurrent, cl.bias = convertCuDNNLSTM(cl.kernel, cl.recurrent, b.Data, cl.in, u)
+		return cl, nil
+	}
+	bw, err := w.Take("bias", 4*u)
+	if err != nil {
+		return nil, fmt.Errorf("%w (a native LSTM stores a bias of 4*units, cuDNN one of 8*units)", err)
+	}
+	cl.bias = bw.Data
+	return cl, nil
 }
 
 func init() {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 
 	"github.com/kerasrun/kerasrun/runtime"
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
 )
 
 // cell is one recurrent step, kept apart from the time loop (runRecurrent),
-// which handles go_backwards, return_sequences and return_state for every
-// recurrent layer.
+// which handles go_backwards, masking, initial states, return_sequences and
+// return_state for every recurrent layer.
 type cell interface {
 	// sizes returns the input width, the number of units, the width of the
 	// input projection and the number of states (each of units values).
@@ -18,32 +20,72 @@ type cell interface {
 	// x [rows, in] to xp [rows, gates], bias included where the cell wants it.
 	project(x []float32, rows int, xp []float32)
 	// step advances the states of a batch by one time step, given the input
-	// projection of that step (xp [batch, gates]). states[0] is the output h.
+	// projection of that step (xp [batch, gates], which step may overwrite).
+	// states[0] is the output h.
 	step(xp []float32, batch int, states [][]float32, scratch []float32)
 	// scratchSize is the scratch length step needs for a batch.
 	scratchSize(batch int) int
 }
+
+// maskOutput says what a recurrent layer outputs at a masked time step.
+type maskOutput int
+
+const (
+	// maskOutPrevState outputs the state h before the step (multi-backend
+	// Keras 1 and 2: the initial state before any unmasked step).
+	maskOutPrevState maskOutput = iota
+	// maskOutPrevOutput outputs the previous output (tf.keras and Keras 3:
+	// zeros before any unmasked step, even from non-zero initial states).
+	maskOutPrevOutput
+	// maskOutZero outputs zeros (zero_output_for_mask).
+	maskOutZero
+)
 
 // rnnOptions are the time-loop options that every recurrent layer shares.
 type rnnOptions struct {
 	returnSequences bool
 	returnState     bool
 	goBackwards     bool
+	stateful        bool
+	masked          maskOutput
 }
 
-// decodeRNNOptions reads the options of the time loop and rejects those that
-// are not supported yet.
+// maskSemantics returns what the version's recurrent layers output at
+// masked steps, without zero_output_for_mask.
+//
+// Keras: multi-backend Keras (keras/backend/tensorflow_backend.py rnn)
+// outputs states[0], the state before the step; tf.keras and Keras 3
+// (backend.rnn) output prev_output, which starts as zeros. Both are the
+// previous output whenever the states start from zeros.
+func maskSemantics(env Env) maskOutput {
+	if env.TFKeras() || env.Major() >= 3 {
+		return maskOutPrevOutput
+	}
+	return maskOutPrevState
+}
+
+// decodeRNNOptions reads the options of the time loop.
 func decodeRNNOptions(r *Reader) rnnOptions {
 	o := rnnOptions{
 		returnSequences: r.Bool("return_sequences", false),
 		returnState:     r.Bool("return_state", false),
 		goBackwards:     r.Bool("go_backwards", false),
+		// Keras: stateful layers carry their final states to the next
+		// batch. Model.Predict starts every call from zero states; a
+		// runtime.Session carries them.
+		stateful: r.Bool("stateful", false),
+		masked:   maskSemantics(r.Spec().Env),
 	}
-	r.False("stateful", ": stateful layers need the streaming session, which kerasrun does not have yet")
+	// Keras 3 stores zero_output_for_mask in RNN configs; tf.keras sets it
+	// only from Bidirectional, which does not store it.
+	if r.Bool("zero_output_for_mask", false) {
+		o.masked = maskOutZero
+	}
 	r.False("time_major", "")
-	// Keras: unroll and implementation change how the graph is built, not
-	// the numbers; dropout rates act in training only.
-	r.Ignore("unroll", "implementation", "dropout", "recurrent_dropout")
+	// Keras: unroll, implementation and use_cudnn (Keras 3) change how the
+	// graph is built, not the numbers; dropout rates and their seed act in
+	// training only.
+	r.Ignore("unroll", "implementation", "use_cudnn", "dropout", "recurrent_dropout", "seed")
 	return o
 }
 
@@ -71,38 +113,73 @@ func checkRecurrentInput(in [][]int) ([]int, error) {
 	if len(in[0]) != 3 {
 		return nil, fmt.Errorf("input shape %s: a recurrent layer needs rank 3 (batch, time, features)", runtime.FormatShape(in[0]))
 	}
+	if in[0][2] < 0 {
+		return nil, fmt.Errorf("input shape %s: a recurrent layer needs a fixed number of features", runtime.FormatShape(in[0]))
+	}
 	return in[0], nil
 }
 
-// runRecurrent runs cell c over x [batch, time, in] from zero initial states.
+// runRecurrent runs cell c over x [batch, time, in], from init (one
+// [batch, units] tensor per state; nil for zeros). It returns the layer's
+// outputs and its final states, which share no memory with the outputs.
 //
-// Keras: with go_backwards the sequence is read from the last step to the
-// first, and the returned sequence is in that processing order.
-func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions, x *runtime.Tensor) ([]*runtime.Tensor, error) {
+// Keras: with go_backwards the sequence (and its mask) is read from the last
+// step to the first, and the returned sequence is in that processing order.
+// At a masked step every state is carried over unchanged and the output is
+// given by o.masked; the output mask is the input mask when the sequence is
+// returned (RNN.compute_mask).
+func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions, x *runtime.Tensor, init []*runtime.Tensor) ([]*runtime.Tensor, [][]float32, error) {
 	nin, units, gates, nstates := c.sizes()
 	if x.Rank() != 3 || x.Shape[2] != nin {
-		return nil, fmt.Errorf("layers: layer %q (%s): input shape %v, want (batch, time, %d)", name, class, x.Shape, nin)
+		return nil, nil, fmt.Errorf("layers: layer %q (%s): input shape %v, want (batch, time, %d)", name, class, x.Shape, nin)
 	}
 	b, steps := x.Shape[0], x.Shape[1]
 	if steps == 0 {
-		return nil, fmt.Errorf("layers: layer %q (%s): input has no time steps", name, class)
+		return nil, nil, fmt.Errorf("layers: layer %q (%s): input has no time steps", name, class)
 	}
-	xp := make([]float32, b*steps*gates)
-	c.project(x.Data, b*steps, xp)
+	mask := x.Mask
+	if mask != nil && len(mask) != b*steps {
+		return nil, nil, fmt.Errorf("layers: layer %q (%s): input mask has %d values, want %d (batch %d x time %d)", name, class, len(mask), b*steps, b, steps)
+	}
 	states := make([][]float32, nstates)
 	for i := range states {
 		states[i] = make([]float32, b*units)
 	}
+	if init != nil {
+		if len(init) != nstates {
+			return nil, nil, fmt.Errorf("layers: layer %q (%s): %d initial states, want %d", name, class, len(init), nstates)
+		}
+		for i, st := range init {
+			if st == nil || len(st.Shape) != 2 || st.Shape[0] != b || st.Shape[1] != units || len(st.Data) != b*units {
+				return nil, nil, fmt.Errorf("layers: layer %q (%s): initial state %d must have shape [%d %d]", name, class, i, b, units)
+			}
+			copy(states[i], st.Data)
+		}
+	}
+	xp := make([]float32, b*steps*gates)
+	c.project(x.Data, b*steps, xp)
 	var seq *runtime.Tensor
 	if o.returnSequences {
 		seq = runtime.Zeros(b, steps, units)
+		seq.Mask = mask
+	}
+	var last []float32
+	if seq == nil {
+		last = make([]float32, b*units)
 	}
 	stepIn := make([]float32, b*gates)
 	scratch := make([]float32, c.scratchSize(b))
+	var saved []float32 // states of the masked rows of one step
+	var seen []bool     // whether a row has had an unmasked step
+	var maskedRows []int
+	if mask != nil {
+		saved = make([]float32, nstates*b*units)
+		seen = make([]bool, b)
+	}
 	for s := 0; s < steps; s++ {
 		if s&63 == 63 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		t := s
@@ -112,21 +189,193 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 		for bi := 0; bi < b; bi++ {
 			copy(stepIn[bi*gates:(bi+1)*gates], xp[(bi*steps+t)*gates:(bi*steps+t+1)*gates])
 		}
-		c.step(stepIn, b, states, scratch)
-		if seq != nil {
+		maskedRows = maskedRows[:0]
+		if mask != nil {
 			for bi := 0; bi < b; bi++ {
-				copy(seq.Data[(bi*steps+s)*units:(bi*steps+s+1)*units], states[0][bi*units:(bi+1)*units])
+				if !mask[bi*steps+t] {
+					maskedRows = append(maskedRows, bi)
+					for k, st := range states {
+						copy(saved[(k*b+bi)*units:(k*b+bi+1)*units], st[bi*units:(bi+1)*units])
+					}
+				}
+			}
+		}
+		c.step(stepIn, b, states, scratch)
+		for _, bi := range maskedRows {
+			for k, st := range states {
+				copy(st[bi*units:(bi+1)*units], saved[(k*b+bi)*units:(k*b+bi+1)*units])
+			}
+		}
+		// The step's output: h, or for a masked row the rule of o.masked.
+		// Without return_sequences only the last step's is kept.
+		if seq != nil || s == steps-1 {
+			for bi := 0; bi < b; bi++ {
+				var dst []float32
+				if seq != nil {
+					dst = seq.Data[(bi*steps+s)*units : (bi*steps+s+1)*units]
+				} else {
+					dst = last[bi*units : (bi+1)*units]
+				}
+				if mask != nil && !mask[bi*steps+t] &&
+					(o.masked == maskOutZero || o.masked == maskOutPrevOutput && !seen[bi]) {
+					clear(dst)
+					continue
+				}
+				copy(dst, states[0][bi*units:(bi+1)*units])
+			}
+		}
+		if mask != nil {
+			for bi := 0; bi < b; bi++ {
+				if mask[bi*steps+t] {
+					seen[bi] = true
+				}
 			}
 		}
 	}
 	out := []*runtime.Tensor{seq}
 	if seq == nil {
-		out[0] = &runtime.Tensor{Shape: []int{b, units}, Data: append([]float32(nil), states[0]...)}
+		out[0] = &runtime.Tensor{Shape: []int{b, units}, Data: last}
 	}
 	if o.returnState {
 		for _, st := range states {
-			out = append(out, &runtime.Tensor{Shape: []int{b, units}, Data: st})
+			out = append(out, &runtime.Tensor{Shape: []int{b, units}, Data: append([]float32(nil), st...)})
 		}
 	}
-	return out, nil
+	return out, states, nil
+}
+
+// matmulStrided computes c = a·b (+ c when accumulate) for row-major
+// a [m,k], b [k,n] and c [m,n] stored with leading dimensions lda, ldb, ldc.
+func matmulStrided(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	if m == 0 || n == 0 || k == 0 {
+		if !accumulate {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	beta := float32(0)
+	if accumulate {
+		beta = 1
+	}
+	blas32.Implementation().Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
+}
+
+// rnnLayer runs a cell through the shared time loop. It implements
+// runtime.StatefulLayer, so that a runtime.Session can carry its states.
+type rnnLayer struct {
+	base
+	cell cell
+	opts rnnOptions
+}
+
+func (l *rnnLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	return l.ForwardContext(context.Background(), in)
+}
+
+func (l *rnnLayer) ForwardContext(ctx context.Context, in []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	out, _, err := runRecurrent(ctx, l.name, l.class, l.cell, l.opts, in[0], nil)
+	return out, err
+}
+
+// Stateful reports whether Keras carries this layer's states between
+// batches (stateful=True).
+func (l *rnnLayer) Stateful() bool { return l.opts.stateful }
+
+// ForwardStates runs the layer from the given initial states (nil for
+// zeros) and also returns its final states.
+func (l *rnnLayer) ForwardStates(ctx context.Context, in []*runtime.Tensor, states []*runtime.Tensor) ([]*runtime.Tensor, []*runtime.Tensor, error) {
+	out, final, err := runRecurrent(ctx, l.name, l.class, l.cell, l.opts, in[0], states)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, units, _, _ := l.cell.sizes()
+	b := in[0].Shape[0]
+	fs := make([]*runtime.Tensor, len(final))
+	for i, st := range final {
+		fs[i] = &runtime.Tensor{Shape: []int{b, units}, Data: st}
+	}
+	return out, fs, nil
+}
+
+// cellConfig is the decoded, cell-specific part of a recurrent layer's
+// config: it builds the cell from the layer's weights.
+type cellConfig interface {
+	// build makes the cell for inputs of width in, taking its weights from
+	// w. class is the layer's Keras class, for checks and messages.
+	build(in int, w *Weights, class string) (cell, error)
+	units() int
+	numStates() int
+}
+
+// rnnConfig is the decoded config of a recurrent layer that supports
+// masking (LSTM, GRU, SimpleRNN).
+type rnnConfig struct {
+	spec Spec
+	cell cellConfig
+	opts rnnOptions
+}
+
+func (c *rnnConfig) recurrentOptions() rnnOptions { return c.opts }
+
+func (c *rnnConfig) withOptions(o rnnOptions, name string) Config {
+	cp := *c
+	cp.opts = o
+	cp.spec.Name = name
+	return &cp
+}
+
+func (c *rnnConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
+	s, err := checkRecurrentInput(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := c.cell.build(s[2], w, c.spec.Class)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := &rnnLayer{base: newBase(c.spec, w), cell: cl, opts: c.opts}
+	return l, recurrentShapes(c.opts, s, c.cell.units(), c.cell.numStates()), nil
+}
+
+// OutputMasks follows Keras's RNN.compute_mask: the sequence output carries
+// the input mask, the last output and the states carry none.
+func (c *rnnConfig) OutputMasks(in []bool, nout int) []bool {
+	out := make([]bool, nout)
+	if len(in) > 0 && in[0] && c.opts.returnSequences && nout > 0 {
+		out[0] = true
+	}
+	return out
+}
+
+// cudnnConfig is the config of a CuDNN recurrent layer: an rnnConfig
+// without a mask rule.
+//
+// Keras: CuDNN layers refuse masks ("Masking is not supported for CuDNN
+// RNNs", keras/layers/cudnn_recurrent.py), so a masked input is refused at
+// load.
+type cudnnConfig struct {
+	rnn *rnnConfig
+}
+
+func (c *cudnnConfig) recurrentOptions() rnnOptions { return c.rnn.opts }
+
+func (c *cudnnConfig) withOptions(o rnnOptions, name string) Config {
+	return &cudnnConfig{rnn: c.rnn.withOptions(o, name).(*rnnConfig)}
+}
+
+func (c *cudnnConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
+	return c.rnn.Build(in, w)
+}
+
+// defaultRecurrentActivation is the version's default recurrent_activation.
+//
+// Keras: hard_sigmoid up to Keras 2.2.5, sigmoid from 2.3.0, in tf.keras and
+// in Keras 3.
+func defaultRecurrentActivation(env Env) string {
+	if env.TFKeras() || env.atLeast(2, 3, 0) {
+		return "sigmoid"
+	}
+	return "hard_sigmoid"
 }

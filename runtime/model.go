@@ -196,6 +196,12 @@ func (m *Model) Predict(inputs ...*Tensor) ([]*Tensor, error) {
 // PredictContext is Predict with cancellation: it stops between layers, and
 // recurrent layers check ctx between time steps, once ctx is done.
 func (m *Model) PredictContext(ctx context.Context, inputs ...*Tensor) ([]*Tensor, error) {
+	return m.predict(ctx, nil, inputs)
+}
+
+// predict runs the plan. A non-nil session runs its stateful layers from
+// its states and collects their final states.
+func (m *Model) predict(ctx context.Context, sess *sessionRun, inputs []*Tensor) ([]*Tensor, error) {
 	if err := m.checkInputs(inputs); err != nil {
 		return nil, err
 	}
@@ -203,7 +209,7 @@ func (m *Model) PredictContext(ctx context.Context, inputs ...*Tensor) ([]*Tenso
 	for i, s := range m.inSlots {
 		slots[s] = inputs[i]
 	}
-	for _, n := range m.nodes {
+	for ni, n := range m.nodes {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -211,7 +217,13 @@ func (m *Model) PredictContext(ctx context.Context, inputs ...*Tensor) ([]*Tenso
 		for i, s := range n.in {
 			in[i] = slots[s]
 		}
-		out, err := forward(ctx, n.layer, in)
+		var out []*Tensor
+		var err error
+		if sess != nil {
+			out, err = sess.forward(ctx, ni, n.layer, in)
+		} else {
+			out, err = forward(ctx, n.layer, in)
+		}
 		if err != nil {
 			return nil, err
 		}
