@@ -103,12 +103,6 @@ var corpusSkips = map[string]string{
 	"hls4ml_conv1d_small_weights_arch":                 "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
 	"kotlindl_lstm_weights_arch":                       "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
 	"lstm_chem_weights_arch":                           "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
-	"dl4j_cnn_batch_norm":                              "Conv2D and BatchNormalization: issue 3",
-	"dl4j_leakyrelu_0":                                 "LeakyReLU: issue 3",
-	"dl4j_relu_1":                                      "ReLU layer: issue 3",
-	"dl4j_relu_2":                                      "ReLU layer: issue 3",
-	"dl4j_relu_3":                                      "ReLU layer: issue 3",
-	"dl4j_thresholdrelu_0":                             "ThresholdedReLU: issue 3",
 	"dl4j_simple_lstm_tf_keras_1":                      "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
 	"dl4j_simple_lstm_th_keras_1":                      "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
 	"dl4j_w_bidirectional_lstm_tensorflow_1":           "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
@@ -117,10 +111,6 @@ var corpusSkips = map[string]string{
 	"dl4j_w_embedding_lstm_tensorflow_1":               "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
 	"dl4j_w_embedding_lstm_theano_1":                   "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
 	"dl4j_w_lstm_tensorflow_1":                         "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
-	"tfkeras_rnn_131":                                  "RepeatVector: issue 3",
-	"dl4j_w_keras_attention":                           "Attention and Concatenate: issue 3",
-	"tfkeras_gaperror":                                 "BatchNormalization, GlobalAveragePooling1D, RepeatVector, Multiply: issue 3",
-	"tfkeras_issue_9349":                               "MaxPooling1D: issue 3",
 }
 
 // corpusDir finds ../shared/keras-real (or $KERASRUN_CORPUS).

@@ -1,0 +1,344 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/kerasrun/kerasrun/runtime"
+)
+
+// Conv2D, MaxPooling2D and AveragePooling2D over [batch, rows, cols, ch]
+// (channels_last) or [batch, ch, rows, cols] (channels_first). None of them
+// supports masking in Keras.
+//
+// Keras: the Conv2D kernel is stored [rows, cols, in, filters] for both
+// data formats. "same" pads floor(total/2) before and the rest after, on
+// each spatial axis, where total = (out-1)·stride + (k-1)·dilation + 1 - n
+// and out = ceil(n/stride).
+
+// pairOf reads an int or a list of two positive ints.
+func pairOf(r *Reader, key string, def int) [2]int {
+	v := r.Ints(key, []int{def})
+	if len(v) == 1 {
+		v = []int{v[0], v[0]}
+	}
+	if len(v) != 2 {
+		r.Errorf(key, "want an integer or a pair, got %v", v)
+		return [2]int{def, def}
+	}
+	if v[0] <= 0 || v[1] <= 0 {
+		r.Errorf(key, "must be positive, got %v", v)
+		return [2]int{def, def}
+	}
+	return [2]int{v[0], v[1]}
+}
+
+// spatial2D returns the rows, cols and channels of a rank-4 shape.
+func spatial2D(s []int, channelsFirst bool) (h, w, c int) {
+	if channelsFirst {
+		return s[2], s[3], s[1]
+	}
+	return s[1], s[2], s[3]
+}
+
+func shape2D(b, h, w, c int, channelsFirst bool) []int {
+	if channelsFirst {
+		return []int{b, c, h, w}
+	}
+	return []int{b, h, w, c}
+}
+
+// toChannelsLast returns x's data as [b, h, w, c].
+func toChannelsLast(x *runtime.Tensor, channelsFirst bool) []float32 {
+	if !channelsFirst {
+		return x.Data
+	}
+	d, _ := permuteData(x.Data, x.Shape, []int{0, 2, 3, 1})
+	return d
+}
+
+// fromChannelsLast wraps [b, h, w, c] data as a tensor in the layer's
+// format.
+func fromChannelsLast(data []float32, b, h, w, c int, channelsFirst bool) *runtime.Tensor {
+	if !channelsFirst {
+		return &runtime.Tensor{Shape: []int{b, h, w, c}, Data: data}
+	}
+	d, s := permuteData(data, []int{b, h, w, c}, []int{0, 3, 1, 2})
+	return &runtime.Tensor{Shape: s, Data: d}
+}
+
+// samePad is the padding before the first element on one axis.
+func samePad(padding string, n, out, k, stride, dil int) int {
+	if padding != "same" {
+		return 0
+	}
+	total := (out-1)*stride + (k-1)*dil + 1 - n
+	if total <= 0 {
+		return 0
+	}
+	return total / 2
+}
+
+// ---- Conv2D ----------------------------------------------------------------
+
+type conv2dLayer struct {
+	base
+	k, stride, dil [2]int
+	in, filters    int
+	padding        string
+	channelsFirst  bool
+	kernel         []float32 // [kh*kw*in, filters]
+	bias           []float32
+	act            ActFunc
+}
+
+type conv2dConfig struct {
+	spec           Spec
+	filters        int
+	k, stride, dil [2]int
+	padding        string
+	channelsFirst  bool
+	useBias        bool
+	act            ActFunc
+}
+
+func decodeConv2D(r *Reader) (Config, error) {
+	c := &conv2dConfig{spec: r.Spec()}
+	c.filters = r.PositiveInt("filters", 0)
+	if !r.Has("kernel_size") {
+		r.Errorf("kernel_size", "missing")
+	}
+	c.k = pairOf(r, "kernel_size", 1)
+	c.stride = pairOf(r, "strides", 1)
+	c.dil = pairOf(r, "dilation_rate", 1)
+	c.padding = r.OneOf("padding", "valid", "valid", "same")
+	c.channelsFirst = channelsFirstOption(r)
+	c.useBias = r.Bool("use_bias", true)
+	_, c.act = r.activation("activation", "linear")
+	if g := r.Int("groups", 1); g != 1 {
+		r.Unsupported("groups", "grouped convolution (groups=%d)", g)
+	}
+	// Keras: strides > 1 together with dilation_rate > 1 is rejected.
+	if max(c.stride[0], c.stride[1]) > 1 && max(c.dil[0], c.dil[1]) > 1 {
+		r.Errorf("dilation_rate", "dilation_rate %v together with strides %v: Keras rejects strides > 1 with dilation > 1", c.dil, c.stride)
+	}
+	return c, nil
+}
+
+func (c *conv2dConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
+	if err := oneInput(in); err != nil {
+		return nil, nil, err
+	}
+	s := in[0]
+	if len(s) != 4 {
+		return nil, nil, fmt.Errorf("input shape %s: Conv2D needs rank 4", runtime.FormatShape(s))
+	}
+	h, wd, ch := spatial2D(s, c.channelsFirst)
+	kw, err := w.Take("kernel", c.k[0], c.k[1], ch, c.filters)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := &conv2dLayer{k: c.k, stride: c.stride, dil: c.dil, in: kw.Shape[2], filters: c.filters,
+		padding: c.padding, channelsFirst: c.channelsFirst, kernel: kw.Data, act: c.act}
+	if c.spec.Env.Backend == "theano" {
+		// Keras: a kernel saved by the Theano backend is flipped along its
+		// spatial axes before TensorFlow uses it (conv_utils.convert_kernel).
+		l.kernel = flipKernel2D(kw.Data, c.k[0], c.k[1])
+	}
+	if c.useBias {
+		b, err := w.Take("bias", c.filters)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.bias = b.Data
+	}
+	l.base = newBase(c.spec, w)
+	oh := convOutLen(h, c.k[0], c.stride[0], c.dil[0], c.padding)
+	ow := convOutLen(wd, c.k[1], c.stride[1], c.dil[1], c.padding)
+	if oh == 0 || ow == 0 {
+		return nil, nil, fmt.Errorf("input shape %s is smaller than the kernel span", runtime.FormatShape(s))
+	}
+	return l, [][]int{shape2D(s[0], oh, ow, c.filters, c.channelsFirst)}, nil
+}
+
+// flipKernel2D reverses the two spatial axes of a [kh, kw, ...] kernel.
+func flipKernel2D(k []float32, kh, kw int) []float32 {
+	out := make([]float32, len(k))
+	step := len(k) / (kh * kw)
+	for i := 0; i < kh; i++ {
+		for j := 0; j < kw; j++ {
+			src := ((kh-1-i)*kw + (kw - 1 - j)) * step
+			copy(out[(i*kw+j)*step:(i*kw+j+1)*step], k[src:src+step])
+		}
+	}
+	return out
+}
+
+func (l *conv2dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	x := in[0]
+	if x.Rank() != 4 {
+		return nil, fmt.Errorf("layers: layer %q (Conv2D): input shape %v, want rank 4", l.name, x.Shape)
+	}
+	b := x.Shape[0]
+	h, w, ch := spatial2D(x.Shape, l.channelsFirst)
+	if ch != l.in {
+		return nil, fmt.Errorf("layers: layer %q (Conv2D): input has %d channels, want %d", l.name, ch, l.in)
+	}
+	oh := convOutLen(h, l.k[0], l.stride[0], l.dil[0], l.padding)
+	ow := convOutLen(w, l.k[1], l.stride[1], l.dil[1], l.padding)
+	if oh <= 0 || ow <= 0 {
+		return nil, fmt.Errorf("layers: layer %q (Conv2D): input shape %v is smaller than the kernel span", l.name, x.Shape)
+	}
+	pt := samePad(l.padding, h, oh, l.k[0], l.stride[0], l.dil[0])
+	pl := samePad(l.padding, w, ow, l.k[1], l.stride[1], l.dil[1])
+	data := toChannelsLast(x, l.channelsFirst)
+	// im2col: one row of kh*kw*in values per output position.
+	kc := l.k[0] * l.k[1] * ch
+	rows := b * oh * ow
+	cols := make([]float32, rows*kc)
+	for bi := 0; bi < b; bi++ {
+		img := data[bi*h*w*ch : (bi+1)*h*w*ch]
+		for i := 0; i < oh; i++ {
+			for j := 0; j < ow; j++ {
+				row := cols[((bi*oh+i)*ow+j)*kc:]
+				for u := 0; u < l.k[0]; u++ {
+					y := i*l.stride[0] + u*l.dil[0] - pt
+					if y < 0 || y >= h {
+						continue
+					}
+					for v := 0; v < l.k[1]; v++ {
+						xx := j*l.stride[1] + v*l.dil[1] - pl
+						if xx < 0 || xx >= w {
+							continue
+						}
+						copy(row[(u*l.k[1]+v)*ch:(u*l.k[1]+v+1)*ch], img[(y*w+xx)*ch:(y*w+xx+1)*ch])
+					}
+				}
+			}
+		}
+	}
+	res := make([]float32, rows*l.filters)
+	matmul(rows, l.filters, kc, cols, l.kernel, res, false)
+	if l.bias != nil {
+		addBias(res, l.bias)
+	}
+	l.act(res, l.filters)
+	return []*runtime.Tensor{fromChannelsLast(res, b, oh, ow, l.filters, l.channelsFirst)}, nil
+}
+
+// ---- MaxPooling2D and AveragePooling2D ---------------------------------
+
+type pool2DLayer struct {
+	base
+	avg           bool
+	k, stride     [2]int
+	padding       string
+	channelsFirst bool
+}
+
+type pool2DConfig struct {
+	spec          Spec
+	avg           bool
+	k, stride     [2]int
+	padding       string
+	channelsFirst bool
+}
+
+// Keras: strides default to pool_size; "same" average pooling divides by
+// the number of real positions in each window, max pooling ignores the
+// padding.
+func decodePool2D(avg bool) Decoder {
+	return func(r *Reader) (Config, error) {
+		c := &pool2DConfig{spec: r.Spec(), avg: avg}
+		c.k = pairOf(r, "pool_size", 2)
+		if r.Has("strides") {
+			c.stride = pairOf(r, "strides", 1)
+		} else {
+			r.Ignore("strides")
+			c.stride = c.k
+		}
+		c.padding = r.OneOf("padding", "valid", "valid", "same")
+		c.channelsFirst = channelsFirstOption(r)
+		return c, nil
+	}
+}
+
+func (c *pool2DConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
+	if err := oneInput(in); err != nil {
+		return nil, nil, err
+	}
+	s := in[0]
+	if len(s) != 4 {
+		return nil, nil, fmt.Errorf("input shape %s: %s needs rank 4", runtime.FormatShape(s), c.spec.Class)
+	}
+	h, wd, ch := spatial2D(s, c.channelsFirst)
+	oh := convOutLen(h, c.k[0], c.stride[0], 1, c.padding)
+	ow := convOutLen(wd, c.k[1], c.stride[1], 1, c.padding)
+	if oh == 0 || ow == 0 {
+		return nil, nil, fmt.Errorf("input shape %s is smaller than the pool size %v", runtime.FormatShape(s), c.k)
+	}
+	l := &pool2DLayer{base: newBase(c.spec, w), avg: c.avg, k: c.k, stride: c.stride, padding: c.padding, channelsFirst: c.channelsFirst}
+	return l, [][]int{shape2D(s[0], oh, ow, ch, c.channelsFirst)}, nil
+}
+
+func (l *pool2DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	x := in[0]
+	if x.Rank() != 4 {
+		return nil, fmt.Errorf("layers: layer %q (%s): input shape %v, want rank 4", l.name, l.class, x.Shape)
+	}
+	b := x.Shape[0]
+	h, w, ch := spatial2D(x.Shape, l.channelsFirst)
+	oh := convOutLen(h, l.k[0], l.stride[0], 1, l.padding)
+	ow := convOutLen(w, l.k[1], l.stride[1], 1, l.padding)
+	if oh <= 0 || ow <= 0 {
+		return nil, fmt.Errorf("layers: layer %q (%s): input shape %v is smaller than the pool size %v", l.name, l.class, x.Shape, l.k)
+	}
+	pt := samePad(l.padding, h, oh, l.k[0], l.stride[0], 1)
+	pl := samePad(l.padding, w, ow, l.k[1], l.stride[1], 1)
+	data := toChannelsLast(x, l.channelsFirst)
+	res := make([]float32, b*oh*ow*ch)
+	acc := make([]float64, ch)
+	for bi := 0; bi < b; bi++ {
+		img := data[bi*h*w*ch : (bi+1)*h*w*ch]
+		for i := 0; i < oh; i++ {
+			y0, y1 := max(i*l.stride[0]-pt, 0), min(i*l.stride[0]-pt+l.k[0], h)
+			for j := 0; j < ow; j++ {
+				x0, x1 := max(j*l.stride[1]-pl, 0), min(j*l.stride[1]-pl+l.k[1], w)
+				for c := range acc {
+					if l.avg {
+						acc[c] = 0
+					} else {
+						acc[c] = math.Inf(-1)
+					}
+				}
+				for y := y0; y < y1; y++ {
+					for xx := x0; xx < x1; xx++ {
+						for c, v := range img[(y*w+xx)*ch : (y*w+xx+1)*ch] {
+							if l.avg {
+								acc[c] += float64(v)
+							} else if float64(v) > acc[c] || v != v {
+								acc[c] = float64(v)
+							}
+						}
+					}
+				}
+				dst := res[((bi*oh+i)*ow+j)*ch : ((bi*oh+i)*ow+j+1)*ch]
+				n := float64((y1 - y0) * (x1 - x0))
+				for c := range dst {
+					if l.avg {
+						dst[c] = float32(acc[c] / n)
+					} else {
+						dst[c] = float32(acc[c])
+					}
+				}
+			}
+		}
+	}
+	return []*runtime.Tensor{fromChannelsLast(res, b, oh, ow, ch, l.channelsFirst)}, nil
+}
+
+func init() {
+	Register("Conv2D", decodeConv2D)
+	Register("MaxPooling2D", decodePool2D(false))
+	Register("AveragePooling2D", decodePool2D(true))
+}

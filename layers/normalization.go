@@ -1,0 +1,405 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/kerasrun/kerasrun/runtime"
+)
+
+// BatchNormalization and LayerNormalization. Both pass masks on (Keras:
+// supports_masking = True).
+
+// ---- BatchNormalization ----------------------------------------------------
+
+// batchNormLayer computes, at inference,
+//
+//	y = (x - moving_mean) / sqrt(moving_variance + epsilon) * gamma + beta
+//
+// per position of the normalised axes, as scale·x + shift with
+//
+//	scale = gamma / sqrt(moving_variance + epsilon), shift = beta - moving_mean·scale.
+type batchNormLayer struct {
+	base
+	axes   []int // resolved
+	pshape []int // sizes of the normalised axes
+	scale  []float32
+	shift  []float32
+}
+
+type batchNormConfig struct {
+	passMask
+	spec          Spec
+	axes          []int // as configured
+	eps           float64
+	center, scale bool
+	keras1        bool // Keras 1 weight names (running_mean, running_std)
+}
+
+func decodeBatchNormalization(r *Reader) (Config, error) {
+	c := &batchNormConfig{spec: r.Spec()}
+	c.axes = r.Ints("axis", []int{-1})
+	if len(c.axes) == 0 {
+		r.Errorf("axis", "empty list")
+		c.axes = []int{-1}
+	}
+	c.eps = r.Float("epsilon", 1e-3)
+	if c.eps < 0 {
+		r.Errorf("epsilon", "must not be negative, got %v", c.eps)
+	}
+	c.center = r.Bool("center", true)
+	c.scale = r.Bool("scale", true)
+	r.Ignore("momentum", "moving_mean_initializer", "moving_variance_initializer",
+		"beta_initializer", "gamma_initializer", "beta_regularizer", "gamma_regularizer",
+		"beta_constraint", "gamma_constraint",
+		// Keras: fused only picks the kernel; synchronized (Keras 3) only
+		// changes training statistics across replicas.
+		"fused", "synchronized")
+	// Keras: renorm keeps extra moving statistics and virtual_batch_size
+	// and adjustment change the parameter layout; none is supported.
+	r.False("renorm", "")
+	r.Ignore("renorm_clipping", "renorm_momentum")
+	if r.Has("virtual_batch_size") {
+		r.Unsupported("virtual_batch_size", "value %s", r.Get("virtual_batch_size").Raw)
+	}
+	r.Ignore("virtual_batch_size")
+	if r.Has("adjustment") {
+		r.Unsupported("adjustment", "a custom adjustment function")
+	}
+	r.Ignore("adjustment")
+	// Keras: Keras 1 had a mode option: 0 normalises with the moving
+	// statistics at inference; 1 and 2 use per-sample or per-batch
+	// statistics even at test time. Its weights are gamma, beta,
+	// running_mean, running_std, where running_std holds the variance.
+	c.keras1 = r.Spec().Env.Major() == 1 || r.Has("mode")
+	if r.Has("mode") {
+		if m := r.Int("mode", 0); m != 0 {
+			r.Unsupported("mode", "mode %d normalises with batch statistics at inference", m)
+		}
+	}
+	r.Ignore("beta_init", "gamma_init")
+	return c, nil
+}
+
+// resolveAxes turns Keras axes into non-batch axes of a tensor of the
+// given rank, in the configured order.
+func resolveAxes(axes []int, rank int) ([]int, error) {
+	out := make([]int, 0, len(axes))
+	for _, a := range axes {
+		x, ok := kerasAxis(a, rank)
+		if !ok || x == 0 {
+			return nil, fmt.Errorf("option \"axis\": %v does not fit an input of rank %d (the batch axis cannot be normalised)", axes, rank)
+		}
+		for _, y := range out {
+			if y == x {
+				return nil, fmt.Errorf("option \"axis\": %v names axis %d twice", axes, x)
+			}
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+func maxAxis(axes []int) int {
+	m := 0
+	for _, a := range axes {
+		m = max(m, a)
+	}
+	return m
+}
+
+// takeNamed takes the next weight called name, or, for a Keras 1 file,
+// called "<layer>_<k1name>" as Keras 1 stored it.
+func takeNamed(w *Weights, keras1 bool, name, k1name string, shape ...int) (Weight, error) {
+	if next, ok := w.Peek(); ok && keras1 {
+		if base := BaseName(next.Name); base == k1name || strings.HasSuffix(base, "_"+k1name) {
+			return w.Take(base, shape...)
+		}
+	}
+	return w.Take(name, shape...)
+}
+
+func (c *batchNormConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
+	if err := oneInput(in); err != nil {
+		return nil, nil, err
+	}
+	s := in[0]
+	axes, err := resolveAxes(c.axes, len(s))
+	if err != nil {
+		return nil, nil, err
+	}
+	pshape := make([]int, len(axes))
+	for i, a := range axes {
+		if s[a] < 0 {
+			return nil, nil, fmt.Errorf("input shape %s: the normalised axis %d must have a fixed size", runtime.FormatShape(s), a)
+		}
+		pshape[i] = s[a]
+	}
+	// Keras: one axis gives parameters of shape [n]; several give the
+	// input's rank with 1 outside the axes (tf.keras).
+	wshape := pshape
+	if len(axes) > 1 {
+		wshape = make([]int, len(s))
+		for i := range wshape {
+			wshape[i] = 1
+		}
+		for i, a := range axes {
+			wshape[a] = pshape[i]
+		}
+	}
+	n := runtime.NumElements(pshape)
+	gamma, beta := ones(n), make([]float32, n)
+	if c.scale {
+		g, err := takeNamed(w, c.keras1, "gamma", "gamma", wshape...)
+		if err != nil {
+			return nil, nil, err
+		}
+		gamma = g.Data
+	}
+	if c.center {
+		b, err := takeNamed(w, c.keras1, "beta", "beta", wshape...)
+		if err != nil {
+			return nil, nil, err
+		}
+		beta = b.Data
+	}
+	mean, err := takeNamed(w, c.keras1, "moving_mean", "running_mean", wshape...)
+	if err != nil {
+		return nil, nil, err
+	}
+	variance, err := takeNamed(w, c.keras1, "moving_variance", "running_std", wshape...)
+	if err != nil {
+		return nil, nil, err
+	}
+	eps := c.eps
+	env := c.spec.Env
+	// Keras: with TensorFlow, Keras 2 and tf.keras normalise a rank-4 input
+	// over its channel axis with fused_batch_norm, which raises epsilon to
+	// at least 1.001e-5 (the cuDNN minimum). Keras 2.2.4 uses it for
+	// channels_last only on a CPU; tf.keras for axis 1 or 3. Keras 3 and
+	// other ranks use the plain formula.
+	if env.Major() == 2 && env.Backend != "theano" && env.Backend != "cntk" && len(s) == 4 && len(axes) == 1 &&
+		(axes[0] == 3 || (axes[0] == 1 && env.TFKeras())) {
+		eps = math.Max(eps, 1.001e-5)
+	}
+	l := &batchNormLayer{axes: axes, pshape: pshape, scale: make([]float32, n), shift: make([]float32, n)}
+	for i := 0; i < n; i++ {
+		sc := float64(gamma[i]) / math.Sqrt(float64(variance.Data[i])+eps)
+		l.scale[i] = float32(sc)
+		l.shift[i] = float32(float64(beta[i]) - float64(mean.Data[i])*sc)
+	}
+	l.base = newBase(c.spec, w)
+	return l, [][]int{s}, nil
+}
+
+func ones(n int) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = 1
+	}
+	return out
+}
+
+// paramIndex maps every flat position of a tensor of shape to the flat
+// index of its parameter over the given axes (sizes pshape).
+func paramIndex(shape, axes, pshape []int) ([]int, error) {
+	small := make([]int, len(shape))
+	for i := range small {
+		small[i] = 1
+	}
+	for i, a := range axes {
+		if shape[a] != pshape[i] {
+			return nil, fmt.Errorf("input shape %v: axis %d has size %d, want %d", shape, a, shape[a], pshape[i])
+		}
+		small[a] = pshape[i]
+	}
+	if len(axes) == 1 && axes[0] == len(shape)-1 {
+		return nil, nil // the fast path: parameters cycle along the last axis
+	}
+	return broadcastIndex(shape, small), nil
+}
+
+func (l *batchNormLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	x := in[0]
+	if x.Rank() <= maxAxis(l.axes) {
+		return nil, fmt.Errorf("layers: layer %q (%s): input shape %v, want rank > %d", l.name, l.class, x.Shape, maxAxis(l.axes))
+	}
+	idx, err := paramIndex(x.Shape, l.axes, l.pshape)
+	if err != nil {
+		return nil, fmt.Errorf("layers: layer %q (%s): %w", l.name, l.class, err)
+	}
+	out := &runtime.Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
+	if idx == nil {
+		n := len(l.scale)
+		for i, v := range x.Data {
+			p := i % n
+			out.Data[i] = v*l.scale[p] + l.shift[p]
+		}
+	} else {
+		for i, v := range x.Data {
+			p := idx[i]
+			out.Data[i] = v*l.scale[p] + l.shift[p]
+		}
+	}
+	return []*runtime.Tensor{withMask(out, x)}, nil
+}
+
+// ---- LayerNormalization ----------------------------------------------------
+
+// layerNormLayer normalises each sample over its axes with that sample's
+// mean and (population) variance, then applies gamma and beta, which have
+// the sizes of the normalised axes.
+type layerNormLayer struct {
+	base
+	axes   []int
+	pshape []int
+	eps    float64
+	gamma  []float32 // nil when scale is false
+	beta   []float32 // nil when center is false
+}
+
+type layerNormConfig struct {
+	passMask
+	spec          Spec
+	axes          []int
+	eps           float64
+	center, scale bool
+}
+
+func decodeLayerNormalization(r *Reader) (Config, error) {
+	c := &layerNormConfig{spec: r.Spec()}
+	c.axes = r.Ints("axis", []int{-1})
+	if len(c.axes) == 0 {
+		r.Errorf("axis", "empty list")
+		c.axes = []int{-1}
+	}
+	c.eps = r.Float("epsilon", 1e-3)
+	if c.eps < 0 {
+		r.Errorf("epsilon", "must not be negative, got %v", c.eps)
+	}
+	c.center = r.Bool("center", true)
+	c.scale = r.Bool("scale", true)
+	// Keras: Keras 3's rms_scaling normalises by the root mean square only.
+	r.False("rms_scaling", "")
+	r.Ignore("beta_initializer", "gamma_initializer", "beta_regularizer", "gamma_regularizer",
+		"beta_constraint", "gamma_constraint")
+	return c, nil
+}
+
+func (c *layerNormConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
+	if err := oneInput(in); err != nil {
+		return nil, nil, err
+	}
+	s := in[0]
+	axes, err := resolveAxes(c.axes, len(s))
+	if err != nil {
+		return nil, nil, err
+	}
+	pshape := make([]int, len(axes))
+	for i, a := range axes {
+		if s[a] < 0 {
+			return nil, nil, fmt.Errorf("input shape %s: the normalised axis %d must have a fixed size", runtime.FormatShape(s), a)
+		}
+		pshape[i] = s[a]
+	}
+	l := &layerNormLayer{axes: axes, pshape: pshape, eps: c.eps}
+	// Keras: gamma is built before beta, both of shape [sizes of the axes]
+	// in the order the axes are configured.
+	if c.scale {
+		g, err := w.Take("gamma", pshape...)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.gamma = g.Data
+	}
+	if c.center {
+		b, err := w.Take("beta", pshape...)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.beta = b.Data
+	}
+	l.base = newBase(c.spec, w)
+	return l, [][]int{s}, nil
+}
+
+func (l *layerNormLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	x := in[0]
+	if x.Rank() <= maxAxis(l.axes) {
+		return nil, fmt.Errorf("layers: layer %q (%s): input shape %v, want rank > %d", l.name, l.class, x.Shape, maxAxis(l.axes))
+	}
+	for i, a := range l.axes {
+		if x.Shape[a] != l.pshape[i] {
+			return nil, fmt.Errorf("layers: layer %q (%s): input shape %v: axis %d has size %d, want %d", l.name, l.class, x.Shape, a, x.Shape[a], l.pshape[i])
+		}
+	}
+	// Move the normalised axes last: [groups, n].
+	rank := x.Rank()
+	isAxis := make([]bool, rank)
+	for _, a := range l.axes {
+		isAxis[a] = true
+	}
+	perm := make([]int, 0, rank)
+	for i := 0; i < rank; i++ {
+		if !isAxis[i] {
+			perm = append(perm, i)
+		}
+	}
+	perm = append(perm, l.axes...)
+	data, pshape := x.Data, x.Shape
+	moved := !isIdentity(perm)
+	if moved {
+		data, pshape = permuteData(x.Data, x.Shape, perm)
+	}
+	n := runtime.NumElements(l.pshape)
+	res := make([]float32, len(data))
+	for g := 0; g+n <= len(data) && n > 0; g += n {
+		row := data[g : g+n]
+		var mean float64
+		for _, v := range row {
+			mean += float64(v)
+		}
+		mean /= float64(n)
+		var variance float64
+		for _, v := range row {
+			d := float64(v) - mean
+			variance += d * d
+		}
+		variance /= float64(n)
+		inv := 1 / math.Sqrt(variance+l.eps)
+		for j, v := range row {
+			y := (float64(v) - mean) * inv
+			if l.gamma != nil {
+				y *= float64(l.gamma[j])
+			}
+			if l.beta != nil {
+				y += float64(l.beta[j])
+			}
+			res[g+j] = float32(y)
+		}
+	}
+	out := &runtime.Tensor{Shape: append([]int(nil), x.Shape...), Data: res}
+	if moved {
+		inv := make([]int, rank)
+		for i, p := range perm {
+			inv[p] = i
+		}
+		out.Data, _ = permuteData(res, pshape, inv)
+	}
+	return []*runtime.Tensor{withMask(out, x)}, nil
+}
+
+func isIdentity(perm []int) bool {
+	for i, p := range perm {
+		if i != p {
+			return false
+		}
+	}
+	return true
+}
+
+func init() {
+	Register("BatchNormalization", decodeBatchNormalization)
+	Register("LayerNormalization", decodeLayerNormalization)
+}

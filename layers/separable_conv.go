@@ -1,0 +1,173 @@
+package layers
+
+import (
+	"fmt"
+
+	"github.com/kerasrun/kerasrun/runtime"
+)
+
+// separableConv1DLayer is a depthwise 1-D convolution followed by a
+// pointwise (1x1) one.
+//
+// Keras: depthwise_kernel is stored [k, in, depth_multiplier]: depthwise
+// output channel c·depth_multiplier+m is input channel c convolved with
+// depthwise_kernel[:, c, m]. pointwise_kernel is [1, in·depth_multiplier,
+// filters], then bias [filters] and the activation. Padding, strides and
+// dilation act on the depthwise step as in Conv1D ("causal" pads
+// (k-1)·dilation zeros on the left). The layer does not support masking.
+type separableConv1DLayer struct {
+	base
+	k, in, mult, filters int
+	stride, dil          int
+	padding              string
+	channelsFirst        bool
+	depthwise            []float32 // [k, in, mult]
+	pointwise            []float32 // [in*mult, filters]
+	bias                 []float32
+	act                  ActFunc
+}
+
+type separableConv1DConfig struct {
+	spec          Spec
+	filters, k    int
+	mult          int
+	stride, dil   int
+	padding       string
+	channelsFirst bool
+	useBias       bool
+	act           ActFunc
+}
+
+func decodeSeparableConv1D(r *Reader) (Config, error) {
+	c := &separableConv1DConfig{spec: r.Spec()}
+	c.filters = r.PositiveInt("filters", 0)
+	if !r.Has("kernel_size") {
+		r.Errorf("kernel_size", "missing")
+	}
+	c.k = single(r, "kernel_size", 1)
+	c.stride = single(r, "strides", 1)
+	c.dil = single(r, "dilation_rate", 1)
+	c.mult = r.PositiveInt("depth_multiplier", 1)
+	c.padding = r.OneOf("padding", "valid", "valid", "same", "causal")
+	c.channelsFirst = channelsFirstOption(r)
+	c.useBias = r.Bool("use_bias", true)
+	_, c.act = r.activation("activation", "linear")
+	r.Ignore("depthwise_initializer", "pointwise_initializer", "depthwise_regularizer",
+		"pointwise_regularizer", "depthwise_constraint", "pointwise_constraint")
+	// Keras: TensorFlow's separable convolution rejects strides > 1 with a
+	// dilation rate > 1.
+	if c.stride > 1 && c.dil > 1 {
+		r.Errorf("dilation_rate", "dilation_rate %d together with strides %d: Keras rejects strides > 1 with dilation > 1", c.dil, c.stride)
+	}
+	return c, nil
+}
+
+func (c *separableConv1DConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
+	if err := oneInput(in); err != nil {
+		return nil, nil, err
+	}
+	s := in[0]
+	if len(s) != 3 {
+		return nil, nil, fmt.Errorf("input shape %s: SeparableConv1D needs rank 3", runtime.FormatShape(s))
+	}
+	steps, ch := s[1], s[2]
+	if c.channelsFirst {
+		steps, ch = s[2], s[1]
+	}
+	dw, err := w.Take("depthwise_kernel", c.k, ch, c.mult)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch = dw.Shape[1]
+	pw, err := w.Take("pointwise_kernel", 1, ch*c.mult, c.filters)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := &separableConv1DLayer{k: c.k, in: ch, mult: c.mult, filters: c.filters, stride: c.stride, dil: c.dil,
+		padding: c.padding, channelsFirst: c.channelsFirst, depthwise: dw.Data, pointwise: pw.Data, act: c.act}
+	if c.useBias {
+		b, err := w.Take("bias", c.filters)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.bias = b.Data
+	}
+	l.base = newBase(c.spec, w)
+	outLen := convOutLen(steps, c.k, c.stride, c.dil, c.padding)
+	if outLen == 0 {
+		return nil, nil, fmt.Errorf("input of %d steps is shorter than the kernel span %d", steps, (c.k-1)*c.dil+1)
+	}
+	out := []int{s[0], outLen, c.filters}
+	if c.channelsFirst {
+		out = []int{s[0], c.filters, outLen}
+	}
+	return l, [][]int{out}, nil
+}
+
+func (l *separableConv1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	x := in[0]
+	if x.Rank() != 3 {
+		return nil, fmt.Errorf("layers: layer %q (SeparableConv1D): input shape %v, want rank 3", l.name, x.Shape)
+	}
+	b, steps, ch := x.Shape[0], x.Shape[1], x.Shape[2]
+	data := x.Data
+	if l.channelsFirst {
+		steps, ch = ch, steps
+		data = transpose12(x.Data, b, x.Shape[1], x.Shape[2])
+	}
+	if ch != l.in {
+		return nil, fmt.Errorf("layers: layer %q (SeparableConv1D): input has %d channels, want %d", l.name, ch, l.in)
+	}
+	outLen := convOutLen(steps, l.k, l.stride, l.dil, l.padding)
+	if outLen <= 0 {
+		return nil, fmt.Errorf("layers: layer %q (SeparableConv1D): input of %d steps is shorter than the kernel span %d", l.name, steps, (l.k-1)*l.dil+1)
+	}
+	padLeft := 0
+	switch l.padding {
+	case "causal":
+		padLeft = (l.k - 1) * l.dil
+	case "same":
+		padLeft = samePad("same", steps, outLen, l.k, l.stride, l.dil)
+	}
+	// Depthwise step: [b*outLen, in*mult], accumulated in float64.
+	dm := l.in * l.mult
+	depth := make([]float32, b*outLen*dm)
+	acc := make([]float64, dm)
+	for bi := 0; bi < b; bi++ {
+		src := data[bi*steps*ch : (bi+1)*steps*ch]
+		for t := 0; t < outLen; t++ {
+			clear(acc)
+			for j := 0; j < l.k; j++ {
+				pos := t*l.stride + j*l.dil - padLeft
+				if pos < 0 || pos >= steps {
+					continue
+				}
+				xv := src[pos*ch : (pos+1)*ch]
+				kv := l.depthwise[j*dm : (j+1)*dm]
+				for c, v := range xv {
+					for m := 0; m < l.mult; m++ {
+						acc[c*l.mult+m] += float64(v) * float64(kv[c*l.mult+m])
+					}
+				}
+			}
+			dst := depth[(bi*outLen+t)*dm : (bi*outLen+t+1)*dm]
+			for i, v := range acc {
+				dst[i] = float32(v)
+			}
+		}
+	}
+	out := runtime.Zeros(b, outLen, l.filters)
+	matmul(b*outLen, l.filters, dm, depth, l.pointwise, out.Data, false)
+	if l.bias != nil {
+		addBias(out.Data, l.bias)
+	}
+	l.act(out.Data, l.filters)
+	if l.channelsFirst {
+		out = &runtime.Tensor{Shape: []int{b, l.filters, outLen}, Data: transpose12(out.Data, b, outLen, l.filters)}
+	}
+	return []*runtime.Tensor{out}, nil
+}
+
+func init() {
+	Register("SeparableConv1D", decodeSeparableConv1D)
+}
