@@ -8,6 +8,7 @@
 package npyfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +51,10 @@ func Decode(r io.Reader, size int64) (t *runtime.Tensor, dtype string, err error
 			t, err = nil, fmt.Errorf("npy: malformed file (%v)", p)
 		}
 	}()
+	r, err = checkHeader(r, size)
+	if err != nil {
+		return nil, "", err
+	}
 	rd, err := npyio.NewReader(r)
 	if err != nil {
 		return nil, "", fmt.Errorf("npy: %w", err)
@@ -83,6 +88,42 @@ func Decode(r io.Reader, size int64) (t *runtime.Tensor, dtype string, err error
 	}
 	out, err := runtime.NewTensor(shape, data)
 	return out, dtype, err
+}
+
+// maxHeader bounds the .npy header; numpy writes a few hundred bytes.
+const maxHeader = 1 << 20
+
+// checkHeader validates the magic, version and header length before npyio
+// sees the stream, so that a hostile length cannot make it allocate.
+func checkHeader(r io.Reader, size int64) (io.Reader, error) {
+	pre := make([]byte, 8, 12)
+	if _, err := io.ReadFull(r, pre); err != nil {
+		return nil, fmt.Errorf("npy: not a .npy file (%d bytes)", max(size, 0))
+	}
+	if string(pre[:6]) != "\x93NUMPY" {
+		return nil, fmt.Errorf("npy: not a .npy file (no NUMPY magic)")
+	}
+	var hlen int64
+	switch pre[6] {
+	case 1:
+		pre = pre[:10]
+		if _, err := io.ReadFull(r, pre[8:]); err != nil {
+			return nil, errors.New("npy: truncated header")
+		}
+		hlen = int64(pre[8]) | int64(pre[9])<<8
+	case 2, 3:
+		pre = pre[:12]
+		if _, err := io.ReadFull(r, pre[8:]); err != nil {
+			return nil, errors.New("npy: truncated header")
+		}
+		hlen = int64(pre[8]) | int64(pre[9])<<8 | int64(pre[10])<<16 | int64(pre[11])<<24
+	default:
+		return nil, fmt.Errorf("npy: unsupported format version %d.%d", pre[6], pre[7])
+	}
+	if hlen > maxHeader || (size >= 0 && int64(len(pre))+hlen > size) {
+		return nil, fmt.Errorf("npy: header length %d is larger than the file", hlen)
+	}
+	return io.MultiReader(bytes.NewReader(pre), r), nil
 }
 
 func elemSize(dtype string) int {
