@@ -3,6 +3,8 @@ package importer
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/kerasrun/kerasrun/layers"
 	"github.com/tidwall/gjson"
@@ -25,23 +27,46 @@ type layerEntry struct {
 	shape []int         // for inputs: the batch input shape, -1 for None
 	dtype string        // for inputs
 	nodes [][]tensorRef // inbound tensors of each call
+	err   error         // problems found while parsing, reported with the decode errors
+	bad   bool          // err makes the spec unusable: it is not decoded
+	sub   *modelSpec    // a nested model (Sequential, Model, Functional) used as a layer
+	// renamed lists the Keras 1 options translated to Keras 2 names
+	// ("border_mode → padding"), for messages; fileClass is the class name
+	// as the file has it (Convolution1D for a Conv1D read from Keras 1).
+	renamed   []string
+	fileClass string
+
+	// After flatten: group is the top-level layer whose weight group holds
+	// this layer's weights, and leaf the layer's own name inside a nested
+	// model ("" for a top-level layer).
+	group, leaf string
 }
 
 // modelSpec is a decoded model_config: layers in Keras order, with wiring.
 type modelSpec struct {
-	class   string
-	name    string
-	layers  []*layerEntry
-	byName  map[string]*layerEntry
-	inputs  []tensorRef
-	outputs []tensorRef
-	listed  map[string]bool // inputs that Keras lists as layers
+	class    string
+	name     string
+	layers   []*layerEntry
+	byName   map[string]*layerEntry
+	inputs   []tensorRef
+	outputs  []tensorRef
+	outNames []string        // output names (after flatten, outputs point inside nested models)
+	listed   map[string]bool // inputs that Keras lists as layers
 }
+
+// modelClasses are the class names of models, which may also appear as a
+// layer of another model.
+var modelClasses = map[string]bool{"Sequential": true, "Model": true, "Functional": true}
+
+// maxNesting bounds how deeply models may nest.
+const maxNesting = 32
 
 // parseModelConfig decodes a Keras model_config JSON document. It supports
 // Sequential (the plain list form of Keras 1 to 2.1 and the {name, layers}
-// form of 2.2+) and functional Model/Functional with the Keras 2
-// inbound_nodes form.
+// form of 2.2+) and functional Model/Functional with the Keras 2 and the
+// Keras 3 inbound_nodes forms; models may nest. Layer configs are
+// normalised to their Keras 2 form (normalizeConfig). Problems with single
+// layers are kept in their entries, so that every one of them is reported.
 func parseModelConfig(js string, env layers.Env) (*modelSpec, error) {
 	if !gjson.Valid(js) {
 		return nil, errors.New("model_config is not valid JSON")
@@ -50,13 +75,18 @@ func parseModelConfig(js string, env layers.Env) (*modelSpec, error) {
 	if !root.IsObject() {
 		return nil, errors.New("model_config: want a JSON object")
 	}
-	class := root.Get("class_name").String()
-	cfg := root.Get("config")
+	return parseModel(root.Get("class_name").String(), root.Get("config"), env, 0)
+}
+
+func parseModel(class string, cfg gjson.Result, env layers.Env, depth int) (*modelSpec, error) {
+	if depth > maxNesting {
+		return nil, fmt.Errorf("model_config: models nest more than %d deep", maxNesting)
+	}
 	switch class {
 	case "Sequential":
-		return parseSequential(cfg, env)
+		return parseSequential(cfg, env, depth)
 	case "Model", "Functional":
-		return parseFunctional(class, cfg, env)
+		return parseFunctional(class, cfg, env, depth)
 	case "":
 		return nil, errors.New("model_config: no class_name")
 	}
@@ -79,13 +109,38 @@ func (m *modelSpec) add(e *layerEntry) error {
 	return nil
 }
 
-func layerSpec(l gjson.Result, env layers.Env) layers.Spec {
+// layerEntryOf reads one layer of a model config: its spec, normalised to
+// the Keras 2 form, or its nested model. Problems stay in the entry.
+func layerEntryOf(l gjson.Result, env layers.Env, depth int) *layerEntry {
 	cfg := l.Get("config")
 	name := l.Get("name").String()
 	if name == "" {
 		name = cfg.Get("name").String()
 	}
-	return layers.Spec{Name: name, Class: l.Get("class_name").String(), Config: cfg, Env: env}
+	class := l.Get("class_name").String()
+	e := &layerEntry{spec: layers.Spec{Name: name, Class: class, Config: cfg, Env: env}, fileClass: class}
+	if modelClasses[class] {
+		sub, err := parseModel(class, cfg, env, depth+1)
+		if err != nil {
+			e.err = &layers.LayerError{Layer: name, Class: class, Op: "decode", Err: fmt.Errorf("nested model: %w", err)}
+			e.bad = true
+		} else {
+			if sub.name == "" {
+				sub.name = name
+			}
+			e.sub = sub
+		}
+		return e
+	}
+	nclass, ncfg, renamed, err := normalizeConfig(class, cfg)
+	e.renamed = renamed
+	if err != nil {
+		e.err = &layers.LayerError{Layer: name, Class: class, Op: "decode", Err: err}
+		e.bad = true
+		return e
+	}
+	e.spec.Class, e.spec.Config = nclass, ncfg
+	return e
 }
 
 // inputShape finds the batch input shape a layer config declares.
@@ -116,7 +171,7 @@ func inputDType(cfg gjson.Result) string {
 	return "float32"
 }
 
-func parseSequential(cfg gjson.Result, env layers.Env) (*modelSpec, error) {
+func parseSequential(cfg gjson.Result, env layers.Env, depth int) (*modelSpec, error) {
 	list := cfg
 	name := "sequential"
 	if cfg.IsObject() {
@@ -131,48 +186,73 @@ func parseSequential(cfg gjson.Result, env layers.Env) (*modelSpec, error) {
 		return nil, errors.New("model_config: Sequential has no layers")
 	}
 	m := newModelSpec("Sequential", name)
-	first := layerSpec(items[0], env)
+	first := layerEntryOf(items[0], env, depth)
 	var prev tensorRef
-	if first.Class == "InputLayer" {
-		e, err := inputEntry(first)
+	if first.spec.Class == "InputLayer" {
+		e, err := inputEntry(first.spec)
 		if err != nil {
 			return nil, err
 		}
 		if err := m.add(e); err != nil {
 			return nil, err
 		}
-		m.listed[first.Name] = true
+		m.listed[first.spec.Name] = true
 		items = items[1:]
-		prev = tensorRef{layer: first.Name}
+		prev = tensorRef{layer: first.spec.Name}
 	} else {
-		shape, ok, err := inputShape(first.Config)
+		shape, dtype, err := sequentialInput(first)
 		if err != nil {
-			return nil, fmt.Errorf("model_config: layer %q (%s): %w", first.Name, first.Class, err)
-		}
-		if !ok {
-			return nil, fmt.Errorf("model_config: layer %q (%s): the first layer of a Sequential model declares no input shape", first.Name, first.Class)
+			return nil, err
 		}
 		// Keras: a Sequential model without an InputLayer names its input
 		// "<first layer name>_input".
-		in := &layerEntry{spec: layers.Spec{Name: first.Name + "_input", Class: "InputLayer", Env: env}, input: true, shape: shape, dtype: inputDType(first.Config)}
+		in := &layerEntry{spec: layers.Spec{Name: first.spec.Name + "_input", Class: "InputLayer", Env: env}, input: true, shape: shape, dtype: dtype}
 		if err := m.add(in); err != nil {
 			return nil, err
 		}
 		prev = tensorRef{layer: in.spec.Name}
 	}
 	m.inputs = []tensorRef{prev}
-	for _, it := range items {
-		s := layerSpec(it, env)
-		if s.Class == "InputLayer" {
-			return nil, fmt.Errorf("model_config: layer %q: an InputLayer may only come first in a Sequential model", s.Name)
+	for i, it := range items {
+		e := first
+		if i > 0 || first.spec.Class == "InputLayer" {
+			e = layerEntryOf(it, env, depth)
 		}
-		if err := m.add(&layerEntry{spec: s, nodes: [][]tensorRef{{prev}}}); err != nil {
+		if e.spec.Class == "InputLayer" {
+			return nil, fmt.Errorf("model_config: layer %q: an InputLayer may only come first in a Sequential model", e.spec.Name)
+		}
+		e.nodes = [][]tensorRef{{prev}}
+		if err := m.add(e); err != nil {
 			return nil, err
 		}
-		prev = tensorRef{layer: s.Name}
+		prev = tensorRef{layer: e.spec.Name}
 	}
 	m.outputs = []tensorRef{prev}
 	return m, nil
+}
+
+// sequentialInput finds the input of a Sequential model that has no
+// InputLayer: the first layer's batch_input_shape and dtype, or the input of
+// a nested model that comes first.
+func sequentialInput(first *layerEntry) ([]int, string, error) {
+	if first.sub != nil {
+		if len(first.sub.inputs) != 1 {
+			return nil, "", fmt.Errorf("model_config: layer %q (%s): a nested model with %d inputs comes first in a Sequential model", first.spec.Name, first.spec.Class, len(first.sub.inputs))
+		}
+		in := first.sub.byName[first.sub.inputs[0].layer]
+		return in.shape, in.dtype, nil
+	}
+	shape, ok, err := inputShape(first.spec.Config)
+	if err != nil {
+		return nil, "", fmt.Errorf("model_config: layer %q (%s): %w", first.spec.Name, first.spec.Class, err)
+	}
+	if !ok {
+		if first.err != nil {
+			return nil, "", first.err
+		}
+		return nil, "", fmt.Errorf("model_config: layer %q (%s): the first layer of a Sequential model declares no input shape", first.spec.Name, first.spec.Class)
+	}
+	return shape, inputDType(first.spec.Config), nil
 }
 
 func inputEntry(s layers.Spec) (*layerEntry, error) {
@@ -192,14 +272,15 @@ func inputEntry(s layers.Spec) (*layerEntry, error) {
 	return &layerEntry{spec: s, input: true, shape: shape, dtype: inputDType(s.Config)}, nil
 }
 
-func parseFunctional(class string, cfg gjson.Result, env layers.Env) (*modelSpec, error) {
+func parseFunctional(class string, cfg gjson.Result, env layers.Env, depth int) (*modelSpec, error) {
 	m := newModelSpec(class, cfg.Get("name").String())
 	list := cfg.Get("layers")
 	if !list.IsArray() {
 		return nil, fmt.Errorf("model_config: %s: want a list of layers", class)
 	}
 	for _, it := range list.Array() {
-		s := layerSpec(it, env)
+		e := layerEntryOf(it, env, depth)
+		s := e.spec
 		if s.Class == "InputLayer" {
 			e, err := inputEntry(s)
 			if err != nil {
@@ -211,7 +292,6 @@ func parseFunctional(class string, cfg gjson.Result, env layers.Env) (*modelSpec
 			m.listed[s.Name] = true
 			continue
 		}
-		e := &layerEntry{spec: s}
 		nodes := it.Get("inbound_nodes")
 		if !nodes.IsArray() {
 			return nil, fmt.Errorf("model_config: layer %q (%s): inbound_nodes is not a list", s.Name, s.Class)
@@ -219,7 +299,11 @@ func parseFunctional(class string, cfg gjson.Result, env layers.Env) (*modelSpec
 		for _, n := range nodes.Array() {
 			refs, err := parseNode(n)
 			if err != nil {
-				return nil, fmt.Errorf("model_config: layer %q (%s): %w", s.Name, s.Class, err)
+				// Keep going: every unsupported call is reported with the
+				// other problems of the model.
+				err = &layers.LayerError{Layer: s.Name, Class: s.Class, Op: "decode", Err: err}
+				e.err = joinErrors(append(unwrapJoin(e.err), err))
+				refs = nil
 			}
 			e.nodes = append(e.nodes, refs)
 		}
@@ -243,10 +327,11 @@ func parseFunctional(class string, cfg gjson.Result, env layers.Env) (*modelSpec
 }
 
 // parseNode decodes one inbound node in the Keras 2 form
-// [["layer", node_index, tensor_index, {kwargs}], ...].
+// [["layer", node_index, tensor_index, {kwargs}], ...] or the Keras 3 form
+// (parseKeras3Node).
 func parseNode(n gjson.Result) ([]tensorRef, error) {
 	if n.IsObject() {
-		return nil, fmt.Errorf("the Keras 3 inbound_nodes form: %w", layers.ErrUnsupported)
+		return parseKeras3Node(n)
 	}
 	if !n.IsArray() {
 		return nil, fmt.Errorf("bad inbound node %s", clip(n.Raw))
@@ -320,4 +405,200 @@ func clip(s string) string {
 		return s[:77] + "..."
 	}
 	return s
+}
+
+// decode decodes the layer of e through the registry. An error about a
+// layer whose Keras 1 config was translated says what was renamed, since
+// the error names the Keras 2 options.
+func (e *layerEntry) decode() (layers.Config, error) {
+	c, err := layers.Decode(e.spec)
+	if err == nil || len(e.renamed) == 0 {
+		return c, err
+	}
+	var named []string
+	for _, r := range e.renamed {
+		if _, k2, ok := strings.Cut(r, " → "); ok && strings.Contains(err.Error(), strconv.Quote(k2)) {
+			named = append(named, r)
+		}
+	}
+	if len(named) > 0 {
+		err = fmt.Errorf("%w (the file's Keras 1 option, read as Keras 2: %s)", err, strings.Join(named, ", "))
+	}
+	return c, err
+}
+
+// joinErrors joins errs into one error (nil for none, the error itself for
+// one).
+func joinErrors(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+// unwrapJoin lists the errors joined in err.
+func unwrapJoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// flatten inlines nested models. The layers of a nested model become layers
+// of the outer graph named "<model>/<layer>"; each call of the nested model
+// becomes a call of each of its layers, its inputs wired to the tensors the
+// nested model was called on; references to its outputs are rewritten to
+// the inner tensors. A layer inlined from a nested model keeps its weights
+// in the nested model's group (group), under its own name (leaf).
+func flatten(m *modelSpec) (*modelSpec, error) {
+	out := newModelSpec(m.class, m.name)
+	out.inputs = m.inputs
+	out.listed = m.listed
+	alias := map[tensorRef]tensorRef{}
+	for _, e := range m.layers {
+		if e.sub == nil {
+			c := *e
+			c.group = e.spec.Name
+			c.nodes = make([][]tensorRef, len(e.nodes))
+			for i, n := range e.nodes {
+				if n != nil {
+					c.nodes[i] = append([]tensorRef(nil), n...)
+				}
+			}
+			if err := out.add(&c); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		inner, err := flatten(e.sub)
+		if err != nil {
+			return nil, fmt.Errorf("nested model %q: %w", e.spec.Name, err)
+		}
+		prefix := e.spec.Name + "/"
+		made := map[string]*layerEntry{}
+		for _, ie := range inner.layers {
+			if ie.input {
+				continue
+			}
+			ne := *ie
+			ne.spec.Name = prefix + ie.spec.Name
+			ne.group = e.spec.Name
+			ne.leaf = ie.leaf
+			if ne.leaf == "" {
+				ne.leaf = ie.spec.Name
+			}
+			ne.nodes = nil
+			if err := out.add(&ne); err != nil {
+				return nil, err
+			}
+			made[ie.spec.Name] = &ne
+		}
+		for k, node := range e.nodes {
+			if node == nil {
+				continue // a call that could not be parsed; e.err says why
+			}
+			if len(node) != len(inner.inputs) {
+				return nil, fmt.Errorf("model_config: layer %q (%s): the nested model has %d input(s) and is called on %d tensor(s)", e.spec.Name, e.spec.Class, len(inner.inputs), len(node))
+			}
+			feed := map[string]tensorRef{}
+			for i, r := range inner.inputs {
+				feed[r.layer] = node[i]
+			}
+			translate := func(r tensorRef) (tensorRef, error) {
+				if t, ok := feed[r.layer]; ok {
+					if r.node != 0 || r.tensor != 0 {
+						return tensorRef{}, fmt.Errorf("inbound tensor %s: an InputLayer has one tensor", r)
+					}
+					return t, nil
+				}
+				src := inner.byName[r.layer]
+				if src == nil || src.input {
+					return tensorRef{}, fmt.Errorf("inbound tensor %s: no such layer in the nested model", r)
+				}
+				if r.node >= len(src.nodes) {
+					return tensorRef{}, fmt.Errorf("inbound tensor %s: layer %q has only %d node(s)", r, r.layer, len(src.nodes))
+				}
+				return tensorRef{layer: prefix + r.layer, node: k*len(src.nodes) + r.node, tensor: r.tensor}, nil
+			}
+			for _, ie := range inner.layers {
+				if ie.input {
+					continue
+				}
+				for _, inode := range ie.nodes {
+					var tn []tensorRef
+					for _, r := range inode {
+						t, err := translate(r)
+						if err != nil {
+							return nil, fmt.Errorf("model_config: nested model %q: layer %q: %w", e.spec.Name, ie.spec.Name, err)
+						}
+						tn = append(tn, t)
+					}
+					if inode == nil {
+						tn = nil
+					}
+					made[ie.spec.Name].nodes = append(made[ie.spec.Name].nodes, tn)
+				}
+			}
+			for t, o := range inner.outputs {
+				to, err := translate(o)
+				if err != nil {
+					return nil, fmt.Errorf("model_config: nested model %q: output %s: %w", e.spec.Name, o, err)
+				}
+				alias[tensorRef{layer: e.spec.Name, node: k, tensor: t}] = to
+			}
+		}
+		if e.err != nil {
+			// A problem with a call of the nested model: report it once,
+			// with the first of its layers.
+			for _, ie := range inner.layers {
+				if !ie.input {
+					made[ie.spec.Name].err = joinErrors(append(unwrapJoin(made[ie.spec.Name].err), e.err))
+					break
+				}
+			}
+		}
+	}
+	resolveAlias := func(r tensorRef) (tensorRef, error) {
+		for i := 0; ; i++ {
+			a, ok := alias[r]
+			if !ok {
+				return r, nil
+			}
+			if i > len(alias) {
+				return r, fmt.Errorf("model_config: nested models refer to each other in a cycle at %s", r)
+			}
+			r = a
+		}
+	}
+	for _, e := range out.layers {
+		for _, node := range e.nodes {
+			for i, r := range node {
+				a, err := resolveAlias(r)
+				if err != nil {
+					return nil, err
+				}
+				node[i] = a
+			}
+		}
+	}
+	out.outNames = m.outNames
+	if out.outNames == nil {
+		for _, r := range m.outputs {
+			out.outNames = append(out.outNames, r.layer)
+		}
+	}
+	for _, r := range m.outputs {
+		a, err := resolveAlias(r)
+		if err != nil {
+			return nil, err
+		}
+		out.outputs = append(out.outputs, a)
+	}
+	return out, nil
 }

@@ -3,9 +3,10 @@
 //
 // It is the only kerasrun package that uses cgo: it reads files through
 // gonum.org/v1/hdf5 and a few C helpers over libhdf5. No HDF5 type appears
-// in its API. Every HDF5 handle is closed before Load returns, and calls into
-// libhdf5 are serialised by a package lock, because Debian's libhdf5 is not
-// built thread-safe.
+// in its API. Every HDF5 handle is closed before Load returns. Calls into
+// libhdf5 are serialised by a package lock, and each HDF5 session is pinned
+// to one OS thread: Debian's libhdf5 is built thread-safe, which makes its
+// error stack and its error printing per thread.
 //
 // Load works in phases: read the root attributes and model_config; decode
 // every layer and collect every unsupported class or option into one error

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kerasrun/kerasrun/internal/golden"
+	"github.com/kerasrun/kerasrun/runtime"
 )
 
 // runCase loads a golden case and checks it: an ok case must match its
@@ -15,7 +16,7 @@ import (
 // is wrong.
 func runCase(t *testing.T, c *golden.Case) {
 	t.Helper()
-	m, err := Load(c.Model(), nil)
+	m, err := loadCase(c)
 	if err == nil && c.Expect == "error" && len(c.Inputs) > 0 {
 		inputs, rerr := c.ReadInputs()
 		if rerr != nil {
@@ -68,6 +69,20 @@ func runCase(t *testing.T, c *golden.Case) {
 	}
 }
 
+// loadCase loads a case's model: a full model file, or a weights-only file
+// with its architecture JSON.
+func loadCase(c *golden.Case) (*runtime.Model, error) {
+	a := c.Arch()
+	if a == "" {
+		return Load(c.Model(), nil)
+	}
+	arch, err := os.ReadFile(a)
+	if err != nil {
+		return nil, err
+	}
+	return LoadWeights(arch, c.Model(), nil)
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -94,24 +109,7 @@ func TestFixtures(t *testing.T) {
 // corpusSkips lists the corpus cases that need layers or file formats of a
 // later issue. It is the only place a corpus case may be skipped, and it
 // shrinks to empty as those land.
-var corpusSkips = map[string]string{
-	"dl4j_causal_conv1d_k3_s1_d2_cl_weights_arch":      "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
-	"dl4j_simple_lstm_tf_keras_1_weights_arch":         "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
-	"dl4j_simple_lstm_th_keras_1_weights_arch":         "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
-	"dl4j_simple_rnn_tf_keras_2_weights_arch":          "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
-	"dl4j_simple_sparse_xent_mlp_keras_2_weights_arch": "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
-	"hls4ml_conv1d_small_weights_arch":                 "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
-	"kotlindl_lstm_weights_arch":                       "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
-	"lstm_chem_weights_arch":                           "weights-only file with arch.json: importer.LoadWeights comes with issue 3",
-	"dl4j_simple_lstm_tf_keras_1":                      "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
-	"dl4j_simple_lstm_th_keras_1":                      "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
-	"dl4j_w_bidirectional_lstm_tensorflow_1":           "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
-	"dl4j_w_embedding_conv1d_tensorflow_1":             "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
-	"dl4j_w_embedding_conv1d_theano_1":                 "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
-	"dl4j_w_embedding_lstm_tensorflow_1":               "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
-	"dl4j_w_embedding_lstm_theano_1":                   "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
-	"dl4j_w_lstm_tensorflow_1":                         "Keras 1.x file format (per-gate weights, Keras 1 config keys): issue 3",
-}
+var corpusSkips = map[string]string{}
 
 // corpusDir finds ../shared/keras-real (or $KERASRUN_CORPUS).
 func corpusDir() string {

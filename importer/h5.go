@@ -122,6 +122,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,12 +131,23 @@ import (
 	"gonum.org/v1/hdf5"
 )
 
-// h5mu serialises every call into libhdf5: Debian's build is not
-// thread-safe.
+// h5mu serialises every call into libhdf5. Take it with h5lock.
 var h5mu sync.Mutex
 
-func init() {
+// h5lock takes h5mu for a session of libhdf5 calls and returns the
+// function that ends it. The session runs on one OS thread: Debian's
+// libhdf5 is built thread-safe, and there the error stack, and whether
+// errors are printed, belong to the calling thread. So the goroutine is
+// locked to its thread, printing is turned off on that thread, and h5err
+// reads that thread's stack.
+func h5lock() (unlock func()) {
+	goruntime.LockOSThread()
+	h5mu.Lock()
 	C.kr_silence()
+	return func() {
+		h5mu.Unlock()
+		goruntime.UnlockOSThread()
+	}
 }
 
 // h5err turns the current libhdf5 error stack into an error.
@@ -182,7 +194,7 @@ func checkSignature(path string) error {
 	return errors.New("not an HDF5 file: no HDF5 signature")
 }
 
-// h5open opens path read-only. The caller holds h5mu.
+// h5open opens path read-only. The caller holds h5lock.
 func h5open(path string) (*hdf5.File, error) {
 	if err := checkSignature(path); err != nil {
 		return nil, err
@@ -297,8 +309,7 @@ func readAttrStrings(id C.hid_t, name string) ([]string, error) {
 
 // openObjects counts the HDF5 objects open in the whole process.
 func openObjects() int64 {
-	h5mu.Lock()
-	defer h5mu.Unlock()
+	defer h5lock()()
 	return int64(C.kr_open_objects())
 }
 
@@ -330,10 +341,10 @@ func readFloat32(g *hdf5.Group, path string, lim *limits) (dataset, error) {
 	if sp == nil {
 		return dataset{}, h5err("dataset space")
 	}
-	dims, _, err := sp.SimpleExtentDims()
+	dims, err := extentDims(sp)
 	sp.Close()
 	if err != nil {
-		return dataset{}, h5err("dataset shape")
+		return dataset{}, err
 	}
 	shape := make([]int, len(dims))
 	n := int64(1)
@@ -357,6 +368,27 @@ func readFloat32(g *hdf5.Group, path string, lim *limits) (dataset, error) {
 		}
 	}
 	return dataset{shape: shape, data: data}, nil
+}
+
+// extentDims returns the dimensions of a dataspace: none for a scalar
+// (Keras stores some weights as scalars, e.g. Attention's scale). gonum's
+// SimpleExtentDims cannot read a scalar space.
+func extentDims(sp *hdf5.Dataspace) ([]uint, error) {
+	switch sp.SimpleExtentType() {
+	case hdf5.S_SCALAR:
+		return nil, nil
+	case hdf5.S_SIMPLE:
+	default:
+		return nil, errors.New("dataset has no data (a null dataspace)")
+	}
+	if sp.SimpleExtentNDims() == 0 {
+		return nil, nil
+	}
+	dims, _, err := sp.SimpleExtentDims()
+	if err != nil {
+		return nil, h5err("dataset shape")
+	}
+	return dims, nil
 }
 
 func className(c hdf5.TypeClass, size uint) string {

@@ -3,6 +3,7 @@ package importer
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/kerasrun/kerasrun/layers"
@@ -71,6 +72,79 @@ type FileInfo struct {
 	ModelConfig  string
 }
 
+// fileWeights is the weights part of a file: the groups of layer_names, in
+// order, with their weights, converted to float32.
+type fileWeights struct {
+	names   []string
+	byGroup map[string][]layers.Weight
+	// version is the keras_version that describes the weights: the
+	// weights group's own attribute, else the root's. Keras reads weights
+	// without one as Keras 1 weights.
+	version string
+	backend string
+}
+
+// keras1 reports whether the weights are in the Keras 1 layout.
+//
+// Keras: a weights group without keras_version is read as Keras 1
+// (saving.py load_weights_from_hdf5_group: original_keras_version = '1').
+func (fw *fileWeights) keras1() bool {
+	return fw.version == "" || layers.Env{KerasVersion: fw.version}.Major() == 1
+}
+
+// withWeights lists the groups that hold weights, in file order.
+func (fw *fileWeights) withWeights() []string {
+	var out []string
+	for _, n := range fw.names {
+		if len(fw.byGroup[n]) > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// inferBackend tells the backend of a Keras 1 file, which does not record
+// it, from its weight names: TensorFlow names its variables "name:0",
+// Theano keeps the name it was given.
+func (fw *fileWeights) inferBackend() string {
+	tf, th := 0, 0
+	for _, ws := range fw.byGroup {
+		for _, w := range ws {
+			if hasTFSuffix(w.Name) {
+				tf++
+			} else {
+				th++
+			}
+		}
+	}
+	switch {
+	case tf > 0 && th == 0:
+		return "tensorflow"
+	case th > 0 && tf == 0:
+		return "theano"
+	}
+	return ""
+}
+
+// env returns the layers' Env for a file with these weights and the given
+// keras_version and backend of its architecture.
+//
+// Keras: a Keras 1 file records no backend, and Keras 2 then flips no
+// convolution kernel (saving.py _need_convert_kernel(None) is False), even
+// for a Theano-trained file, whose weight names tell its backend
+// (inferBackend). kerasrun does the same, and the reference outputs of the
+// real Keras 1 Theano files agree. (Keras 1.2.2 on Theano itself computed a
+// true convolution with such kernels.)
+func (fw *fileWeights) env(version, backend string) layers.Env {
+	if version == "" {
+		version = fw.version
+	}
+	if fw.backend != "" {
+		backend = fw.backend
+	}
+	return layers.Env{KerasVersion: version, Backend: backend}
+}
+
 // Load reads a full Keras model file (model.save("m.h5")) and builds it.
 func Load(path string, opts *Options) (*runtime.Model, error) {
 	m, err := load(path, opts)
@@ -80,27 +154,34 @@ func Load(path string, opts *Options) (*runtime.Model, error) {
 	return m, nil
 }
 
+// errWeightsOnly explains a weights-only file given where a full model is
+// needed.
+var errWeightsOnly = errors.New("no model_config attribute: this is a weights-only file (model.save_weights), " +
+	"which holds no architecture; give its architecture JSON (model.to_json()) as well: " +
+	"kerasrun --arch ARCH.json, or importer.LoadWeights")
+
 func load(path string, opts *Options) (*runtime.Model, error) {
-	info, weights, err := readFile(path, opts)
+	info, fw, err := readFile(path, opts, false)
 	if err != nil {
 		return nil, err
 	}
 	if info.ModelConfig == "" {
-		return nil, errors.New("no model_config attribute: this is not a full Keras model file (a weights-only file needs its architecture JSON)")
+		return nil, errWeightsOnly
 	}
-	env := layers.Env{KerasVersion: info.KerasVersion, Backend: info.Backend}
-	spec, err := parseModelConfig(info.ModelConfig, env)
+	spec, err := parseModelConfig(info.ModelConfig, fw.env(info.KerasVersion, info.Backend))
 	if err != nil {
 		return nil, err
 	}
-	return build(spec, weights, opts)
+	return build(spec, newBinder(fw, false), opts)
 }
 
 // readFile reads the root attributes and every weight of a model file,
-// holding the HDF5 lock and closing every handle before it returns.
-func readFile(path string, opts *Options) (FileInfo, map[string][]layers.Weight, error) {
-	h5mu.Lock()
-	defer h5mu.Unlock()
+// holding the HDF5 lock and closing every handle before it returns. With
+// weightsOnly, the weights are read whether or not the file has a
+// model_config: from the root (model.save_weights) or, as Keras does, from
+// model_weights when the root has no layer_names.
+func readFile(path string, opts *Options, weightsOnly bool) (FileInfo, *fileWeights, error) {
+	defer h5lock()()
 	f, err := h5open(path)
 	if err != nil {
 		return FileInfo{}, nil, err
@@ -111,61 +192,87 @@ func readFile(path string, opts *Options) (FileInfo, map[string][]layers.Weight,
 		return FileInfo{}, nil, h5err("open root group")
 	}
 	defer root.Close()
+	info, err := rootInfo(root)
+	if err != nil {
+		return FileInfo{}, nil, err
+	}
+	if info.ModelConfig == "" && !weightsOnly {
+		return info, nil, nil
+	}
+	g := root
+	if _, rootNames, _ := attrStrings(root.Identifier, "layer_names"); !weightsOnly || !rootNames {
+		wg, err := root.OpenGroup("model_weights")
+		if err != nil {
+			h5err("") // clear the stack
+			if weightsOnly {
+				return FileInfo{}, nil, errors.New("no layer_names attribute and no model_weights group: this is not a Keras weights file")
+			}
+			return FileInfo{}, nil, errors.New("no model_weights group")
+		}
+		defer wg.Close()
+		g = wg
+	}
+	fw := &fileWeights{}
+	fw.version, _, _ = attrString(g.Identifier, "keras_version")
+	fw.backend, _, _ = attrString(g.Identifier, "backend")
+	if fw.version == "" {
+		fw.version = info.KerasVersion
+	}
+	if fw.backend == "" {
+		fw.backend = info.Backend
+	}
+	if info.KerasVersion == "" {
+		info.KerasVersion = fw.version
+	}
+	if info.Backend == "" {
+		info.Backend = fw.backend
+	}
+	fw.names, fw.byGroup, err = readWeights(g, opts.limits())
+	return info, fw, err
+}
+
+func rootInfo(root *hdf5.Group) (FileInfo, error) {
 	var info FileInfo
 	for _, a := range []struct {
 		name string
 		dst  *string
 	}{{"keras_version", &info.KerasVersion}, {"backend", &info.Backend}, {"model_config", &info.ModelConfig}} {
+		var err error
 		if *a.dst, _, err = attrString(root.Identifier, a.name); err != nil {
-			return FileInfo{}, nil, err
+			return FileInfo{}, err
 		}
 	}
-	if info.ModelConfig == "" {
-		return info, nil, nil
-	}
-	wg, err := root.OpenGroup("model_weights")
-	if err != nil {
-		h5err("") // clear the stack
-		return FileInfo{}, nil, errors.New("no model_weights group")
-	}
-	defer wg.Close()
-	if info.KerasVersion == "" {
-		info.KerasVersion, _, _ = attrString(wg.Identifier, "keras_version")
-	}
-	if info.Backend == "" {
-		info.Backend, _, _ = attrString(wg.Identifier, "backend")
-	}
-	w, err := readWeights(wg, opts.limits())
-	return info, w, err
+	return info, nil
 }
 
-// readWeights reads every layer's weights under g (a model_weights group),
-// in the order of layer_names and weight_names.
-func readWeights(g *hdf5.Group, lim *limits) (map[string][]layers.Weight, error) {
+// readWeights reads every layer's weights under g (a model_weights group,
+// or the root of a weights-only file), in the order of layer_names and
+// weight_names.
+func readWeights(g *hdf5.Group, lim *limits) ([]string, map[string][]layers.Weight, error) {
 	names, ok, err := attrStrings(g.Identifier, "layer_names")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !ok {
-		return nil, errors.New("model_weights has no layer_names attribute")
+		return nil, nil, errors.New("model_weights has no layer_names attribute")
 	}
 	out := make(map[string][]layers.Weight, len(names))
 	for _, ln := range names {
 		if _, dup := out[ln]; dup {
-			return nil, fmt.Errorf("layer_names lists %q twice", ln)
+			return nil, nil, fmt.Errorf("layer_names lists %q twice", ln)
 		}
 		lg, err := g.OpenGroup(ln)
 		if err != nil {
-			return nil, fmt.Errorf("layer %q: %w", ln, h5err("open weight group"))
+			return nil, nil, fmt.Errorf("layer %q: %w", ln, h5err("open weight group"))
 		}
 		ws, err := readLayerWeights(lg, lim)
 		lg.Close()
 		if err != nil {
-			return nil, fmt.Errorf("layer %q: %w", ln, err)
+			return nil, nil, fmt.Errorf("layer %q: %w", ln, err)
 		}
 		out[ln] = ws
 	}
-	return out, nil
+	return names, out, nil
 }
 
 func readLayerWeights(lg *hdf5.Group, lim *limits) ([]layers.Weight, error) {
@@ -185,7 +292,11 @@ func readLayerWeights(lg *hdf5.Group, lim *limits) ([]layers.Weight, error) {
 }
 
 // build decodes every layer, then builds the graph in dependency order.
-func build(spec *modelSpec, weights map[string][]layers.Weight, opts *Options) (*runtime.Model, error) {
+func build(tree *modelSpec, b *binder, opts *Options) (*runtime.Model, error) {
+	spec, err := flatten(tree)
+	if err != nil {
+		return nil, err
+	}
 	if n := len(spec.layers); n > opts.maxLayers() {
 		return nil, fmt.Errorf("model has %d layers, over the limit of %d (raise Options.MaxLayers)", n, opts.maxLayers())
 	}
@@ -196,18 +307,20 @@ func build(spec *modelSpec, weights map[string][]layers.Weight, opts *Options) (
 		if e.input {
 			continue
 		}
-		c, err := layers.Decode(e.spec)
+		if e.err != nil {
+			errs = append(errs, unwrapJoin(e.err)...)
+		}
+		if e.bad {
+			continue
+		}
+		c, err := e.decode()
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		cfgs[e.spec.Name] = c
 	}
-	for name := range weights {
-		if spec.byName[name] == nil {
-			errs = append(errs, fmt.Errorf("model_weights has weights for layer %q, which the model config does not have", name))
-		}
-	}
+	errs = append(errs, b.check(spec)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -243,7 +356,7 @@ func build(spec *modelSpec, weights map[string][]layers.Weight, opts *Options) (
 				for i, r := range in {
 					shapes[i] = g.Shape(r)
 				}
-				l, outShapes, err := callShapes(e, cfgs[e.spec.Name], built, shapes, weights)
+				l, outShapes, err := b.call(e, cfgs[e.spec.Name], built, shapes)
 				if err != nil {
 					return nil, err
 				}
@@ -270,20 +383,16 @@ func build(spec *modelSpec, weights map[string][]layers.Weight, opts *Options) (
 			return nil, fmt.Errorf("model_config: the layer graph has a cycle or depends on layers that never run: %s", stuck(spec, done))
 		}
 	}
-	for _, e := range spec.layers {
-		if !e.input && len(e.nodes) == 0 {
-			if _, ok := weights[e.spec.Name]; ok && len(weights[e.spec.Name]) > 0 {
-				return nil, fmt.Errorf("layer %q (%s) is never called, but the file has weights for it", e.spec.Name, e.spec.Class)
-			}
-		}
+	if err := b.done(spec, built); err != nil {
+		return nil, err
 	}
 	seen := map[string]int{}
-	for _, r := range spec.outputs {
+	for i, r := range spec.outputs {
 		ref, ok := refs[r]
 		if !ok {
 			return nil, fmt.Errorf("model_config: output %s does not exist", r)
 		}
-		g.Output(uniqueName(seen, r.layer), ref)
+		g.Output(uniqueName(seen, spec.outNames[i]), ref)
 	}
 	return g.Build()
 }
@@ -299,21 +408,6 @@ func uniqueName(used map[string]int, name string) string {
 	}
 	used[p]++
 	return p
-}
-
-// callShapes builds layer e on its first call and returns it with its
-// output shapes. Later calls of a shared layer reuse the built layer.
-func callShapes(e *layerEntry, cfg layers.Config, built map[string]runtime.Layer, in [][]int, weights map[string][]layers.Weight) (runtime.Layer, [][]int, error) {
-	w := layers.NewWeights(weights[e.spec.Name])
-	l, out, err := layers.Build(e.spec, cfg, in, w)
-	if err != nil {
-		return nil, nil, err
-	}
-	if prev, ok := built[e.spec.Name]; ok {
-		return prev, out, nil
-	}
-	built[e.spec.Name] = l
-	return l, out, nil
 }
 
 func resolve(spec *modelSpec, refs map[tensorRef]runtime.Ref, node []tensorRef) ([]runtime.Ref, bool, error) {
@@ -352,4 +446,250 @@ func stuck(spec *modelSpec, done map[*layerEntry]int) string {
 		names = append(names[:10], "...")
 	}
 	return strings.Join(names, ", ")
+}
+
+// binder hands each layer its stored weights. A full model file binds them
+// by name: each layer of the model has the group of its name. A weights-only
+// file binds them by position, as Keras's load_weights does: the layers that
+// take weights, in model order, get the groups with weights, in file order.
+// A nested model's group holds the weights of all its layers; they are told
+// apart by the layer names in the weight names, else taken in order.
+type binder struct {
+	fw         *fileWeights
+	positional bool
+	queue      []string            // positional: groups with weights not yet handed out
+	assigned   map[string]string   // model group -> file group
+	leaves     map[string][]string // model group -> layer names in a nested model
+	parts      map[string]*partition
+	lists      map[string][]layers.Weight // the weights each built layer took
+	modelUsed  []string                   // positional: model groups given weights, in order
+	order      map[string]int             // model group -> its place in model order
+}
+
+// partition is a nested model's group, split among its layers.
+type partition struct {
+	group  string
+	byLeaf map[string][]layers.Weight // when the names tell the layers apart
+	used   map[string]bool
+	stream []layers.Weight // otherwise, in order
+	cursor int
+}
+
+func newBinder(fw *fileWeights, positional bool) *binder {
+	b := &binder{fw: fw, positional: positional, assigned: map[string]string{}, leaves: map[string][]string{},
+		parts: map[string]*partition{}, lists: map[string][]layers.Weight{}}
+	if positional {
+		b.queue = fw.withWeights()
+	}
+	return b
+}
+
+// check runs before anything is built: with names, every group in the file
+// must belong to a layer of the model.
+func (b *binder) check(spec *modelSpec) []error {
+	groups := map[string]bool{}
+	b.order = map[string]int{}
+	for i, e := range spec.layers {
+		if _, ok := b.order[e.group]; !ok {
+			b.order[e.group] = i
+		}
+		groups[e.group] = true
+		if e.input {
+			groups[e.spec.Name] = true
+		}
+		if e.leaf != "" {
+			b.leaves[e.group] = append(b.leaves[e.group], e.leaf)
+		}
+	}
+	if b.positional {
+		return nil
+	}
+	var errs []error
+	for _, name := range b.fw.names {
+		if !groups[name] {
+			errs = append(errs, fmt.Errorf("model_weights has weights for layer %q, which the model config does not have", name))
+		}
+	}
+	return errs
+}
+
+// call builds layer e on its first call, binding its weights, and returns
+// it with the output shapes of this call. Later calls of a shared layer
+// reuse the built layer.
+func (b *binder) call(e *layerEntry, cfg layers.Config, built map[string]runtime.Layer, in [][]int) (runtime.Layer, [][]int, error) {
+	if prev, ok := built[e.spec.Name]; ok {
+		_, out, err := layers.Build(e.spec, cfg, in, layers.NewWeights(b.lists[e.spec.Name]))
+		if err != nil {
+			return nil, nil, err
+		}
+		return prev, out, nil
+	}
+	l, out, ws, err := b.first(e, cfg, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	built[e.spec.Name] = l
+	b.lists[e.spec.Name] = ws
+	return l, out, nil
+}
+
+func (b *binder) first(e *layerEntry, cfg layers.Config, in [][]int) (runtime.Layer, [][]int, []layers.Weight, error) {
+	fg, ok := b.assigned[e.group]
+	if !ok {
+		if !b.positional {
+			fg = e.group
+		} else {
+			// Keras: only layers that have weights take a group.
+			l, out, ws, terr := b.try(e, cfg, in, nil)
+			if terr == nil {
+				return l, out, ws, nil
+			}
+			if len(b.queue) == 0 {
+				if le, ok := terr.(*layers.LayerError); ok {
+					terr = le.Err
+				}
+				// Keras: "You are trying to load a weight file containing N
+				// layers into a model with M layers."
+				return nil, nil, nil, &layers.LayerError{Layer: e.spec.Name, Class: e.spec.Class, Op: "weights",
+					Err: fmt.Errorf("the layer takes weights, but the weights file has only %d layer(s) with weights (%s), bound by position to the layers before it (%s): the architecture does not match the weights file (built without weights: %v)",
+						len(b.fw.withWeights()), quoteList(b.fw.withWeights()), quoteList(b.modelUsed), terr)}
+			}
+			if n := len(b.modelUsed); n > 0 && b.order[b.modelUsed[n-1]] > b.order[e.group] {
+				// The graph is built in dependency order, which for a
+				// Keras config is its layer order; a config that is not
+				// cannot be bound by position safely.
+				return nil, nil, nil, fmt.Errorf("layer %q comes before layer %q in the architecture, but its inputs are ready only after it: the weights cannot be bound by position", e.group, b.modelUsed[n-1])
+			}
+			fg, b.queue = b.queue[0], b.queue[1:]
+			b.modelUsed = append(b.modelUsed, e.group)
+		}
+		b.assigned[e.group] = fg
+	}
+	ws := b.fw.byGroup[fg]
+	if e.leaf == "" {
+		l, out, cw, err := b.try(e, cfg, in, ws)
+		if err != nil && b.positional {
+			err = fmt.Errorf("%w (bound by position to the weights of layer %q of the weights file)", err, fg)
+		}
+		return l, out, cw, err
+	}
+	p := b.partition(e.group, fg)
+	if p.byLeaf != nil {
+		p.used[e.leaf] = true
+		return b.try(e, cfg, in, p.byLeaf[e.leaf])
+	}
+	// Keras: the weights of a nested model are those of its layers, in
+	// order (trainable ones first; a layer with non-trainable weights
+	// makes the order differ, and Take's name checks then fail).
+	rest := p.stream[p.cursor:]
+	for n := 0; n <= len(rest); n++ {
+		l, out, cw, err := b.try(e, cfg, in, rest[:n])
+		if err == nil {
+			p.cursor += n
+			return l, out, cw, nil
+		}
+	}
+	_, _, _, err := b.try(e, cfg, in, nil)
+	return nil, nil, nil, fmt.Errorf("%w (the weight names of nested model %q do not name its layers, and by position this layer takes none of its next %d weight(s): %s)",
+		err, e.group, len(rest), weightList(rest))
+}
+
+// try builds e with the weights ws, converted from the Keras 1 layout when
+// the file has it, and returns the converted weights too.
+func (b *binder) try(e *layerEntry, cfg layers.Config, in [][]int, ws []layers.Weight) (runtime.Layer, [][]int, []layers.Weight, error) {
+	if b.fw.keras1() {
+		cw, err := convertKeras1Weights(e.spec.Class, e.spec.Config, ws)
+		if err != nil {
+			return nil, nil, nil, &layers.LayerError{Layer: e.spec.Name, Class: e.spec.Class, Op: "build", Err: err}
+		}
+		ws = cw
+	}
+	l, out, err := layers.Build(e.spec, cfg, in, layers.NewWeights(ws))
+	return l, out, ws, err
+}
+
+// partition splits the weights of a nested model's group among its layers:
+// by the layer names in the weight names when every weight names one of
+// them, in order otherwise.
+func (b *binder) partition(group, fg string) *partition {
+	if p := b.parts[group]; p != nil {
+		return p
+	}
+	p := &partition{group: fg}
+	b.parts[group] = p
+	ws := b.fw.byGroup[fg]
+	leaves := map[string]bool{}
+	for _, l := range b.leaves[group] {
+		if leaves[l] {
+			p.stream = ws // two layers of one name: names cannot tell them apart
+			return p
+		}
+		leaves[l] = true
+	}
+	byLeaf := map[string][]layers.Weight{}
+	for _, w := range ws {
+		o, ok := parseWeightName(w.Name).owner(leaves)
+		if !ok {
+			p.stream = ws
+			return p
+		}
+		byLeaf[o] = append(byLeaf[o], w)
+	}
+	p.byLeaf, p.used = byLeaf, map[string]bool{}
+	return p
+}
+
+// done checks, after the build, that every stored weight was taken.
+func (b *binder) done(spec *modelSpec, built map[string]runtime.Layer) error {
+	if b.positional && len(b.queue) > 0 {
+		// Keras: "You are trying to load a weight file containing N layers
+		// into a model with M layers."
+		return fmt.Errorf("the weights file has %d layer(s) with weights (%s), the architecture only %d (%s): the architecture does not match the weights file",
+			len(b.fw.withWeights()), quoteList(b.fw.withWeights()), len(b.modelUsed), quoteList(b.modelUsed))
+	}
+	for group, p := range b.parts {
+		if p.byLeaf != nil {
+			for leaf, ws := range p.byLeaf {
+				if !p.used[leaf] && len(ws) > 0 {
+					return fmt.Errorf("nested model %q: layer %q is never called, but the file has weights for it", group, leaf)
+				}
+			}
+		} else if p.cursor < len(p.stream) {
+			return fmt.Errorf("nested model %q: %d stored weight(s) not used by its layers: %s", group, len(p.stream)-p.cursor, weightList(p.stream[p.cursor:]))
+		}
+	}
+	if !b.positional {
+		for _, name := range b.fw.names {
+			if len(b.fw.byGroup[name]) > 0 {
+				if _, ok := b.assigned[name]; !ok {
+					class := "?"
+					for _, e := range spec.layers {
+						if e.group == name {
+							class = e.spec.Class
+							if e.leaf != "" {
+								class = "nested model"
+							}
+							break
+						}
+					}
+					return fmt.Errorf("layer %q (%s) is never called, but the file has weights for it", name, class)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func quoteList(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	if len(q) > 12 {
+		q = append(q[:12], "...")
+	}
+	return strings.Join(q, ", ")
 }

@@ -1,7 +1,8 @@
 // Command kerasrun loads Keras .h5 models and runs them, without Python.
 //
-//	kerasrun predict MODEL.h5 --input [NAME=]FILE.npy ... --output OUT
-//	kerasrun summary MODEL.h5
+//	kerasrun predict MODEL.h5 [--arch ARCH.json] --input [NAME=]FILE.npy ... --output OUT
+//	kerasrun summary MODEL.h5 [--arch ARCH.json]
+//	kerasrun inspect MODEL.h5 [--arch ARCH.json]
 //	kerasrun layers
 //
 // Errors go to stderr with exit status 1; usage errors exit with 2.
@@ -30,16 +31,28 @@ func main() {
 }
 
 const usage = `usage:
-  kerasrun predict MODEL.h5 --input [NAME=]FILE.npy ... --output OUT
+  kerasrun predict MODEL.h5 [--arch ARCH.json] --input [NAME=]FILE.npy ... --output OUT
         OUT is an .npy file for a single-output model, and a directory
         holding <output_name>.npy for each output otherwise; "-" prints
         each output as a JSON line {"name", "shape", "data"}.
         Inputs may be float or integer .npy arrays; NAME= may be left out
         when the files are given in the model's input order.
-  kerasrun summary MODEL.h5
+  kerasrun summary MODEL.h5 [--arch ARCH.json]
         print the layers, their output shapes and parameter counts
+  kerasrun inspect MODEL.h5 [--arch ARCH.json]
+        show the file without building the model: Keras version, backend,
+        the layer tree, every stored weight with its shape and dtype, and
+        every unsupported layer or option; exits 0 when everything is
+        supported and 1 otherwise
   kerasrun layers
         list the supported Keras layer classes
+  kerasrun bench --model MODEL.h5 [--batch N] [--threads T] [--input FILE]
+                 [--out FILE] [--budget SECONDS] [--json]
+        time Predict as ../shared/perf's harness does and print one JSON
+        line (median_ms, times_ms, reps, warmup, load_ms)
+  --arch ARCH.json: MODEL.h5 holds weights only (model.save_weights); its
+        architecture is the JSON of model.to_json(). Weights bind to the
+        layers by position, as Keras's load_weights does.
 `
 
 // errUsage marks errors that exit with status 2.
@@ -63,8 +76,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdPredict(args[1:], stdout)
 	case "summary":
 		err = cmdSummary(args[1:], stdout)
+	case "inspect":
+		err = cmdInspect(args[1:], stdout)
 	case "layers":
 		err = cmdLayers(args[1:], stdout)
+	case "bench":
+		err = cmdBench(args[1:], stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -118,6 +135,7 @@ func cmdPredict(args []string, stdout io.Writer) error {
 	var inputs listFlag
 	fs.Var(&inputs, "input", "an input as [NAME=]FILE.npy (repeat for several inputs)")
 	out := fs.String("output", "", "output .npy file, or directory for several outputs")
+	arch := fs.String("arch", "", "architecture JSON (model.to_json()) for a weights-only MODEL.h5")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -131,7 +149,7 @@ func cmdPredict(args []string, stdout io.Writer) error {
 	if len(inputs) == 0 {
 		return usagef("predict needs at least one --input")
 	}
-	m, err := importer.Load(pos[0], nil)
+	m, err := loadModel(pos[0], *arch)
 	if err != nil {
 		return err
 	}
@@ -147,6 +165,19 @@ func cmdPredict(args []string, stdout io.Writer) error {
 		return printOutputs(stdout, m.Outputs(), res)
 	}
 	return writeOutputs(m.Outputs(), res, *out)
+}
+
+// loadModel loads a full model file, or a weights file with its
+// architecture JSON when arch is not "".
+func loadModel(path, arch string) (*runtime.Model, error) {
+	if arch == "" {
+		return importer.Load(path, nil)
+	}
+	js, err := os.ReadFile(arch)
+	if err != nil {
+		return nil, err
+	}
+	return importer.LoadWeights(js, path, nil)
 }
 
 // printOutputs writes each output as one JSON line:
@@ -250,6 +281,7 @@ func writeOutputs(specs []runtime.IO, res []*runtime.Tensor, out string) error {
 
 func cmdSummary(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("summary", flag.ContinueOnError)
+	arch := fs.String("arch", "", "architecture JSON (model.to_json()) for a weights-only MODEL.h5")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -257,7 +289,7 @@ func cmdSummary(args []string, stdout io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("summary takes one model file, got %d arguments", len(pos))
 	}
-	m, err := importer.Load(pos[0], nil)
+	m, err := loadModel(pos[0], *arch)
 	if err != nil {
 		return err
 	}

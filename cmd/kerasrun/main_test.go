@@ -34,6 +34,9 @@ func TestPredictFixtures(t *testing.T) {
 		}
 		t.Run(c.ID, func(t *testing.T) {
 			args := []string{"predict", c.Model()}
+			if a := c.Arch(); a != "" {
+				args = append(args, "--arch", a)
+			}
 			for _, in := range c.Inputs {
 				args = append(args, "--input", in.Name+"="+filepath.Join(c.Dir, in.File))
 			}
