@@ -2,6 +2,8 @@ package layers
 
 import (
 	"math"
+
+	"github.com/kerasrun/kerasrun/internal/kernels"
 	"sort"
 
 	"github.com/kerasrun/kerasrun/runtime"
@@ -57,11 +59,16 @@ func sigmoid64(x float64) float64 {
 // Keras: Keras 1, Keras 2 and tf.keras use clip(0.2x+0.5, 0, 1); Keras 3
 // uses clip(x/6+0.5, 0, 1) (keras/src/activations/activations.py).
 func hardSigmoid(env Env) func(float64) float64 {
-	slope := 0.2
-	if env.Major() >= 3 {
-		slope = 1.0 / 6
-	}
+	slope := hardSigmoidSlope(env)
 	return func(x float64) float64 { return math.Min(1, math.Max(0, slope*x+0.5)) }
+}
+
+// hardSigmoidSlope is the slope of the version's hard_sigmoid.
+func hardSigmoidSlope(env Env) float64 {
+	if env.Major() >= 3 {
+		return 1.0 / 6
+	}
+	return 0.2
 }
 
 // ActivationNames lists the activation names kerasrun accepts.
@@ -81,15 +88,32 @@ func NewActivation(name string, env Env) (ActFunc, bool) {
 	case "softmax":
 		return softmax, true
 	case "hard_sigmoid":
-		return mapAct(hardSigmoid(env)), true
+		slope := float32(hardSigmoidSlope(env))
+		return func(x []float32, _ int) { kernels.HardSigmoid(x, slope) }, true
 	case "linear":
 		return func([]float32, int) {}, true
+	case "relu":
+		return relu, true
+	case "sigmoid":
+		// The kernels' sigmoid and tanh are within 1e-7 absolute of float64
+		// math (internal/kernels/act.go, enforced by its tests).
+		return func(x []float32, _ int) { kernels.Sigmoid(x) }, true
+	case "tanh":
+		return func(x []float32, _ int) { kernels.Tanh(x) }, true
 	}
 	f, ok := elementwise[name]
 	if !ok {
 		return nil, false
 	}
 	return mapAct(f), true
+}
+
+func relu(x []float32, _ int) {
+	for i, v := range x {
+		if !(v > 0) && v == v {
+			x[i] = 0
+		}
+	}
 }
 
 func mapAct(f func(float64) float64) ActFunc {

@@ -2,8 +2,11 @@ package layers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	goruntime "runtime"
 
+	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 	"github.com/tidwall/gjson"
 )
@@ -284,18 +287,20 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 			return nil, nil, fmt.Errorf("layers: layer %q (%s): inner layers cannot carry states", l.name, l.class)
 		}
 		var ff, bf []*runtime.Tensor
-		if fo, ff, err = fl.ForwardStates(ctx, in, fs); err != nil {
-			return nil, nil, err
-		}
-		if bo, bf, err = bl.ForwardStates(ctx, in, bs); err != nil {
+		var ferr, berr error
+		bothDirections(
+			func() { fo, ff, ferr = fl.ForwardStates(ctx, in, fs) },
+			func() { bo, bf, berr = bl.ForwardStates(ctx, in, bs) })
+		if err = errors.Join(ferr, berr); err != nil {
 			return nil, nil, err
 		}
 		final = append(ff, bf...)
 	} else {
-		if fo, err = callLayer(ctx, l.fwd, in); err != nil {
-			return nil, nil, err
-		}
-		if bo, err = callLayer(ctx, l.bwd, in); err != nil {
+		var ferr, berr error
+		bothDirections(
+			func() { fo, ferr = callLayer(ctx, l.fwd, in) },
+			func() { bo, berr = callLayer(ctx, l.bwd, in) })
+		if err = errors.Join(ferr, berr); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -322,6 +327,19 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 	out = append(out, fo[1:]...)
 	out = append(out, bo[1:]...)
 	return out, final, nil
+}
+
+// bothDirections runs the two directions, on two cores when GOMAXPROCS
+// allows. kernels.ParallelFor never waits for a helper goroutine that has
+// not started: on a busy machine the caller simply runs both.
+func bothDirections(fwd, bwd func()) {
+	kernels.ParallelFor(2, goruntime.GOMAXPROCS(0), func(i int) {
+		if i == 0 {
+			fwd()
+		} else {
+			bwd()
+		}
+	})
 }
 
 func callLayer(ctx context.Context, l runtime.Layer, in []*runtime.Tensor) ([]*runtime.Tensor, error) {

@@ -19,6 +19,7 @@ type conv1dLayer struct {
 	padding        string
 	channelsFirst  bool
 	kernel         []float32 // [k*in, filters]
+	kernelP        packed
 	bias           []float32
 	act            ActFunc
 }
@@ -156,23 +157,43 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 			padLeft = total / 2
 		}
 	}
-	// im2col: one row of k*in values per output step, zeros where padded.
 	kc := l.k * l.in
-	cols := make([]float32, b*outLen*kc)
-	for bi := 0; bi < b; bi++ {
-		src := data[bi*steps*ch : (bi+1)*steps*ch]
-		for t := 0; t < outLen; t++ {
-			row := cols[(bi*outLen+t)*kc : (bi*outLen+t+1)*kc]
-			for j := 0; j < l.k; j++ {
-				pos := t*l.stride + j*l.dil - padLeft
-				if pos >= 0 && pos < steps {
-					copy(row[j*l.in:(j+1)*l.in], src[pos*ch:(pos+1)*ch])
+	out := runtime.Zeros(b, outLen, l.filters)
+	if l.dil == 1 {
+		// Without dilation the receptive field of output step t is the
+		// contiguous run of k*in values from step t*stride of the (padded)
+		// input, so the product reads the input in place, with a row
+		// stride of stride*in: no im2col copy.
+		need := (outLen-1)*l.stride + l.k // padded steps the last row reaches
+		var padded []float32
+		if padLeft > 0 || need > steps {
+			padded = make([]float32, max(need, padLeft+steps)*ch)
+		}
+		for bi := 0; bi < b; bi++ {
+			src := data[bi*steps*ch : (bi+1)*steps*ch]
+			if padded != nil {
+				copy(padded[padLeft*ch:], src)
+				src = padded
+			}
+			l.kernelP.mul(outLen, l.filters, kc, src, l.stride*ch, l.kernel, out.Data[bi*outLen*l.filters:], l.filters, false)
+		}
+	} else {
+		// im2col: one row of k*in values per output step, zeros where padded.
+		cols := make([]float32, b*outLen*kc)
+		for bi := 0; bi < b; bi++ {
+			src := data[bi*steps*ch : (bi+1)*steps*ch]
+			for t := 0; t < outLen; t++ {
+				row := cols[(bi*outLen+t)*kc : (bi*outLen+t+1)*kc]
+				for j := 0; j < l.k; j++ {
+					pos := t*l.stride + j*l.dil - padLeft
+					if pos >= 0 && pos < steps {
+						copy(row[j*l.in:(j+1)*l.in], src[pos*ch:(pos+1)*ch])
+					}
 				}
 			}
 		}
+		l.kernelP.mul(b*outLen, l.filters, kc, cols, kc, l.kernel, out.Data, l.filters, false)
 	}
-	out := runtime.Zeros(b, outLen, l.filters)
-	matmul(b*outLen, l.filters, kc, cols, l.kernel, out.Data, false)
 	if l.bias != nil {
 		addBias(out.Data, l.bias)
 	}

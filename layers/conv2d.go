@@ -88,6 +88,7 @@ type conv2dLayer struct {
 	padding        string
 	channelsFirst  bool
 	kernel         []float32 // [kh*kw*in, filters]
+	kernelP        packed
 	bias           []float32
 	act            ActFunc
 }
@@ -218,7 +219,7 @@ func (l *conv2dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		}
 	}
 	res := make([]float32, rows*l.filters)
-	matmul(rows, l.filters, kc, cols, l.kernel, res, false)
+	l.kernelP.mul(rows, l.filters, kc, cols, kc, l.kernel, res, l.filters, false)
 	if l.bias != nil {
 		addBias(res, l.bias)
 	}

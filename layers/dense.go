@@ -11,6 +11,7 @@ type denseLayer struct {
 	base
 	in, units int
 	kernel    []float32 // [in, units]
+	kernelP   packed
 	bias      []float32 // [units] or nil
 	act       ActFunc
 }
@@ -70,7 +71,7 @@ func (l *denseLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	rows := len(x.Data) / l.in
 	outShape := append(append([]int(nil), x.Shape[:x.Rank()-1]...), l.units)
 	out := runtime.Zeros(outShape...)
-	matmul(rows, l.units, l.in, x.Data, l.kernel, out.Data, false)
+	l.kernelP.mul(rows, l.units, l.in, x.Data, l.in, l.kernel, out.Data, l.units, false)
 	if l.bias != nil {
 		addBias(out.Data, l.bias)
 	}

@@ -1,27 +1,38 @@
 package layers
 
 import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
+	goruntime "runtime"
+	"sync"
+
+	"github.com/kerasrun/kerasrun/internal/kernels"
 )
 
-// matmul computes c = a·b (+ c when accumulate) for row-major a [m,k],
-// b [k,n] and c [m,n].
-func matmul(m, n, k int, a, b, c []float32, accumulate bool) {
+// packed is a weight matrix [k, n] packed on first use into the layout of
+// the kernels' matrix product. The weights are immutable, so the packed copy
+// is made once and shared by every call.
+type packed struct {
+	once sync.Once
+	pb   *kernels.PackedB
+}
+
+// mul computes c = a·b (+ c when accumulate) for row-major a [m, k] with row
+// stride lda, the weight b [k, n] (packed once) and c [m, n] with row stride
+// ldc. Large products are spread over GOMAXPROCS goroutines; small ones run
+// on the caller (kernels.GemmParallel decides).
+func (p *packed) mul(m, n, k int, a []float32, lda int, b []float32, c []float32, ldc int, accumulate bool) {
 	if m == 0 || n == 0 {
 		return
 	}
 	if k == 0 {
 		if !accumulate {
-			clear(c[:m*n])
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
 		}
 		return
 	}
-	beta := float32(0)
-	if accumulate {
-		beta = 1
-	}
-	blas32.Implementation().Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, k, b, n, beta, c, n)
+	p.once.Do(func() { p.pb = kernels.PackB(k, n, b, n) })
+	kernels.GemmParallel(m, a, lda, p.pb, c, ldc, accumulate, goruntime.GOMAXPROCS(0))
 }
 
 // addBias adds bias to every row of x (rows of len(bias)).

@@ -26,13 +26,15 @@ type gruCell struct {
 	// reset_after true.
 	recurrent []float32 // [u, 3u]
 	recBias   []float32 // [3u] or nil
-	act, ract ActFunc
+	// The same matrices packed for the kernels.
+	kernelP, recP, recZRP, recHP packed
+	act, ract                    ActFunc
 }
 
 func (c *gruCell) sizes() (int, int, int, int) { return c.in, c.units, 3 * c.units, 1 }
 
 func (c *gruCell) project(x []float32, rows int, xp []float32) {
-	matmul(rows, 3*c.units, c.in, x, c.kernel, xp, false)
+	c.kernelP.mul(rows, 3*c.units, c.in, x, c.in, c.kernel, xp, 3*c.units, false)
 	if c.bias != nil {
 		addBias(xp, c.bias)
 	}
@@ -50,7 +52,7 @@ func (c *gruCell) step(xp []float32, batch int, states [][]float32, scratch []fl
 	h := states[0]
 	if c.resetAfter {
 		rec := scratch[:batch*3*u]
-		matmul(batch, 3*u, u, h, c.recurrent, rec, false)
+		c.recP.mul(batch, 3*u, u, h, u, c.recurrent, rec, 3*u, false)
 		if c.recBias != nil {
 			addBias(rec, c.recBias)
 		}
@@ -68,7 +70,7 @@ func (c *gruCell) step(xp []float32, batch int, states [][]float32, scratch []fl
 		}
 		return
 	}
-	matmulStrided(batch, 2*u, u, h, u, c.recZR, 2*u, xp, 3*u, true)
+	c.recZRP.mul(batch, 2*u, u, h, u, c.recZR, xp, 3*u, true)
 	rh := scratch[:batch*u]
 	for b := 0; b < batch; b++ {
 		row := xp[b*3*u : (b+1)*3*u]
@@ -78,7 +80,7 @@ func (c *gruCell) step(xp []float32, batch int, states [][]float32, scratch []fl
 			rb[j] = row[u+j] * hb[j]
 		}
 	}
-	matmulStrided(batch, u, u, rh, u, c.recH, u, xp[2*u:], 3*u, true)
+	c.recHP.mul(batch, u, u, rh, u, c.recH, xp[2*u:], 3*u, true)
 	for b := 0; b < batch; b++ {
 		row := xp[b*3*u : (b+1)*3*u]
 		c.act(row[2*u:], u)

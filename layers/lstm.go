@@ -2,6 +2,8 @@ package layers
 
 import (
 	"fmt"
+
+	"github.com/kerasrun/kerasrun/internal/kernels"
 )
 
 // lstmCell is the Keras 2 LSTM cell. Gate order in the kernels and the bias
@@ -16,14 +18,19 @@ type lstmCell struct {
 	in, units int
 	kernel    []float32 // [in, 4u]
 	recurrent []float32 // [u, 4u]
+	kernelP   packed
+	recP      packed
 	bias      []float32 // [4u] or nil
 	act, ract ActFunc
+	// gate is set when act is tanh and ract a sigmoid the fused kernel
+	// knows; the step then runs kernels.LSTMGates.
+	gate *kernels.Gate
 }
 
 func (c *lstmCell) sizes() (int, int, int, int) { return c.in, c.units, 4 * c.units, 2 }
 
 func (c *lstmCell) project(x []float32, rows int, xp []float32) {
-	matmul(rows, 4*c.units, c.in, x, c.kernel, xp, false)
+	c.kernelP.mul(rows, 4*c.units, c.in, x, c.in, c.kernel, xp, 4*c.units, false)
 	if c.bias != nil {
 		addBias(xp, c.bias)
 	}
@@ -34,7 +41,13 @@ func (c *lstmCell) scratchSize(int) int { return 0 }
 func (c *lstmCell) step(z []float32, batch int, states [][]float32, _ []float32) {
 	u := c.units
 	h, cs := states[0], states[1]
-	matmul(batch, 4*u, u, h, c.recurrent, z, true)
+	c.recP.mul(batch, 4*u, u, h, u, c.recurrent, z, 4*u, true)
+	if c.gate != nil {
+		for b := 0; b < batch; b++ {
+			kernels.LSTMGates(z[b*4*u:(b+1)*4*u], cs[b*u:(b+1)*u], h[b*u:(b+1)*u], u, *c.gate)
+		}
+		return
+	}
 	for b := 0; b < batch; b++ {
 		row := z[b*4*u : (b+1)*4*u]
 		c.ract(row[:2*u], u)
@@ -58,6 +71,22 @@ type lstmCellConfig struct {
 	act     ActFunc
 	ract    ActFunc
 	useBias bool
+	gate    *kernels.Gate // see lstmCell.gate
+}
+
+// fusedGate returns the kernels' gate for activation act and recurrent
+// activation ract, or nil when the fused step does not cover them.
+func fusedGate(act, ract string, env Env) *kernels.Gate {
+	if act != "tanh" {
+		return nil
+	}
+	switch ract {
+	case "sigmoid":
+		return &kernels.Gate{Kind: kernels.GateSigmoid}
+	case "hard_sigmoid":
+		return &kernels.Gate{Kind: kernels.GateHardSigmoid, Slope: float32(hardSigmoidSlope(env))}
+	}
+	return nil
 }
 
 func (c *lstmCellConfig) units() int     { return c.n }
@@ -67,8 +96,9 @@ func decodeLSTM(r *Reader) (Config, error) {
 	env := r.Spec().Env
 	c := &lstmCellConfig{}
 	c.n = r.PositiveInt("units", 0)
-	_, c.act = r.activation("activation", "tanh")
-	_, c.ract = r.activation("recurrent_activation", defaultRecurrentActivation(env))
+	act, fa := r.activation("activation", "tanh")
+	ract, fr := r.activation("recurrent_activation", defaultRecurrentActivation(env))
+	c.act, c.ract, c.gate = fa, fr, fusedGate(act, ract, env)
 	c.useBias = r.Bool("use_bias", true)
 	r.Ignore("unit_forget_bias")
 	return &rnnConfig{spec: r.Spec(), cell: c, opts: decodeRNNOptions(r)}, nil
@@ -76,7 +106,7 @@ func decodeLSTM(r *Reader) (Config, error) {
 
 func (c *lstmCellConfig) build(in int, w *Weights, class string) (cell, error) {
 	u := c.n
-	cl := &lstmCell{units: u, act: c.act, ract: c.ract}
+	cl := &lstmCell{units: u, act: c.act, ract: c.ract, gate: c.gate}
 	k, err := w.Take("kernel", in, 4*u)
 	if err != nil {
 		return nil, err

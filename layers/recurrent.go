@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/kerasrun/kerasrun/runtime"
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
 )
 
 // cell is one recurrent step, kept apart from the time loop (runRecurrent),
@@ -242,24 +240,6 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 		}
 	}
 	return out, states, nil
-}
-
-// matmulStrided computes c = a·b (+ c when accumulate) for row-major
-// a [m,k], b [k,n] and c [m,n] stored with leading dimensions lda, ldb, ldc.
-func matmulStrided(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
-	if m == 0 || n == 0 || k == 0 {
-		if !accumulate {
-			for i := 0; i < m; i++ {
-				clear(c[i*ldc : i*ldc+n])
-			}
-		}
-		return
-	}
-	beta := float32(0)
-	if accumulate {
-		beta = 1
-	}
-	blas32.Implementation().Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)
 }
 
 // rnnLayer runs a cell through the shared time loop. It implements

@@ -23,6 +23,7 @@ type separableConv1DLayer struct {
 	channelsFirst        bool
 	depthwise            []float32 // [k, in, mult]
 	pointwise            []float32 // [in*mult, filters]
+	pointwiseP           packed
 	bias                 []float32
 	act                  ActFunc
 }
@@ -157,7 +158,7 @@ func (l *separableConv1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor,
 		}
 	}
 	out := runtime.Zeros(b, outLen, l.filters)
-	matmul(b*outLen, l.filters, dm, depth, l.pointwise, out.Data, false)
+	l.pointwiseP.mul(b*outLen, l.filters, dm, depth, dm, l.pointwise, out.Data, l.filters, false)
 	if l.bias != nil {
 		addBias(out.Data, l.bias)
 	}

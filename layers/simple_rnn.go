@@ -6,6 +6,8 @@ type simpleCell struct {
 	in, units int
 	kernel    []float32 // [in, u]
 	recurrent []float32 // [u, u]
+	kernelP   packed
+	recP      packed
 	bias      []float32 // [u] or nil
 	act       ActFunc
 }
@@ -13,7 +15,7 @@ type simpleCell struct {
 func (c *simpleCell) sizes() (int, int, int, int) { return c.in, c.units, c.units, 1 }
 
 func (c *simpleCell) project(x []float32, rows int, xp []float32) {
-	matmul(rows, c.units, c.in, x, c.kernel, xp, false)
+	c.kernelP.mul(rows, c.units, c.in, x, c.in, c.kernel, xp, c.units, false)
 	if c.bias != nil {
 		addBias(xp, c.bias)
 	}
@@ -24,7 +26,7 @@ func (c *simpleCell) scratchSize(int) int { return 0 }
 func (c *simpleCell) step(xp []float32, batch int, states [][]float32, _ []float32) {
 	u := c.units
 	h := states[0]
-	matmul(batch, u, u, h, c.recurrent, xp, true)
+	c.recP.mul(batch, u, u, h, u, c.recurrent, xp, u, true)
 	c.act(xp[:batch*u], u)
 	copy(h, xp[:batch*u])
 }

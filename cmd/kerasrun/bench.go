@@ -62,7 +62,13 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if len(ins) != 1 {
 		return fmt.Errorf("bench: the model has %d inputs; bench supports one", len(ins))
 	}
-	x, err := benchInput(ins[0], *input, *batch)
+	in := ins[0]
+	if feedsEmbedding(m, in.Name) {
+		// Keras feeds token ids to an Embedding: the harness writes them as
+		// int32 whatever dtype the input layer declares.
+		in.DType = "int32"
+	}
+	x, err := benchInput(in, *input, *batch)
 	if err != nil {
 		return err
 	}
@@ -110,6 +116,22 @@ func cmdBench(args []string, stdout io.Writer) error {
 		"median_ms": med, "times_ms": times, "reps": len(times), "warmup": warmup,
 		"load_ms": loadMS, "batch": *batch, "threads": goruntime.GOMAXPROCS(0),
 	})
+}
+
+// feedsEmbedding reports whether the input named in goes straight into an
+// Embedding layer.
+func feedsEmbedding(m *runtime.Model, in string) bool {
+	for _, l := range m.Layers() {
+		if l.Class != "Embedding" {
+			continue
+		}
+		for _, src := range l.Inbound {
+			if src == in {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

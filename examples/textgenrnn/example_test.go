@@ -13,9 +13,17 @@ import (
 	"github.com/kerasrun/kerasrun/internal/npyfile"
 )
 
-// corpus is the textgenrnn model of ../shared/keras-real: a weights file
-// saved by textgenrnn (Keras 2.1.6) and its architecture JSON.
-var corpus = filepath.Join("..", "..", "..", "shared", "keras-real", "textgenrnn_proverbs_lstm")
+// corpus is the textgenrnn model of ../shared/keras-real (or
+// $KERASRUN_CORPUS): a weights file saved by textgenrnn (Keras 2.1.6) and
+// its architecture JSON.
+var corpus = filepath.Join(corpusRoot(), "textgenrnn_proverbs_lstm")
+
+func corpusRoot() string {
+	if d := os.Getenv("KERASRUN_CORPUS"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "..", "shared", "keras-real")
+}
 
 // Example loads a real textgenrnn model, whose AttentionWeightedAverage
 // layer is not a Keras layer, after registering that layer.

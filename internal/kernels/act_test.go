@@ -1,0 +1,380 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"testing"
+)
+
+// sweepInputs returns the inputs of the activation accuracy tests: a dense
+// linear sweep of [-40, 40] (step 2^-12, 327,681 points), every 4099-th
+// float32 bit pattern (about 1M values spread over all magnitudes and both
+// signs, NaNs included), the neighbourhoods of the branch and saturation
+// points, and the special values.
+func sweepInputs() []float32 {
+	var xs []float32
+	for i := -40 * 4096; i <= 40*4096; i++ {
+		xs = append(xs, float32(i)/4096)
+	}
+	for b := uint64(0); b < 1<<32; b += 4099 {
+		xs = append(xs, math.Float32frombits(uint32(b)))
+	}
+	for _, c := range []float32{0.625, 9, 9.1, 17, 87.3, 88.72, 88.7228, 89, 103.9, 104, 126 * 0.6931472, 0x1p-126, 0x1p-149} {
+		for _, s := range []float32{1, -1} {
+			v := s * c
+			for i := 0; i < 64; i++ {
+				xs = append(xs, v)
+				v = math.Nextafter32(v, float32(math.Inf(1)))
+			}
+			v = s * c
+			for i := 0; i < 64; i++ {
+				v = math.Nextafter32(v, float32(math.Inf(-1)))
+				xs = append(xs, v)
+			}
+		}
+	}
+	inf := float32(math.Inf(1))
+	nan := float32(math.NaN())
+	xs = append(xs, 0, float32(math.Copysign(0, -1)), inf, -inf, nan, -nan,
+		math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, 1e10, -1e10, 1e30, -1e30)
+	return xs
+}
+
+type actCase struct {
+	name string
+	f32  func([]float32)
+	f64  func(float64) float64
+	// bounds over finite inputs
+	maxAbs, maxRel float64
+	// relMin: the relative bound applies where |want| >= relMin
+	relMin float64
+}
+
+func actCases() []actCase {
+	return []actCase{
+		{"Exp", Exp, math.Exp, math.Inf(1), 1.5e-7, 0x1p-126},
+		{"Sigmoid", Sigmoid, func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }, 1e-7, 2.5e-7, 0x1p-126},
+		{"Tanh", Tanh, math.Tanh, 1e-7, 2e-7, 0x1p-126},
+	}
+}
+
+// TestActivationAccuracy measures and enforces the documented error bounds
+// (act.go) for the AVX2 and the pure-Go code, against float64 math on the
+// exact float32 inputs.
+func TestActivationAccuracy(t *testing.T) {
+	xs := sweepInputs()
+	for _, asm := range []bool{true, false} {
+		if asm && !hasAVX2 {
+			continue
+		}
+		restore := setASM(asm)
+		for _, ac := range actCases() {
+			y := append([]float32(nil), xs...)
+			ac.f32(y)
+			var maxAbs, maxRel float64
+			var atAbs, atRel float32
+			for i, x := range xs {
+				got := float64(y[i])
+				want := ac.f64(float64(x))
+				if math.IsNaN(want) {
+					if !math.IsNaN(got) {
+						t.Errorf("%s asm=%v: f(%v) = %v, want NaN", ac.name, asm, x, got)
+					}
+					continue
+				}
+				// Where the float32 result overflows, want it to be ±Inf.
+				if math.Abs(want) > math.MaxFloat32 {
+					if !math.IsInf(got, int(math.Copysign(1, want))) {
+						t.Errorf("%s asm=%v: f(%v) = %v, want %v (overflow)", ac.name, asm, x, got, want)
+					}
+					continue
+				}
+				if math.IsInf(got, 0) || math.IsNaN(got) {
+					t.Errorf("%s asm=%v: f(%v) = %v, want %v", ac.name, asm, x, got, want)
+					continue
+				}
+				d := math.Abs(got - want)
+				if d > maxAbs {
+					maxAbs, atAbs = d, x
+				}
+				if math.Abs(want) >= ac.relMin {
+					if r := d / math.Abs(want); r > maxRel {
+						maxRel, atRel = r, x
+					}
+				} else if d > 0x1p-140 {
+					t.Errorf("%s asm=%v: f(%v) = %v, want %v (tiny result off by %g)", ac.name, asm, x, got, want, d)
+				}
+			}
+			t.Logf("%-8s asm=%-5v max abs err %.3g (at %v), max rel err %.3g (at %v)", ac.name, asm, maxAbs, atAbs, maxRel, atRel)
+			if maxAbs > ac.maxAbs || maxRel > ac.maxRel {
+				t.Errorf("%s asm=%v: error over the documented bound (abs %.3g > %.3g or rel %.3g > %.3g)", ac.name, asm, maxAbs, ac.maxAbs, maxRel, ac.maxRel)
+			}
+		}
+		restore()
+	}
+}
+
+// TestActivationSpecial pins the special values documented in act.go.
+func TestActivationSpecial(t *testing.T) {
+	inf := float32(math.Inf(1))
+	nan := float32(math.NaN())
+	negZero := float32(math.Copysign(0, -1))
+	type want struct {
+		x, y float32
+	}
+	cases := map[string]struct {
+		f  func([]float32)
+		ws []want
+	}{
+		"Exp": {Exp, []want{{0, 1}, {inf, inf}, {-inf, 0}, {88.73, inf}, {89, inf}, {1000, inf}, {-104, 0}, {-1000, 0}, {-math.MaxFloat32, 0}}},
+		"Sigmoid": {Sigmoid, []want{{0, 0.5}, {inf, 1}, {-inf, 0}, {16.7, 1}, {17, 1}, {20, 1}, {100, 1}, {math.MaxFloat32, 1},
+			{-104, 0}, {-200, 0}, {-math.MaxFloat32, 0}}},
+		"Tanh": {Tanh, []want{{0, 0}, {negZero, negZero}, {inf, 1}, {-inf, -1}, {9.1, 1}, {-9.1, -1}, {20, 1}, {-100, -1},
+			{math.MaxFloat32, 1}, {-math.MaxFloat32, -1}, {1e-30, 1e-30}, {-1e-30, -1e-30}}},
+	}
+	for _, asm := range []bool{true, false} {
+		restore := setASM(asm)
+		for name, c := range cases {
+			for _, w := range c.ws {
+				// In a vector of 8 and alone (the padded tail path).
+				for _, n := range []int{1, 8, 11} {
+					x := make([]float32, n)
+					for i := range x {
+						x[i] = w.x
+					}
+					c.f(x)
+					for _, y := range x {
+						if y != w.y || math.Signbit(float64(y)) != math.Signbit(float64(w.y)) {
+							t.Errorf("%s asm=%v n=%d: f(%v) = %v, want %v", name, asm, n, w.x, y, w.y)
+						}
+					}
+				}
+			}
+			x := []float32{nan, -nan, 1, nan, 2, 3, 4, 5, nan}
+			c.f(x)
+			for _, i := range []int{0, 1, 3, 8} {
+				if x[i] == x[i] {
+					t.Errorf("%s asm=%v: f(NaN) = %v, want NaN", name, asm, x[i])
+				}
+			}
+		}
+		restore()
+	}
+}
+
+// TestActivationMonotone checks that Sigmoid and Tanh never decrease over the
+// dense sweep (a property the gates rely on less than users expect it).
+func TestActivationMonotone(t *testing.T) {
+	for _, asm := range []bool{true, false} {
+		restore := setASM(asm)
+		for _, f := range []struct {
+			name string
+			fn   func([]float32)
+		}{{"Sigmoid", Sigmoid}, {"Tanh", Tanh}} {
+			var xs []float32
+			for i := -20 * 4096; i <= 20*4096; i++ {
+				xs = append(xs, float32(i)/4096)
+			}
+			f.fn(xs)
+			for i := 1; i < len(xs); i++ {
+				if xs[i] < xs[i-1] {
+					t.Errorf("%s asm=%v: not monotone at x=%v: %v < %v", f.name, asm, float32(i-20*4096)/4096, xs[i], xs[i-1])
+					break
+				}
+			}
+		}
+		restore()
+	}
+}
+
+func TestHardSigmoid(t *testing.T) {
+	x := []float32{-10, -2.5, -2.4, 0, 1, 2.5, 3, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	HardSigmoid(x, 0.2)
+	want := []float32{0, 0, float32(float32(0.2)*-2.4) + 0.5, 0.5, 0.7, 1, 1, 1, 0}
+	for i, w := range want {
+		if x[i] != w {
+			t.Errorf("HardSigmoid: x[%d] = %v, want %v", i, x[i], w)
+		}
+	}
+	if x[9] == x[9] {
+		t.Errorf("HardSigmoid(NaN) = %v", x[9])
+	}
+}
+
+// TestAsmMatchesGo: the two paths agree within the sum of their bounds, and
+// tails (n not a multiple of 8) give the same values as full vectors.
+func TestAsmMatchesGo(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2")
+	}
+	xs := sweepInputs()
+	for _, ac := range actCases() {
+		a := append([]float32(nil), xs...)
+		g := append([]float32(nil), xs...)
+		ac.f32(a)
+		restore := setASM(false)
+		ac.f32(g)
+		restore()
+		for i := range xs {
+			if a[i] != g[i] && !(a[i] != a[i] && g[i] != g[i]) {
+				d := math.Abs(float64(a[i] - g[i]))
+				if d > 2*ac.maxAbs && d > 2*ac.maxRel*math.Abs(float64(g[i])) {
+					t.Errorf("%s: asm %v, Go %v at x=%v", ac.name, a[i], g[i], xs[i])
+				}
+			}
+		}
+		// Tail consistency.
+		for n := 1; n < 20; n++ {
+			v := append([]float32(nil), xs[1000:1000+n]...)
+			ac.f32(v)
+			for i := range v {
+				if v[i] != a[1000+i] {
+					t.Errorf("%s: tail n=%d i=%d: %v != %v", ac.name, n, i, v[i], a[1000+i])
+				}
+			}
+		}
+	}
+}
+
+func TestHardSigmoidAsmMatchesGo(t *testing.T) {
+	xs := sweepInputs()
+	for _, slope := range []float32{0.2, 1.0 / 6} {
+		a := append([]float32(nil), xs...)
+		g := append([]float32(nil), xs...)
+		HardSigmoid(a, slope)
+		restore := setASM(false)
+		HardSigmoid(g, slope)
+		restore()
+		for i := range xs {
+			if a[i] != g[i] && !(a[i] != a[i] && g[i] != g[i]) {
+				t.Fatalf("slope %v: HardSigmoid(%v): asm %v, Go %v", slope, xs[i], a[i], g[i])
+			}
+			if want := math.Min(1, math.Max(0, float64(slope)*float64(xs[i])+0.5)); math.Abs(float64(g[i])-want) > 1.2e-7 && !math.IsNaN(want) {
+				t.Fatalf("slope %v: HardSigmoid(%v) = %v, want %v", slope, xs[i], g[i], want)
+			}
+		}
+	}
+}
+
+// refLSTM is the float64 reference of one LSTM step.
+func refLSTM(z, c []float32, u int, hard bool, slope float32) (c2, h []float64) {
+	rec := func(x float32) float64 {
+		if hard {
+			return math.Min(1, math.Max(0, float64(slope)*float64(x)+0.5))
+		}
+		return 1 / (1 + math.Exp(-float64(x)))
+	}
+	c2 = make([]float64, u)
+	h = make([]float64, u)
+	for j := 0; j < u; j++ {
+		i, f, g, o := rec(z[j]), rec(z[u+j]), math.Tanh(float64(z[2*u+j])), rec(z[3*u+j])
+		c2[j] = f*float64(c[j]) + i*g
+		h[j] = o * math.Tanh(c2[j])
+	}
+	return c2, h
+}
+
+func TestLSTMGates(t *testing.T) {
+	for _, asm := range []bool{true, false} {
+		restore := setASM(asm)
+		for _, u := range []int{1, 3, 7, 8, 9, 16, 31, 64, 128, 512, 515} {
+			for _, gate := range []Gate{{Kind: GateSigmoid}, {Kind: GateHardSigmoid, Slope: 0.2}, {Kind: GateHardSigmoid, Slope: 1.0 / 6}} {
+				t.Run(fmt.Sprintf("asm=%v/u=%d/%v", asm, u, gate), func(t *testing.T) {
+					z := make([]float32, 4*u+5)
+					c := make([]float32, u+3)
+					h := make([]float32, u+3)
+					for i := range z {
+						z[i] = float32(math.Sin(float64(i)*1.7)*6 + math.Cos(float64(i)*0.3))
+					}
+					for i := range c {
+						c[i] = float32(math.Sin(float64(i)*0.9) * 4)
+					}
+					if u > 4 {
+						z[0], z[u], z[2*u], z[3*u] = float32(math.Inf(1)), float32(math.Inf(-1)), 50, -50
+					}
+					z0 := append([]float32(nil), z...)
+					h[u], c[u] = sentinel, sentinel
+					wc, wh := refLSTM(z, c, u, gate.Kind == GateHardSigmoid, gate.Slope)
+					LSTMGates(z[:4*u], c[:u], h[:u], u, gate)
+					for j := 0; j < u; j++ {
+						if d := math.Abs(float64(c[j]) - wc[j]); d > 1e-6*max(1, math.Abs(wc[j])) {
+							t.Errorf("c[%d] = %v, want %v", j, c[j], wc[j])
+						}
+						if d := math.Abs(float64(h[j]) - wh[j]); d > 1e-6 {
+							t.Errorf("h[%d] = %v, want %v", j, h[j], wh[j])
+						}
+					}
+					if h[u] != sentinel || c[u] != sentinel {
+						t.Errorf("wrote past u")
+					}
+					for i := range z {
+						if z[i] != z0[i] {
+							t.Fatalf("z[%d] modified", i)
+						}
+					}
+					// The generic version agrees.
+					c2 := make([]float32, u)
+					h2 := make([]float32, u)
+					copy(c2, c) // c already advanced: run again from it
+					cA := append([]float32(nil), c[:u]...)
+					LSTMGates(z[:4*u], cA, h[:u], u, gate)
+					recF := Sigmoid
+					if gate.Kind == GateHardSigmoid {
+						recF = func(x []float32) { HardSigmoid(x, gate.Slope) }
+					}
+					zs := append([]float32(nil), z[:4*u]...)
+					LSTMGatesFunc(zs, c2, h2, u, Tanh, recF)
+					for j := 0; j < u; j++ {
+						if math.Abs(float64(c2[j]-cA[j])) > 1e-6*max(1, math.Abs(float64(cA[j]))) || math.Abs(float64(h2[j]-h[j])) > 1e-6 {
+							t.Errorf("LSTMGatesFunc differs at %d: c %v/%v h %v/%v", j, c2[j], cA[j], h2[j], h[j])
+						}
+					}
+				})
+			}
+		}
+		restore()
+	}
+}
+
+// TestActivationExhaustive checks every float32 with 2^-12 <= |x| < 32 (about
+// 285M inputs per function and path; about a minute) against the bounds.
+// It backs the numbers in act.go; run it with KERNELS_EXHAUSTIVE=1.
+func TestActivationExhaustive(t *testing.T) {
+	if os.Getenv("KERNELS_EXHAUSTIVE") == "" {
+		t.Skip("set KERNELS_EXHAUSTIVE=1")
+	}
+	lo, hi := math.Float32bits(0x1p-12), math.Float32bits(32)
+	const chunk = 1 << 20
+	x := make([]float32, chunk)
+	for _, asm := range []bool{true, false} {
+		if asm && !hasAVX2 {
+			continue
+		}
+		restore := setASM(asm)
+		for _, ac := range actCases() {
+			var maxAbs, maxRel float64
+			for _, sign := range []uint32{0, 1 << 31} {
+				for b := lo; b < hi; b += chunk {
+					n := min(chunk, int(hi-b))
+					for i := 0; i < n; i++ {
+						x[i] = math.Float32frombits(sign | (b + uint32(i)))
+					}
+					y := append([]float32(nil), x[:n]...)
+					ac.f32(y)
+					for i := 0; i < n; i++ {
+						want := ac.f64(float64(x[i]))
+						d := math.Abs(float64(y[i]) - want)
+						maxAbs = max(maxAbs, d)
+						maxRel = max(maxRel, d/math.Abs(want))
+					}
+				}
+			}
+			t.Logf("%-8s asm=%-5v max abs err %.3g, max rel err %.3g", ac.name, asm, maxAbs, maxRel)
+			if ac.name != "Exp" && maxAbs > ac.maxAbs || maxRel > ac.maxRel {
+				t.Errorf("%s asm=%v: over the documented bound", ac.name, asm)
+			}
+		}
+		restore()
+	}
+}

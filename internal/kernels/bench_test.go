@@ -1,0 +1,173 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// The benchmark shapes: the recurrent steps and input projections of the
+// perf workloads (see shared/perf/WORKLOADS.md) and a few odd sizes.
+var benchShapes = []struct{ m, k, n int }{
+	{1, 512, 2048},    // W3 batch-1 step h·U
+	{32, 512, 2048},   // W3 batch-32 step
+	{1, 128, 512},     // W1 bidir-1 batch-1 step
+	{32, 128, 512},    // W1 bidir-1 batch-32 step
+	{50, 256, 2048},   // W3 layer-1 x·W, batch 1 (50 steps)
+	{1600, 256, 2048}, // W3 layer-1 x·W, batch 32
+	{1600, 512, 2048}, // W3 layer-2 x·W, batch 32
+	{3200, 64, 512},   // W1 bidir-1 x·W (one direction), batch 32
+	{6272, 640, 128},  // W2 conv1d as im2col GEMM, batch 32
+	{1, 128, 10},      // W1 dense
+	{33, 100, 3},      // odd
+}
+
+var sinkF32 float32
+
+func gflops(b *testing.B, m, k, n int) {
+	b.ReportMetric(2*float64(m)*float64(k)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkGemm compares Gemm (AVX2 and pure-Go kernels), GemmParallel with
+// 2 threads and gonum's blas32 Sgemm on the same data.
+func BenchmarkGemm(b *testing.B) {
+	for _, s := range benchShapes {
+		r := rand.New(rand.NewPCG(1, 2))
+		a := randSlice(r, s.m*s.k)
+		w := randSlice(r, s.k*s.n)
+		c := make([]float32, s.m*s.n)
+		pb := PackB(s.k, s.n, w, s.n)
+		name := fmt.Sprintf("m=%d,k=%d,n=%d", s.m, s.k, s.n)
+		b.Run(name+"/kernels", func(b *testing.B) {
+			for b.Loop() {
+				Gemm(s.m, a, s.k, pb, c, s.n, false)
+			}
+			gflops(b, s.m, s.k, s.n)
+		})
+		b.Run(name+"/kernels-2t", func(b *testing.B) {
+			for b.Loop() {
+				GemmParallel(s.m, a, s.k, pb, c, s.n, false, 2)
+			}
+			gflops(b, s.m, s.k, s.n)
+		})
+		b.Run(name+"/purego", func(b *testing.B) {
+			defer setASM(false)()
+			for b.Loop() {
+				Gemm(s.m, a, s.k, pb, c, s.n, false)
+			}
+			gflops(b, s.m, s.k, s.n)
+		})
+		b.Run(name+"/gonum", func(b *testing.B) {
+			A := blas32.General{Rows: s.m, Cols: s.k, Stride: s.k, Data: a}
+			B := blas32.General{Rows: s.k, Cols: s.n, Stride: s.n, Data: w}
+			C := blas32.General{Rows: s.m, Cols: s.n, Stride: s.n, Data: c}
+			for b.Loop() {
+				blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, A, B, 0, C)
+			}
+			gflops(b, s.m, s.k, s.n)
+		})
+		sinkF32 += c[0]
+	}
+}
+
+// BenchmarkConv1D measures W2's Conv1D(128, 5) over one sample of 200
+// steps as one Gemm on the input in place (overlapping rows of A:
+// lda = 128, k = 640), against gonum on an im2col copy (not timed).
+func BenchmarkConv1D(b *testing.B) {
+	const T, in, kw, out = 200, 128, 5, 128
+	m, k := T-kw+1, kw*in
+	r := rand.New(rand.NewPCG(1, 2))
+	x := randSlice(r, T*in)
+	w := randSlice(r, k*out)
+	c := make([]float32, m*out)
+	pb := PackB(k, out, w, out)
+	b.Run("T=200,in=128,k=5,out=128/kernels", func(b *testing.B) {
+		for b.Loop() {
+			Gemm(m, x, in, pb, c, out, false)
+		}
+		gflops(b, m, k, out)
+	})
+	b.Run("T=200,in=128,k=5,out=128/gonum-im2col", func(b *testing.B) {
+		col := make([]float32, m*k)
+		for t := 0; t < m; t++ {
+			copy(col[t*k:(t+1)*k], x[t*in:t*in+k])
+		}
+		A := blas32.General{Rows: m, Cols: k, Stride: k, Data: col}
+		B := blas32.General{Rows: k, Cols: out, Stride: out, Data: w}
+		C := blas32.General{Rows: m, Cols: out, Stride: out, Data: c}
+		for b.Loop() {
+			blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, A, B, 0, C)
+		}
+		gflops(b, m, k, out)
+	})
+	sinkF32 += c[0]
+}
+
+// BenchmarkAct measures the in-place activations over one LSTM step's worth
+// of gate values (4×512), reported as ns per element.
+func BenchmarkAct(b *testing.B) {
+	const n = 2048
+	r := rand.New(rand.NewPCG(3, 4))
+	src := make([]float32, n)
+	for i := range src {
+		src[i] = float32(r.NormFloat64() * 3)
+	}
+	x := make([]float32, n)
+	for _, f := range []struct {
+		name string
+		fn   func([]float32)
+	}{
+		{"Exp", Exp}, {"Sigmoid", Sigmoid}, {"Tanh", Tanh},
+		{"HardSigmoid", func(x []float32) { HardSigmoid(x, 0.2) }},
+	} {
+		for _, asm := range []bool{true, false} {
+			name := f.name + "/avx2"
+			if !asm {
+				name = f.name + "/purego"
+			}
+			b.Run(name, func(b *testing.B) {
+				defer setASM(asm)()
+				for b.Loop() {
+					copy(x, src)
+					f.fn(x)
+				}
+				b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/n, "ns/elem")
+			})
+		}
+	}
+	sinkF32 += x[0]
+}
+
+// BenchmarkLSTMGates measures the fused gate step for one row of u=512.
+func BenchmarkLSTMGates(b *testing.B) {
+	const u = 512
+	r := rand.New(rand.NewPCG(5, 6))
+	z := make([]float32, 4*u)
+	for i := range z {
+		z[i] = float32(r.NormFloat64() * 2)
+	}
+	c := make([]float32, u)
+	h := make([]float32, u)
+	zs := make([]float32, 4*u)
+	for _, v := range []struct {
+		name string
+		run  func()
+	}{
+		{"sigmoid/avx2", func() { LSTMGates(z, c, h, u, Gate{Kind: GateSigmoid}) }},
+		{"hard/avx2", func() { LSTMGates(z, c, h, u, Gate{Kind: GateHardSigmoid, Slope: 0.2}) }},
+		{"sigmoid/func", func() { copy(zs, z); LSTMGatesFunc(zs, c, h, u, Tanh, Sigmoid) }},
+		{"sigmoid/purego", func() { defer setASM(false)(); LSTMGates(z, c, h, u, Gate{Kind: GateSigmoid}) }},
+	} {
+		b.Run("u=512/"+v.name, func(b *testing.B) {
+			clear(c)
+			for b.Loop() {
+				v.run()
+			}
+			b.ReportMetric(b.Elapsed().Seconds()*1e9/float64(b.N)/u, "ns/unit")
+		})
+	}
+	sinkF32 += h[0]
+}

@@ -1,0 +1,24 @@
+//go:build !amd64 || purego
+
+package kernels
+
+const hasAVX2 = false
+
+func kernelAVX2(rows, tiles, k int, a *float32, lda int, b *float32, c *float32, ldc int, acc bool, pf *float32) {
+	panic("kernels: no AVX2 kernels in this build")
+}
+
+func gemvAVX2(k int, a *float32, b *float32, c *float32, acc bool, panels int) {
+	panic("kernels: no AVX2 kernels in this build")
+}
+
+func expAVX2(x *float32, n int)                    { panic("kernels: no AVX2") }
+func sigmoidAVX2(x *float32, n int)                { panic("kernels: no AVX2") }
+func hardSigmoidAVX2(x *float32, n int, s float32) { panic("kernels: no AVX2") }
+func tanhAVX2(x *float32, n int)                   { panic("kernels: no AVX2") }
+func lstmSigmoidAVX2(z *float32, u int, c *float32, h *float32, n int, s float32) {
+	panic("kernels: no AVX2")
+}
+func lstmHardAVX2(z *float32, u int, c *float32, h *float32, n int, s float32) {
+	panic("kernels: no AVX2")
+}

@@ -1,0 +1,464 @@
+package kernels
+
+import (
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Tile and block sizes. The micro-kernel computes an mr×nr tile of C; the
+// driver walks k in blocks of at most kc so that one packed micro-panel of B
+// (kc×nr floats, at most 20 KiB) stays in L1 while the row tiles of one
+// block of A (at most mc rows × kc, 120 KiB) come from L2.
+const (
+	mr = 6
+	nr = 16
+)
+
+var (
+	kc = 320 // largest k block; a variable so benchmarks can tune it
+	mc = 96  // row block (a multiple of mr)
+)
+
+// PackedB is a weight matrix B [k×n] packed once into the layout of the
+// micro-kernel: ceil(n/16) panels, each holding k rows of 16 consecutive
+// floats (panel j, row p holds B[p, 16j:16j+16], zero-padded past n). The
+// panels are contiguous, so a row vector times B streams the whole buffer
+// once, front to back.
+//
+// A PackedB is immutable after PackB and safe for concurrent use.
+type PackedB struct {
+	k, n, panels int
+	data         []float32 // panels*k*nr floats, 64-byte aligned
+}
+
+// K returns the number of rows of B (the inner dimension of the product).
+func (p *PackedB) K() int { return p.k }
+
+// N returns the number of columns of B.
+func (p *PackedB) N() int { return p.n }
+
+// PackB packs the row-major matrix B [k×n] with row stride ldb (elements).
+// It panics if k or n is negative, ldb < n, or b is too short.
+func PackB(k, n int, b []float32, ldb int) *PackedB {
+	if k < 0 || n < 0 {
+		panic(fmt.Sprintf("kernels: PackB: negative dimension k=%d n=%d", k, n))
+	}
+	if ldb < n {
+		panic(fmt.Sprintf("kernels: PackB: ldb=%d < n=%d", ldb, n))
+	}
+	if k > 0 && n > 0 && len(b) < (k-1)*ldb+n {
+		panic(fmt.Sprintf("kernels: PackB: len(b)=%d too short for k=%d n=%d ldb=%d", len(b), k, n, ldb))
+	}
+	panels := (n + nr - 1) / nr
+	p := &PackedB{k: k, n: n, panels: panels, data: alignedFloats(panels * k * nr)}
+	for j := 0; j < panels; j++ {
+		j0 := j * nr
+		w := min(nr, n-j0)
+		dst := p.data[j*k*nr:]
+		for r := 0; r < k; r++ {
+			copy(dst[r*nr:r*nr+w], b[r*ldb+j0:r*ldb+j0+w])
+		}
+	}
+	return p
+}
+
+// alignedFloats returns a zeroed slice of n floats whose first element is
+// 64-byte (cache line) aligned.
+func alignedFloats(n int) []float32 {
+	buf := make([]float32, n+16)
+	off := 0
+	if n > 0 {
+		addr := uintptr(unsafe.Pointer(&buf[0]))
+		off = int((64 - addr%64) % 64 / 4)
+	}
+	return buf[off : off+n : off+n]
+}
+
+// Gemm computes C = A·B, or C += A·B when accumulate is set, for A [m×k]
+// row-major with row stride lda, B packed by PackB (k and n are its own) and
+// C [m×n] row-major with row stride ldc. A and C must not overlap.
+//
+// A is only read, so its rows may overlap: lda may be less than k. A Conv1D
+// with stride 1 is then one Gemm over its input in place: with the input
+// x [T×in] row-major and the kernel reshaped to B [kw·in × out], the row t of
+// A = x[t·in : t·in + kw·in] is the receptive field of output step t, so
+// lda = in and k = kw·in (no im2col copy).
+//
+// It panics on a programmer error: negative m or lda, ldc < n, or a slice
+// too short for its shape.
+func Gemm(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool) {
+	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
+		return
+	}
+	gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate)
+}
+
+// GemmParallel is Gemm spread over up to threads goroutines, the caller's
+// included. It cuts the columns of B (whole panels) or, when B has too few
+// panels, the rows of A into chunks, which the goroutines claim one at a
+// time (see ParallelFor): a helper that starts late, on a busy machine, takes
+// fewer chunks, and one that has not started by the end is not waited for.
+// Products that take under about 150 µs on one core run on the caller
+// alone: handing work to an idle core costs tens of µs on a VM (measured
+// 65 µs on the 2-vCPU EPYC VM of the perf harness), so a smaller product
+// does not gain. Nothing spins.
+func GemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool, threads int) {
+	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
+		return
+	}
+	minFlops := parMinFlops
+	if m == 1 {
+		minFlops = parMinFlopsGEMV
+	}
+	if threads <= 1 || 2*m*pb.k*pb.n < minFlops {
+		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate)
+		return
+	}
+	const perThread = 4 // chunks per thread: balance against late starts
+	// Each chunk reads all of A (column chunks) or all of B (row chunks):
+	// cut the dimension whose other operand is the smaller to re-read.
+	rowsOK := m >= 2*mr*threads
+	switch {
+	case rowsOK && m >= pb.n:
+		gemmRowChunks(m, a, lda, pb, c, ldc, accumulate, threads, perThread*threads)
+	case pb.panels >= 2*threads:
+		chunks := min(pb.panels, perThread*threads)
+		ParallelFor(chunks, threads, func(i int) {
+			p0, p1 := split(pb.panels, chunks, i)
+			gemmPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate)
+		})
+	case rowsOK:
+		gemmRowChunks(m, a, lda, pb, c, ldc, accumulate, threads, perThread*threads)
+	default:
+		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate)
+	}
+}
+
+// gemmRowChunks runs Gemm as up to `chunks` blocks of whole row tiles.
+func gemmRowChunks(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool, threads, chunks int) {
+	tiles := (m + mr - 1) / mr
+	chunks = min(tiles, chunks)
+	ParallelFor(chunks, threads, func(i int) {
+		t0, t1 := split(tiles, chunks, i)
+		r0, r1 := t0*mr, min(t1*mr, m)
+		gemmPanels(r1-r0, a[r0*lda:], lda, pb, 0, pb.panels, c[r0*ldc:], ldc, accumulate)
+	})
+}
+
+// ParallelFor calls fn(i) once for each i in [0, n), on up to threads
+// goroutines: the caller and threads-1 helpers started with go. Each
+// goroutine claims the next index with an atomic counter until none is
+// left, so the caller starts work at once and a helper that the scheduler
+// runs late (the hand-off to an idle core costs tens of µs on a VM) just
+// claims fewer indices. ParallelFor returns when every fn call has
+// returned; it never waits for a helper that had not claimed an index in
+// time (such a helper finds nothing left and exits). Nothing spins: the
+// caller blocks on a channel if a helper is still running its last index.
+//
+// fn must be safe to call concurrently for different indices.
+func ParallelFor(n, threads int, fn func(i int)) {
+	if n <= 0 {
+		return
+	}
+	threads = min(threads, n)
+	if threads <= 1 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	j := &parJob{n: int32(n), fin: make(chan struct{}, 1), fn: fn}
+	for w := 1; w < threads; w++ {
+		go j.work(true)
+	}
+	j.work(false)
+	if j.done.Load() != j.n {
+		<-j.fin
+	}
+}
+
+type parJob struct {
+	next, done atomic.Int32
+	n          int32
+	fin        chan struct{} // receives once if a helper finishes the last index
+	fn         func(i int)
+}
+
+func (j *parJob) work(helper bool) {
+	for {
+		i := j.next.Add(1) - 1
+		if i >= j.n {
+			return
+		}
+		j.fn(int(i))
+		if j.done.Add(1) == j.n && helper {
+			j.fin <- struct{}{}
+		}
+	}
+}
+
+// parMinFlops and parMinFlopsGEMV are the smallest products GemmParallel
+// splits: about 150 µs of work at 80 GFLOP/s (GEMM) and 25 GFLOP/s (m = 1,
+// bound by memory bandwidth).
+var (
+	parMinFlops     = 12 << 20
+	parMinFlopsGEMV = 4 << 20
+)
+
+// split returns the w-th of t near-equal parts of [0, n).
+func split(n, t, w int) (int, int) {
+	return n * w / t, n * (w + 1) / t
+}
+
+// checkGemm validates the arguments and handles the empty cases; it
+// reports whether there is a product to compute.
+func checkGemm(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool) bool {
+	if pb == nil {
+		panic("kernels: Gemm: nil PackedB")
+	}
+	k, n := pb.k, pb.n
+	if m < 0 {
+		panic(fmt.Sprintf("kernels: Gemm: negative m=%d", m))
+	}
+	if lda < 0 || ldc < n {
+		panic(fmt.Sprintf("kernels: Gemm: negative lda=%d or ldc=%d < n=%d", lda, ldc, n))
+	}
+	if m == 0 || n == 0 {
+		return false
+	}
+	if len(c) < (m-1)*ldc+n {
+		panic(fmt.Sprintf("kernels: Gemm: len(c)=%d too short for m=%d n=%d ldc=%d", len(c), m, n, ldc))
+	}
+	if k == 0 {
+		if !accumulate {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return false
+	}
+	if len(a) < (m-1)*lda+k {
+		panic(fmt.Sprintf("kernels: Gemm: len(a)=%d too short for m=%d k=%d lda=%d", len(a), m, k, lda))
+	}
+	return true
+}
+
+// rowSplit returns how the m rows are cut into row tiles: full tiles of mr
+// rows, then at most two shorter tail tiles. A short remainder (1..3 rows,
+// whose kernels run at part speed) is merged with the last full tile and
+// split in two near-equal tiles of 3..5 rows.
+func rowSplit(m int) (full int, tail [2]int, ntail int) {
+	full, rem := m/mr, m%mr
+	switch {
+	case rem == 0:
+	case rem < 4 && full > 0:
+		full--
+		t := mr + rem
+		tail, ntail = [2]int{(t + 1) / 2, t / 2}, 2
+	default:
+		tail, ntail = [2]int{rem}, 1
+	}
+	return full, tail, ntail
+}
+
+// rowTiles appends the tile heights of rowSplit(m) to dst (tests).
+func rowTiles(m int, dst []int) []int {
+	full, tail, ntail := rowSplit(m)
+	for i := 0; i < full; i++ {
+		dst = append(dst, mr)
+	}
+	return append(dst, tail[:ntail]...)
+}
+
+// kBlock returns the k block length: k itself when it fits kc, otherwise
+// k split into near-equal blocks of at most kc (a multiple of 4, so that
+// the kernel's unrolled loop runs whole), e.g. 640 -> 320+320 rather than
+// 256+256+128.
+func kBlock(k int) int {
+	if k <= kc {
+		return k
+	}
+	nb := (k + kc - 1) / kc
+	return min((k/nb+3)&^3, kc)
+}
+
+// gemmPanels computes the columns of C covered by panels [p0, p1) of B.
+func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, accumulate bool) {
+	k := pb.k
+	if m == 1 && useAVX2 {
+		// Batch 1: one pass over the full panels in one call, then the
+		// partial one (if any) through the general path.
+		pf := min(p1, pb.n/nr)
+		if pf > p0 {
+			_ = a[k-1]
+			_ = c[pf*nr-1]
+			gemvAVX2(k, &a[0], &pb.data[p0*k*nr], &c[p0*nr], accumulate, pf-p0)
+		}
+		if pf >= p1 {
+			return
+		}
+		p0 = pf
+	}
+	full, tail, ntail := rowSplit(m)
+	kb := kBlock(k)
+	if m <= mr {
+		// One row tile: A is tiny and each B micro-panel is read once, so
+		// k blocking would only add passes over C.
+		kb = k
+	}
+	per := max(mc/mr, 1) // full tiles per row block
+	for pc := 0; pc < k; pc += kb {
+		kcur := min(kb, k-pc)
+		acc := accumulate || pc > 0
+		// Row blocks of `per` full tiles; the tail tiles join the last.
+		for f0 := 0; f0 < full || f0 == 0; f0 += per {
+			nf := min(per, full-f0)
+			var nt int
+			if f0+per >= full {
+				nt = ntail
+			}
+			blockPanels(a, lda, pb, p0, p1, c, ldc, f0*mr, nf, tail[:nt], pc, kcur, acc)
+		}
+	}
+}
+
+// blockPanels runs one row block (nf full tiles from row i0, then the tail
+// tiles) against panels [p0, p1) for the k block [pc, pc+kcur).
+func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, i0, nf int, tail []int, pc, kcur int, acc bool) {
+	k, n := pb.k, pb.n
+	avx := useAVX2
+	var tmp [mr * nr]float32
+	for j := p0; j < p1; j++ {
+		bp := pb.data[j*k*nr+pc*nr:]
+		j0 := j * nr
+		w := min(nr, n-j0)
+		// The last tile of the block prefetches the next panel, so that the
+		// first tile there finds it in cache.
+		next := bp
+		if j+1 < p1 {
+			next = pb.data[(j+1)*k*nr+pc*nr:]
+		}
+		if w == nr {
+			// Full panel: the full tiles in one call, then the tail tiles.
+			if nf > 0 {
+				pf := bp
+				if len(tail) == 0 {
+					pf = next
+				}
+				micro(avx, mr, nf, kcur, a[i0*lda+pc:], lda, bp, c[i0*ldc+j0:], ldc, acc, pf)
+			}
+			i := i0 + nf*mr
+			for t, rows := range tail {
+				pf := bp
+				if t == len(tail)-1 {
+					pf = next
+				}
+				micro(avx, rows, 1, kcur, a[i*lda+pc:], lda, bp, c[i*ldc+j0:], ldc, acc, pf)
+				i += rows
+			}
+			continue
+		}
+		// Partial panel (the last one, w < 16): each tile into tmp, then
+		// the valid columns into C.
+		i := i0
+		for t := 0; t < nf+len(tail); t++ {
+			rows := mr
+			if t >= nf {
+				rows = tail[t-nf]
+			}
+			micro(avx, rows, 1, kcur, a[i*lda+pc:], lda, bp, tmp[:], nr, false, bp)
+			for r := 0; r < rows; r++ {
+				cr := c[(i+r)*ldc+j0 : (i+r)*ldc+j0+w]
+				tr := tmp[r*nr : r*nr+w]
+				if acc {
+					for q := range cr {
+						cr[q] += tr[q]
+					}
+				} else {
+					copy(cr, tr)
+				}
+			}
+			i += rows
+		}
+	}
+}
+
+// micro computes `tiles` consecutive tiles of rows×16, the tile t being
+// C[t*rows:, :16] (=|+=) A[t*rows:, :k]·Bpanel[k×16]. c must hold
+// tiles*rows rows of 16 floats at stride ldc.
+//
+// pf is a hint: the assembly kernel prefetches k cache lines from it.
+func micro(avx bool, rows, tiles, k int, a []float32, lda int, b []float32, c []float32, ldc int, acc bool, pf []float32) {
+	h := rows * tiles
+	// Bounds: the last element each pointer reaches.
+	_ = a[(h-1)*lda+k-1]
+	_ = b[k*nr-1]
+	_ = c[(h-1)*ldc+nr-1]
+	if avx {
+		kernelAVX2(rows, tiles, k, &a[0], lda, &b[0], &c[0], ldc, acc, &pf[0])
+		return
+	}
+	for t := 0; t < tiles; t++ {
+		kernelGo(rows, k, a[t*rows*lda:], lda, b, c[t*rows*ldc:], ldc, acc)
+	}
+}
+
+// kernelGo is the portable micro-kernel: 2 rows × 4 columns of scalar
+// accumulators at a time (14 live values, which fit the 16 registers of
+// amd64 and the 32 of arm64).
+func kernelGo(rows, k int, a []float32, lda int, b []float32, c []float32, ldc int, acc bool) {
+	b = b[:k*nr]
+	r := 0
+	for ; r+2 <= rows; r += 2 {
+		a0 := a[r*lda : r*lda+k]
+		a1 := a[(r+1)*lda : (r+1)*lda+k]
+		c0 := c[r*ldc : r*ldc+nr]
+		c1 := c[(r+1)*ldc : (r+1)*ldc+nr]
+		for q := 0; q < nr; q += 4 {
+			var s00, s01, s02, s03, s10, s11, s12, s13 float32
+			for p, x0 := range a0 {
+				x1 := a1[p]
+				bq := b[p*nr+q : p*nr+q+4 : p*nr+q+4]
+				b0, b1, b2, b3 := bq[0], bq[1], bq[2], bq[3]
+				s00 += x0 * b0
+				s01 += x0 * b1
+				s02 += x0 * b2
+				s03 += x0 * b3
+				s10 += x1 * b0
+				s11 += x1 * b1
+				s12 += x1 * b2
+				s13 += x1 * b3
+			}
+			store4(c0[q:q+4], acc, s00, s01, s02, s03)
+			store4(c1[q:q+4], acc, s10, s11, s12, s13)
+		}
+	}
+	if r < rows {
+		a0 := a[r*lda : r*lda+k]
+		c0 := c[r*ldc : r*ldc+nr]
+		for q := 0; q < nr; q += 4 {
+			var s0, s1, s2, s3 float32
+			for p, x0 := range a0 {
+				bq := b[p*nr+q : p*nr+q+4 : p*nr+q+4]
+				s0 += x0 * bq[0]
+				s1 += x0 * bq[1]
+				s2 += x0 * bq[2]
+				s3 += x0 * bq[3]
+			}
+			store4(c0[q:q+4], acc, s0, s1, s2, s3)
+		}
+	}
+}
+
+func store4(c []float32, acc bool, s0, s1, s2, s3 float32) {
+	c = c[:4]
+	if acc {
+		c[0] += s0
+		c[1] += s1
+		c[2] += s2
+		c[3] += s3
+		return
+	}
+	c[0], c[1], c[2], c[3] = s0, s1, s2, s3
+}

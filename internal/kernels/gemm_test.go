@@ -1,0 +1,278 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// refGemm is the float64 reference: C = A·B (+ C0), and the magnitude
+// Σ|a||b| + |c0| that bounds the float32 rounding error of each element.
+func refGemm(m, k, n int, a []float32, lda int, b []float32, ldb int, c0 []float32, ldc int, acc bool) (ref, mag []float64) {
+	ref = make([]float64, m*n)
+	mag = make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s, t float64
+			if acc {
+				s = float64(c0[i*ldc+j])
+				t = math.Abs(s)
+			}
+			for p := 0; p < k; p++ {
+				x := float64(a[i*lda+p]) * float64(b[p*ldb+j])
+				s += x
+				t += math.Abs(x)
+			}
+			ref[i*n+j], mag[i*n+j] = s, t
+		}
+	}
+	return ref, mag
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.Float64()*2 - 1)
+	}
+	return s
+}
+
+// gemmTol is the allowed error of one element: a sum of k+1 float32 terms,
+// each product and addition rounded once (|err| ≤ γ_{k+1}·Σ|terms| with
+// γ_n ≈ n·2^-24), doubled for the order-dependence of the blocked sums.
+func gemmTol(k int, mag float64) float64 {
+	return 2 * float64(k+2) * 0x1p-24 * mag
+}
+
+const sentinel = float32(-12345.5)
+
+type gemmCase struct {
+	m, k, n, padA, padB, padC int
+	acc                       bool
+}
+
+func (g gemmCase) String() string {
+	return fmt.Sprintf("m=%d,k=%d,n=%d,lda+%d,ldb+%d,ldc+%d,acc=%v", g.m, g.k, g.n, g.padA, g.padB, g.padC, g.acc)
+}
+
+func gemmCases() []gemmCase {
+	var cs []gemmCase
+	// Every small shape around the tile edges.
+	for _, m := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13} {
+		for _, k := range []int{0, 1, 2, 3, 4, 5, 8, 9} {
+			for _, n := range []int{1, 3, 8, 15, 16, 17, 33} {
+				cs = append(cs, gemmCase{m, k, n, (m + k) % 3, n % 2, (m + n) % 4, (m+k+n)%2 == 0})
+			}
+		}
+	}
+	// The shapes of the workloads and the block edges.
+	for _, s := range [][3]int{
+		{1, 512, 2048}, {32, 512, 2048}, {1, 128, 512}, {32, 128, 512}, {100, 64, 512},
+		{97, 257, 48}, {200, 300, 40}, {31, 255, 31}, {33, 256, 17}, {6, 513, 16}, {1, 1000, 3},
+		{190, 32, 10}, {12, 1, 1}, {96, 256, 16}, {97, 256, 16}, {192, 512, 32},
+	} {
+		cs = append(cs, gemmCase{s[0], s[1], s[2], 5, 3, 7, true})
+		if s[0]*s[1]*s[2] < 1<<24 {
+			cs = append(cs, gemmCase{s[0], s[1], s[2], 0, 0, 0, false})
+		}
+	}
+	// Overlapping rows of A (lda < k): Conv1D read in place, as in W2
+	// (lda = in = 128, k = 5·128) and smaller.
+	for _, s := range [][4]int{{196, 640, 128, 128}, {100, 160, 64, 32}, {9, 15, 17, 3}, {13, 7, 5, 1}, {7, 4, 33, 0}} {
+		cs = append(cs, gemmCase{s[0], s[1], s[2], -s[3], 0, 0, false}, gemmCase{s[0], s[1], s[2], -s[3], 1, 2, true})
+	}
+	// Random shapes.
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := 0; i < 60; i++ {
+		cs = append(cs, gemmCase{r.IntN(70), 1 + r.IntN(600), 1 + r.IntN(90), r.IntN(9), r.IntN(3), r.IntN(9), r.IntN(2) == 0})
+	}
+	return cs
+}
+
+// gemmData is one case's inputs and float64 reference.
+type gemmData struct {
+	tc            gemmCase
+	lda, ldb, ldc int // lda = k + padA, or padA itself when negative (overlapping rows)
+	a, b, c0      []float32
+	ref, mag      []float64
+}
+
+func newGemmData(tc gemmCase) *gemmData {
+	r := rand.New(rand.NewPCG(uint64(tc.m*1000003+tc.k*1009+tc.n), 1))
+	d := &gemmData{tc: tc, lda: tc.k + tc.padA, ldb: tc.n + tc.padB, ldc: tc.n + tc.padC}
+	if tc.padA < 0 {
+		d.lda = -tc.padA
+	}
+	d.a = randSlice(r, max((tc.m-1)*d.lda+tc.k, 1))
+	d.b = randSlice(r, max(tc.k*d.ldb, 1))
+	d.c0 = randSlice(r, tc.m*d.ldc+3)
+	for i := 0; i < tc.m; i++ {
+		for j := tc.n; j < d.ldc; j++ {
+			d.c0[i*d.ldc+j] = sentinel
+		}
+	}
+	for j := tc.m * d.ldc; j < len(d.c0); j++ {
+		d.c0[j] = sentinel
+	}
+	d.ref, d.mag = refGemm(tc.m, tc.k, tc.n, d.a, d.lda, d.b, d.ldb, d.c0, d.ldc, tc.acc)
+	return d
+}
+
+// run runs the case through gemm (Gemm or a GemmParallel wrapper) and
+// checks every element against the float64 reference, and that nothing
+// outside C's m×n window changed. It returns C.
+func (d *gemmData) run(t *testing.T, gemm func(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, acc bool)) []float32 {
+	t.Helper()
+	tc := d.tc
+	c := append([]float32(nil), d.c0...)
+	pb := PackB(tc.k, tc.n, d.b, d.ldb)
+	gemm(tc.m, d.a, d.lda, pb, c, d.ldc, tc.acc)
+	for i := 0; i < tc.m; i++ {
+		for j := 0; j < d.ldc; j++ {
+			got := c[i*d.ldc+j]
+			if j >= tc.n {
+				if got != sentinel {
+					t.Fatalf("%v: c[%d,%d] outside C changed to %v", tc, i, j, got)
+				}
+				continue
+			}
+			want, tol := d.ref[i*tc.n+j], gemmTol(tc.k, d.mag[i*tc.n+j])
+			if e := math.Abs(float64(got) - want); e > tol || got != got {
+				t.Fatalf("%v: c[%d,%d] = %v, want %v (err %.3g, tol %.3g)", tc, i, j, got, want, e, tol)
+			}
+		}
+	}
+	for j := tc.m * d.ldc; j < len(c); j++ {
+		if c[j] != sentinel {
+			t.Fatalf("%v: c[%d] past C changed", tc, j)
+		}
+	}
+	return c
+}
+
+// TestGemm checks Gemm with the assembly kernels (where the CPU has them)
+// and the pure-Go kernel against the float64 reference, and the two paths
+// against each other.
+func TestGemm(t *testing.T) {
+	for _, tc := range gemmCases() {
+		d := newGemmData(tc)
+		restore := setASM(true)
+		cAsm := d.run(t, Gemm)
+		setASM(false)
+		cGo := d.run(t, Gemm)
+		restore()
+		// Both are within gemmTol of the reference; they also agree with
+		// each other to float32 rounding of the same sums.
+		for i := range cAsm {
+			if d := math.Abs(float64(cAsm[i] - cGo[i])); d > 1e-4*max(1, math.Abs(float64(cGo[i]))) {
+				t.Fatalf("%v: asm %v and Go %v differ at %d", tc, cAsm[i], cGo[i], i)
+			}
+		}
+	}
+	if !hasAVX2 {
+		t.Log("no AVX2/FMA here: only the pure-Go kernel was tested")
+	}
+}
+
+func TestGemmParallel(t *testing.T) {
+	defer func(a, b int) { parMinFlops, parMinFlopsGEMV = a, b }(parMinFlops, parMinFlopsGEMV)
+	parMinFlops, parMinFlopsGEMV = 0, 0
+	for _, tc := range []gemmCase{
+		{1, 512, 2048, 0, 0, 0, false}, {32, 256, 1024, 3, 0, 1, true}, {100, 70, 20, 1, 1, 1, false},
+		{200, 33, 17, 0, 0, 5, true}, {7, 5, 3, 0, 0, 0, false}, {13, 9, 40, 0, 0, 0, true},
+		{3, 1, 1, 0, 0, 0, false},
+	} {
+		d := newGemmData(tc)
+		for _, asm := range []bool{true, false} {
+			restore := setASM(asm)
+			for _, threads := range []int{2, 3, 5} {
+				d.run(t, func(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, acc bool) {
+					GemmParallel(m, a, lda, pb, c, ldc, acc, threads)
+				})
+			}
+			restore()
+		}
+	}
+}
+
+func TestRowTiles(t *testing.T) {
+	for m := 0; m < 200; m++ {
+		tiles := rowTiles(m, nil)
+		sum := 0
+		for _, h := range tiles {
+			if h < 1 || h > mr || (m >= mr && h < 3) {
+				t.Fatalf("m=%d: bad tile %d in %v", m, h, tiles)
+			}
+			sum += h
+		}
+		if sum != m {
+			t.Fatalf("m=%d: tiles %v sum to %d", m, tiles, sum)
+		}
+	}
+}
+
+func TestGemmPanics(t *testing.T) {
+	pb := PackB(4, 5, make([]float32, 20), 5)
+	for name, f := range map[string]func(){
+		"lda":     func() { Gemm(2, make([]float32, 8), -1, pb, make([]float32, 10), 5, false) },
+		"ldc":     func() { Gemm(2, make([]float32, 8), 4, pb, make([]float32, 10), 4, false) },
+		"short a": func() { Gemm(2, make([]float32, 7), 4, pb, make([]float32, 10), 5, false) },
+		"short c": func() { Gemm(2, make([]float32, 8), 4, pb, make([]float32, 9), 5, false) },
+		"m":       func() { Gemm(-1, nil, 4, pb, nil, 5, false) },
+		"ldb":     func() { PackB(2, 5, make([]float32, 10), 4) },
+		"short b": func() { PackB(2, 5, make([]float32, 9), 5) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+}
+
+func TestNoAllocs(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, s := range [][3]int{{1, 512, 2048}, {32, 100, 35}, {6272, 64, 17}, {7, 3, 5}} {
+		m, k, n := s[0], s[1], s[2]
+		a := randSlice(r, m*k)
+		pb := PackB(k, n, randSlice(r, k*n), n)
+		c := make([]float32, m*n)
+		z := randSlice(r, 4*13)
+		cs, hs := make([]float32, 13), make([]float32, 13)
+		for _, asm := range []bool{true, false} {
+			restore := setASM(asm)
+			if got := testing.AllocsPerRun(3, func() {
+				Gemm(m, a, k, pb, c, n, true)
+				Tanh(c[:min(len(c), 13)])
+				Sigmoid(c[:min(len(c), 13)])
+				Exp(c[:min(len(c), 5)])
+				LSTMGates(z, cs, hs, 13, Gate{Kind: GateSigmoid})
+				LSTMGates(z, cs, hs, 13, Gate{Kind: GateHardSigmoid, Slope: 0.2})
+			}); got != 0 {
+				t.Errorf("%v asm=%v: %v allocations per run", s, asm, got)
+			}
+			restore()
+		}
+	}
+}
+
+func TestParallelFor(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 7, 64} {
+		for _, threads := range []int{0, 1, 2, 3, 8} {
+			for rep := 0; rep < 50; rep++ {
+				hits := make([]int32, n)
+				ParallelFor(n, threads, func(i int) { hits[i]++ })
+				// ParallelFor returned: every call is done and visible.
+				for i, h := range hits {
+					if h != 1 {
+						t.Fatalf("n=%d threads=%d: index %d ran %d times", n, threads, i, h)
+					}
+				}
+			}
+		}
+	}
+}
