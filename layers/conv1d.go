@@ -175,7 +175,7 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 				copy(padded[padLeft*ch:], src)
 				src = padded
 			}
-			l.kernelP.mul(outLen, l.filters, kc, src, l.stride*ch, l.kernel, out.Data[bi*outLen*l.filters:], l.filters, false)
+			l.kernelP.mulBias(outLen, l.filters, kc, src, l.stride*ch, l.kernel, l.bias, out.Data[bi*outLen*l.filters:], l.filters)
 		}
 	} else {
 		// im2col: one row of k*in values per output step, zeros where padded.
@@ -192,10 +192,7 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 				}
 			}
 		}
-		l.kernelP.mul(b*outLen, l.filters, kc, cols, kc, l.kernel, out.Data, l.filters, false)
-	}
-	if l.bias != nil {
-		addBias(out.Data, l.bias)
+		l.kernelP.mulBias(b*outLen, l.filters, kc, cols, kc, l.kernel, l.bias, out.Data, l.filters)
 	}
 	l.act(out.Data, l.filters)
 	if l.channelsFirst {

@@ -71,10 +71,7 @@ func (l *denseLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	rows := len(x.Data) / l.in
 	outShape := append(append([]int(nil), x.Shape[:x.Rank()-1]...), l.units)
 	out := runtime.Zeros(outShape...)
-	l.kernelP.mul(rows, l.units, l.in, x.Data, l.in, l.kernel, out.Data, l.units, false)
-	if l.bias != nil {
-		addBias(out.Data, l.bias)
-	}
+	l.kernelP.mulBias(rows, l.units, l.in, x.Data, l.in, l.kernel, l.bias, out.Data, l.units)
 	l.act(out.Data, l.units)
 	return []*runtime.Tensor{withMask(out, x)}, nil
 }

@@ -35,6 +35,20 @@ func (p *packed) mul(m, n, k int, a []float32, lda int, b []float32, c []float32
 	kernels.GemmParallel(m, a, lda, p.pb, c, ldc, accumulate, goruntime.GOMAXPROCS(0))
 }
 
+// mulBias computes c = a·b + bias (each row of c gets bias) for the shapes
+// of mul; a nil bias gives c = a·b. The bias is copied into c first and the
+// product accumulated onto it, which costs less than adding it afterwards.
+func (p *packed) mulBias(m, n, k int, a []float32, lda int, b, bias []float32, c []float32, ldc int) {
+	if bias == nil {
+		p.mul(m, n, k, a, lda, b, c, ldc, false)
+		return
+	}
+	for i := 0; i < m; i++ {
+		copy(c[i*ldc:i*ldc+n], bias)
+	}
+	p.mul(m, n, k, a, lda, b, c, ldc, true)
+}
+
 // addBias adds bias to every row of x (rows of len(bias)).
 func addBias(x, bias []float32) {
 	n := len(bias)

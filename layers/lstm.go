@@ -29,11 +29,8 @@ type lstmCell struct {
 
 func (c *lstmCell) sizes() (int, int, int, int) { return c.in, c.units, 4 * c.units, 2 }
 
-func (c *lstmCell) project(x []float32, rows int, xp []float32) {
-	c.kernelP.mul(rows, 4*c.units, c.in, x, c.in, c.kernel, xp, 4*c.units, false)
-	if c.bias != nil {
-		addBias(xp, c.bias)
-	}
+func (c *lstmCell) project(x []float32, rows int, xp []float32, ldc int) {
+	c.kernelP.mulBias(rows, 4*c.units, c.in, x, c.in, c.kernel, c.bias, xp, ldc)
 }
 
 func (c *lstmCell) scratchSize(int) int { return 0 }

@@ -3,7 +3,9 @@ package layers
 import (
 	"context"
 	"fmt"
+	goruntime "runtime"
 
+	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -14,9 +16,10 @@ type cell interface {
 	// sizes returns the input width, the number of units, the width of the
 	// input projection and the number of states (each of units values).
 	sizes() (in, units, gates, states int)
-	// project computes the input projection of every time step at once:
-	// x [rows, in] to xp [rows, gates], bias included where the cell wants it.
-	project(x []float32, rows int, xp []float32)
+	// project computes the input projection of several time steps at once:
+	// x [rows, in] to the rows of xp [rows, gates] laid ldc apart, bias
+	// included where the cell wants it.
+	project(x []float32, rows int, xp []float32, ldc int)
 	// step advances the states of a batch by one time step, given the input
 	// projection of that step (xp [batch, gates], which step may overwrite).
 	// states[0] is the output h.
@@ -154,8 +157,17 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 			copy(states[i], st.Data)
 		}
 	}
+	// The projection is laid out time-major, [steps, batch, gates], so that
+	// each step's rows are contiguous and the step works on them in place:
+	// one product per sample writes its steps b*gates apart.
 	xp := make([]float32, b*steps*gates)
-	c.project(x.Data, b*steps, xp)
+	if b == 1 {
+		c.project(x.Data, steps, xp, gates)
+	} else {
+		kernels.ParallelFor(b, goruntime.GOMAXPROCS(0), func(bi int) {
+			c.project(x.Data[bi*steps*nin:(bi+1)*steps*nin], steps, xp[bi*gates:], b*gates)
+		})
+	}
 	var seq *runtime.Tensor
 	if o.returnSequences {
 		seq = runtime.Zeros(b, steps, units)
@@ -165,7 +177,6 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	if seq == nil {
 		last = make([]float32, b*units)
 	}
-	stepIn := make([]float32, b*gates)
 	scratch := make([]float32, c.scratchSize(b))
 	var saved []float32 // states of the masked rows of one step
 	var seen []bool     // whether a row has had an unmasked step
@@ -184,9 +195,7 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 		if o.goBackwards {
 			t = steps - 1 - s
 		}
-		for bi := 0; bi < b; bi++ {
-			copy(stepIn[bi*gates:(bi+1)*gates], xp[(bi*steps+t)*gates:(bi*steps+t+1)*gates])
-		}
+		stepIn := xp[t*b*gates : (t+1)*b*gates]
 		maskedRows = maskedRows[:0]
 		if mask != nil {
 			for bi := 0; bi < b; bi++ {
