@@ -167,7 +167,9 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		need := (outLen-1)*l.stride + l.k // padded steps the last row reaches
 		var padded []float32
 		if padLeft > 0 || need > steps {
-			padded = make([]float32, max(need, padLeft+steps)*ch)
+			p := zeroScratch(max(need, padLeft+steps) * ch)
+			defer putScratch(p)
+			padded = *p
 		}
 		for bi := 0; bi < b; bi++ {
 			src := data[bi*steps*ch : (bi+1)*steps*ch]
@@ -179,7 +181,9 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		}
 	} else {
 		// im2col: one row of k*in values per output step, zeros where padded.
-		cols := make([]float32, b*outLen*kc)
+		p := zeroScratch(b * outLen * kc)
+		defer putScratch(p)
+		cols := *p
 		for bi := 0; bi < b; bi++ {
 			src := data[bi*steps*ch : (bi+1)*steps*ch]
 			for t := 0; t < outLen; t++ {

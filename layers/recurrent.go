@@ -160,7 +160,9 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	// The projection is laid out time-major, [steps, batch, gates], so that
 	// each step's rows are contiguous and the step works on them in place:
 	// one product per sample writes its steps b*gates apart.
-	xp := make([]float32, b*steps*gates)
+	xpBuf := getScratch(b * steps * gates)
+	defer putScratch(xpBuf)
+	xp := *xpBuf
 	if b == 1 {
 		c.project(x.Data, steps, xp, gates)
 	} else {
@@ -177,7 +179,9 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	if seq == nil {
 		last = make([]float32, b*units)
 	}
-	scratch := make([]float32, c.scratchSize(b))
+	scratchBuf := getScratch(c.scratchSize(b))
+	defer putScratch(scratchBuf)
+	scratch := *scratchBuf
 	var saved []float32 // states of the masked rows of one step
 	var seen []bool     // whether a row has had an unmasked step
 	var maskedRows []int
