@@ -95,9 +95,9 @@ func Gemm(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumu
 }
 
 // GemmParallel is Gemm spread over up to threads goroutines, the caller's
-// included. It cuts the columns of B (whole panels) or, when B has too few
-// panels, the rows of A into chunks, which the goroutines claim one at a
-// time (see ParallelFor): a helper that starts late, on a busy machine, takes
+// included. It cuts the rows of A (whole tiles; when m ≥ n, so that each
+// chunk re-reads the smaller operand) or the columns of B (whole panels)
+// into chunks, which the goroutines claim one at a time (see ParallelFor): a helper that starts late, on a busy machine, takes
 // fewer chunks, and one that has not started by the end is not waited for.
 // Products that take under about 150 µs on one core run on the caller
 // alone: handing work to an idle core costs tens of µs on a VM (measured
