@@ -1,6 +1,8 @@
 package importer
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kerasrun/kerasrun/internal/golden"
 	"github.com/kerasrun/kerasrun/runtime"
@@ -44,12 +47,14 @@ func sameBits(a, b *runtime.Tensor) bool {
 	return true
 }
 
-// TestConcurrentPredict runs 32 goroutines of 20 Predict calls each on one
+// TestConcurrentPredict runs 32 goroutines of 100 Predict calls each on one
 // model, every call with its own input, plus one input shared by all
 // goroutines, and compares every output bit for bit with a serial run.
 func TestConcurrentPredict(t *testing.T) {
-	const goroutines, calls = 32, 20
-	for _, id := range []string{"example", "tagger"} {
+	const goroutines, calls = 32, 100
+	// Small models, so that the test stays fast under -race: an LSTM and a
+	// Conv1D.
+	for _, id := range []string{"lstm_seq", "conv1d_same"} {
 		t.Run(id, func(t *testing.T) {
 			m, err := Load(filepath.Join("..", "fixtures", id, "model.h5"), nil)
 			if err != nil {
@@ -168,9 +173,10 @@ func TestConcurrentLoad(t *testing.T) {
 // several OS threads at once, in a child process, and checks that libhdf5
 // prints nothing to stderr: its error goes into the returned error.
 func TestHDF5ErrorsStayQuiet(t *testing.T) {
-	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad_superblock.h5")
-	if err := os.WriteFile(bad, append([]byte("\x89HDF\r\n\x1a\n"), make([]byte, 2048)...), 0o644); err != nil {
+	// A corrupt dataset object header: the prechecks pass it, and libhdf5
+	// fails on it.
+	bad, err := filepath.Abs(filepath.Join(badDir, "corrupt_dataset_header.h5"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHDF5ErrorsChild$", "-test.count=1", "-test.v")
@@ -212,12 +218,64 @@ func TestHDF5ErrorsChild(t *testing.T) {
 			ready.Done()
 			<-start
 			_, err := Load(path, nil)
-			if err == nil || !strings.Contains(err.Error(), "superblock") {
-				t.Errorf("Load(%s) = %v, want libhdf5's superblock error", path, err)
+			if err == nil || !strings.Contains(err.Error(), "deserialize") {
+				t.Errorf("Load(%s) = %v, want libhdf5's object header error", path, err)
 			}
 		}()
 	}
 	ready.Wait()
 	close(start)
 	done.Wait()
+}
+
+// TestPredictContextCancelLongSequence runs an LSTM over a 100,000-step
+// sequence and cancels the context after 50 ms: PredictContext must return
+// context.Canceled within a second, long before the sequence ends.
+func TestPredictContextCancelLongSequence(t *testing.T) {
+	const units, features, steps = 32, 3, 100_000
+	path := filepath.Join(t.TempDir(), "lstm_any_length.h5")
+	cfg := sequential(`{"class_name": "LSTM", "config": {"name": "lstm_1", "units": 32, "batch_input_shape": [null, null, 3], "dtype": "float32", "return_sequences": false}}`)
+	writeH5(t, h5File{Path: path, ModelConfig: &cfg, Layers: []h5Layer{{Name: "lstm_1", Weights: []h5Weight{
+		{Name: "lstm_1/kernel:0", Shape: []int{features, 4 * units}},
+		{Name: "lstm_1/recurrent_kernel:0", Shape: []int{units, 4 * units}},
+		{Name: "lstm_1/bias:0", Shape: []int{4 * units}},
+	}}}})
+	m, err := Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := runtime.Zeros(1, steps, features)
+	for i := range x.Data {
+		x.Data[i] = float32(i%11)/11 - 0.5
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.PredictContext(ctx, x)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	cancelled := time.Now()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("PredictContext returned %v after cancel, want context.Canceled (did the 100,000 steps finish within 50 ms?)", err)
+		}
+		if d := time.Since(cancelled); d > time.Second {
+			t.Errorf("returned %v after cancel", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("PredictContext did not return within 5 s of cancel")
+	}
+	// A deadline works the same way.
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := m.PredictContext(ctx, x); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("with a 20 ms deadline: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("with a 20 ms deadline: returned after %v", d)
+	}
 }

@@ -156,7 +156,8 @@ func TestLoadNotHDF5(t *testing.T) {
 	buf := make([]byte, 4096)
 	rand.New(rand.NewSource(1)).Read(buf)
 	empty := filepath.Join(dir, "empty.h5")
-	// The HDF5 signature followed by garbage: only libhdf5 can tell.
+	// The HDF5 signature followed by garbage: the superblock precheck
+	// rejects it.
 	badSuper := filepath.Join(dir, "bad_superblock.h5")
 	for path, data := range map[string][]byte{
 		random:   buf,
@@ -173,7 +174,7 @@ func TestLoadNotHDF5(t *testing.T) {
 	}{
 		{random, []string{"not an HDF5 file"}},
 		{empty, []string{"not an HDF5 file", "empty"}},
-		{badSuper, []string{"open"}},
+		{badSuper, []string{"corrupt HDF5 file", "superblock"}},
 		{filepath.Join("..", "fixtures", "not_hdf5", "model.h5"), []string{"not an HDF5 file"}},
 	} {
 		m, err := Load(tc.path, nil)

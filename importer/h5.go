@@ -110,6 +110,36 @@ static int kr_read_f32(hid_t ds, float *buf) {
 	return H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ? -1 : 0;
 }
 
+// kr_link_type returns the type of the link at name from loc (H5L_TYPE_*),
+// or -1 when there is none.
+static int kr_link_type(hid_t loc, const char *name) {
+	H5L_info_t info;
+	if (H5Lget_info(loc, name, &info, H5P_DEFAULT) < 0) {
+		H5Eclear2(H5E_DEFAULT);
+		return -1;
+	}
+	return (int)info.type;
+}
+
+// kr_file_size returns the size of the file that holds loc, or -1.
+static long long kr_file_size(hid_t loc) {
+	hid_t f = H5Iget_file_id(loc);
+	if (f < 0) return -1;
+	hsize_t size = 0;
+	herr_t rc = H5Fget_filesize(f, &size);
+	H5Fclose(f);
+	return rc < 0 ? -1 : (long long)size;
+}
+
+// kr_object_addr gets the address of the object header of loc, without
+// decoding its attributes (H5O_INFO_BASIC).
+static int kr_object_addr(hid_t loc, haddr_t *addr) {
+	H5O_info_t info;
+	if (H5Oget_info2(loc, &info, H5O_INFO_BASIC) < 0) return -1;
+	*addr = info.addr;
+	return 0;
+}
+
 static long long kr_open_objects(void) {
 	return (long long)H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
 }
@@ -120,8 +150,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
+	"math"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -145,9 +174,30 @@ func h5lock() (unlock func()) {
 	h5mu.Lock()
 	C.kr_silence()
 	return func() {
+		if curScan != nil {
+			curScan.file.Close()
+			curScan = nil
+		}
 		h5mu.Unlock()
 		goruntime.UnlockOSThread()
 	}
+}
+
+// curScan validates the metadata of the file the current session opened
+// (h5open) before libhdf5 decodes it. It belongs to the holder of h5mu.
+var curScan *h5scan
+
+// checkObject validates the attribute messages of the object loc before
+// libhdf5 decodes any of them.
+func checkObject(loc hdf5.Identifier) error {
+	if curScan == nil {
+		return nil
+	}
+	var addr C.haddr_t
+	if C.kr_object_addr(C.hid_t(loc.ID()), &addr) < 0 {
+		return h5err("object address")
+	}
+	return curScan.checkAttributes(uint64(addr))
 }
 
 // h5err turns the current libhdf5 error stack into an error.
@@ -161,44 +211,23 @@ func h5err(op string) error {
 	return fmt.Errorf("%s: %s", op, msg)
 }
 
-// hdf5Signature starts every HDF5 superblock.
-var hdf5Signature = []byte("\x89HDF\r\n\x1a\n")
-
-// checkSignature verifies, before libhdf5 sees the file, that path is a
-// regular file with an HDF5 signature at offset 0 or a power of two from 512.
-func checkSignature(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return errors.New("not a regular file")
-	}
-	if st.Size() == 0 {
-		return errors.New("not an HDF5 file: the file is empty")
-	}
-	sig := make([]byte, len(hdf5Signature))
-	for off := int64(0); off+int64(len(sig)) <= st.Size(); off = max(512, off*2) {
-		if _, err := f.ReadAt(sig, off); err != nil && err != io.EOF {
-			return err
-		}
-		if bytes.Equal(sig, hdf5Signature) {
-			return nil
-		}
-	}
-	return errors.New("not an HDF5 file: no HDF5 signature")
-}
-
 // h5open opens path read-only. The caller holds h5lock.
 func h5open(path string) (*hdf5.File, error) {
-	if err := checkSignature(path); err != nil {
+	osf, sb, size, err := openChecked(path)
+	if err != nil {
 		return nil, err
 	}
+	scan := newScan(osf, size, sb)
+	scan.file = osf
+	// The root group's attributes are decoded as the file opens.
+	if err := scan.checkAttributes(sb.root); err != nil {
+		osf.Close()
+		return nil, err
+	}
+	if curScan != nil {
+		curScan.file.Close()
+	}
+	curScan = scan
 	f, err := hdf5.OpenFile(path, hdf5.F_ACC_RDONLY)
 	if err != nil {
 		return nil, h5err("open")
@@ -216,6 +245,9 @@ const maxAttrBytes = 256 << 20
 // without weights that way) gives no strings. ok is false when the
 // attribute is absent.
 func attrStrings(loc hdf5.Identifier, name string) (vals []string, ok bool, err error) {
+	if err := checkObject(loc); err != nil {
+		return nil, false, err
+	}
 	id := C.hid_t(loc.ID())
 	if exists(id, name) {
 		v, err := readAttrStrings(id, name)
@@ -267,9 +299,14 @@ func readAttrStrings(id C.hid_t, name string) ([]string, error) {
 	if cls != C.H5T_STRING {
 		return nil, fmt.Errorf("attribute %q: want strings, found a non-string type", name)
 	}
+	// The attribute's data lies in the file: a declared size larger than
+	// the file is a lie, refused before anything is allocated for it.
+	fileSize := int64(C.kr_file_size(id))
 	if vlen != 0 {
-		if int64(n) > maxAttrBytes/8 {
-			return nil, fmt.Errorf("attribute %q: %d strings is too many", name, n)
+		// Each variable-length string takes at least 10 bytes in the file
+		// (its length and a global heap ID).
+		if int64(n) > maxAttrBytes/8 || (fileSize >= 0 && int64(n) > fileSize/10) {
+			return nil, fmt.Errorf("attribute %q: %d strings is too many for a file of %d bytes", name, n, fileSize)
 		}
 		ptrs := (**C.char)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(uintptr(0)))))
 		if ptrs == nil {
@@ -289,8 +326,9 @@ func readAttrStrings(id C.hid_t, name string) ([]string, error) {
 		}
 		return out, nil
 	}
-	if size == 0 || int64(size)*int64(n) > maxAttrBytes {
-		return nil, fmt.Errorf("attribute %q: %d strings of %d bytes is out of range", name, n, size)
+	if size == 0 || int64(size) > maxAttrBytes || int64(n) > maxAttrBytes/int64(size) ||
+		(fileSize >= 0 && int64(size)*int64(n) > fileSize) {
+		return nil, fmt.Errorf("attribute %q: %d strings of %d bytes is out of range for a file of %d bytes", name, n, size, fileSize)
 	}
 	buf := make([]byte, int(size)*int(n))
 	if C.kr_attr_read_fixed(id, cname, unsafe.Pointer(&buf[0])) < 0 {
@@ -313,61 +351,154 @@ func openObjects() int64 {
 	return int64(C.kr_open_objects())
 }
 
-// dataset is one weight array, converted to float32.
-type dataset struct {
+// datasetInfo is what the metadata of a weight dataset declares.
+type datasetInfo struct {
 	shape []int
-	data  []float32
+	n     int64 // elements, saturated at math.MaxInt64
 }
 
-// readFloat32 reads the dataset at path under g as float32. libhdf5
-// converts float16 and float64 on the fly. Non-float types are refused, and
-// the declared size is checked against limits before anything is allocated.
-func readFloat32(g *hdf5.Group, path string, lim *limits) (dataset, error) {
+// statFloat32 reads the declared type and shape of the dataset at path
+// under g, without its data. Non-float types are refused. The element
+// count saturates instead of overflowing, so that limits can judge it.
+func statFloat32(g *hdf5.Group, path string) (datasetInfo, error) {
+	if err := checkHardLinks(g.Identifier, path); err != nil {
+		return datasetInfo{}, err
+	}
 	ds, err := g.OpenDataset(path)
 	if err != nil {
-		return dataset{}, h5err("open dataset")
+		return datasetInfo{}, h5err("open dataset")
 	}
 	defer ds.Close()
+	return datasetMetaOf(ds)
+}
+
+func datasetMetaOf(ds *hdf5.Dataset) (datasetInfo, error) {
 	dt, err := ds.Datatype()
 	if err != nil {
-		return dataset{}, h5err("dataset type")
+		return datasetInfo{}, h5err("dataset type")
 	}
 	class, size := dt.Class(), dt.Size()
 	dt.Close()
 	if class != hdf5.T_FLOAT {
-		return dataset{}, fmt.Errorf("dtype is %s, not a float type", className(class, size))
+		return datasetInfo{}, fmt.Errorf("dtype is %s, not a float type (float16, float32 or float64)", className(class, size))
+	}
+	if size != 2 && size != 4 && size != 8 {
+		return datasetInfo{}, fmt.Errorf("dtype is a %d-byte float, not float16, float32 or float64", size)
 	}
 	sp := ds.Space()
 	if sp == nil {
-		return dataset{}, h5err("dataset space")
+		return datasetInfo{}, h5err("dataset space")
 	}
 	dims, err := extentDims(sp)
 	sp.Close()
 	if err != nil {
-		return dataset{}, err
+		return datasetInfo{}, err
 	}
-	shape := make([]int, len(dims))
-	n := int64(1)
+	info := datasetInfo{shape: make([]int, len(dims)), n: 1}
 	for i, d := range dims {
-		if d > 1<<40 {
-			return dataset{}, fmt.Errorf("declared shape %v is too large", dims)
+		info.shape[i] = int(min(d, math.MaxInt64))
+	}
+	for _, d := range info.shape {
+		if d == 0 {
+			info.n = 0
+			break
 		}
-		shape[i] = int(d)
-		n *= int64(d)
-		if n > 1<<40 {
-			return dataset{}, fmt.Errorf("declared shape %v is too large", dims)
+		if info.n > math.MaxInt64/int64(d) {
+			info.n = math.MaxInt64
+		} else if info.n != math.MaxInt64 {
+			info.n *= int64(d)
 		}
 	}
-	if err := lim.take(n, shape); err != nil {
-		return dataset{}, err
+	return info, nil
+}
+
+// maxElements is the most elements kerasrun reads into one weight, whatever
+// Options say.
+const maxElements = 1 << 40
+
+// readFloat32 reads the data of a dataset that statFloat32 described and
+// limits accepted (so it has at most maxElements elements), converted to
+// float32: libhdf5 converts float16 and float64 on the fly.
+func readFloat32(g *hdf5.Group, path string, want datasetInfo) ([]float32, error) {
+	ds, err := g.OpenDataset(path)
+	if err != nil {
+		return nil, h5err("open dataset")
 	}
-	data := make([]float32, n)
-	if n > 0 {
+	defer ds.Close()
+	// The file is held open, but check again that it describes what the
+	// limits accepted.
+	info, err := datasetMetaOf(ds)
+	if err != nil {
+		return nil, err
+	}
+	if info.n != want.n || len(info.shape) != len(want.shape) {
+		return nil, fmt.Errorf("declared shape changed from %v to %v while reading", want.shape, info.shape)
+	}
+	data := make([]float32, want.n)
+	if want.n > 0 {
 		if C.kr_read_f32(C.hid_t(ds.ID()), (*C.float)(unsafe.Pointer(&data[0]))) < 0 {
-			return dataset{}, h5err("read")
+			return nil, h5err("read")
 		}
 	}
-	return dataset{shape: shape, data: data}, nil
+	return data, nil
+}
+
+// checkHardLinks checks that every component of path from loc is a hard
+// link. libhdf5 follows soft and external links when it opens an object; an
+// external link makes it open another file by name, which a model file
+// must not be able to do (it could name a FIFO, a device or any readable
+// HDF5 file). Keras writes only hard links. A component that does not
+// exist is left for the open that follows to report.
+func checkHardLinks(loc hdf5.Identifier, path string) error {
+	id := C.hid_t(loc.ID())
+	prefix := ""
+	if strings.HasPrefix(path, "/") {
+		prefix = "/"
+	}
+	for _, part := range strings.Split(path, "/") {
+		if part == "" || part == "." {
+			continue
+		}
+		if prefix != "" && prefix != "/" {
+			prefix += "/"
+		}
+		prefix += part
+		cp := C.CString(prefix)
+		kind := C.kr_link_type(id, cp)
+		C.free(unsafe.Pointer(cp))
+		switch kind {
+		case -1:
+			return nil
+		case C.H5L_TYPE_HARD:
+		case C.H5L_TYPE_SOFT:
+			return fmt.Errorf("%q is a soft link; kerasrun follows only hard links", prefix)
+		case C.H5L_TYPE_EXTERNAL:
+			return fmt.Errorf("%q is an external link to another file; kerasrun does not follow links out of the file", prefix)
+		default:
+			return fmt.Errorf("%q is a user-defined link (type %d); kerasrun follows only hard links", prefix, int(kind))
+		}
+	}
+	return nil
+}
+
+// linkType returns the type of the link name of loc (C.H5L_TYPE_*), or -1
+// when there is none.
+func linkType(loc hdf5.Identifier, name string) int {
+	cn := C.CString(name)
+	defer C.free(unsafe.Pointer(cn))
+	return int(C.kr_link_type(C.hid_t(loc.ID()), cn))
+}
+
+// openGroup opens the group at path under g after checkHardLinks.
+func openGroup(g *hdf5.Group, path string) (*hdf5.Group, error) {
+	if err := checkHardLinks(g.Identifier, path); err != nil {
+		return nil, err
+	}
+	sub, err := g.OpenGroup(path)
+	if err != nil {
+		return nil, h5err("open group")
+	}
+	return sub, nil
 }
 
 // extentDims returns the dimensions of a dataspace: none for a scalar

@@ -243,9 +243,8 @@ func readMeta(path string, weightsOnly bool) (FileInfo, []*GroupReport, string, 
 	}
 	g := root
 	if _, rootNames, _ := attrStrings(root.Identifier, "layer_names"); !rootNames {
-		wg, err := root.OpenGroup("model_weights")
+		wg, err := openGroup(root, "model_weights")
 		if err != nil {
-			h5err("") // clear the stack
 			if info.ModelConfig == "" {
 				return FileInfo{}, nil, "", errors.New("no model_config, no layer_names and no model_weights group: this is not a Keras file")
 			}
@@ -270,9 +269,9 @@ func readMeta(path string, weightsOnly bool) (FileInfo, []*GroupReport, string, 
 	}
 	var groups []*GroupReport
 	for _, ln := range names {
-		lg, err := g.OpenGroup(ln)
+		lg, err := openGroup(g, ln)
 		if err != nil {
-			return FileInfo{}, nil, "", fmt.Errorf("layer %q: %w", ln, h5err("open weight group"))
+			return FileInfo{}, nil, "", fmt.Errorf("layer %q: weight group: %w", ln, err)
 		}
 		gr, err := groupMeta(lg, ln)
 		lg.Close()
@@ -302,6 +301,9 @@ func groupMeta(lg *hdf5.Group, name string) (*GroupReport, error) {
 
 // datasetMeta reads a dataset's shape and dtype, not its data.
 func datasetMeta(g *hdf5.Group, path string) ([]int, string, error) {
+	if err := checkHardLinks(g.Identifier, path); err != nil {
+		return nil, "", err
+	}
 	ds, err := g.OpenDataset(path)
 	if err != nil {
 		return nil, "", h5err("open dataset")

@@ -3,6 +3,7 @@ package importer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -11,17 +12,20 @@ import (
 	"gonum.org/v1/hdf5"
 )
 
-// Options sets limits for Load. A nil *Options means the defaults. A zero
-// field means its default.
+// Options sets limits for Load and LoadWeights. A nil *Options means the
+// defaults. A zero field means its default. Each limit is checked against
+// what the file declares (dataset shapes, the number of layers in
+// model_config) before anything is allocated for it, and an error that
+// hits one names the Options field that raises it.
 type Options struct {
 	// MaxTensorElements bounds the elements of one weight array
-	// (default 1<<28, 1 GiB of float32).
+	// (default 1<<28, 1 GiB of float32). Values over 1<<40 act as 1<<40.
 	MaxTensorElements int64
 	// MaxWeightBytes bounds the float32 bytes of all weights together
 	// (default 4 GiB).
 	MaxWeightBytes int64
-	// MaxLayers bounds the number of layers in the model config
-	// (default 10000).
+	// MaxLayers bounds the number of layers in the model config, those of
+	// nested models included (default 10000).
 	MaxLayers int
 }
 
@@ -38,7 +42,7 @@ type limits struct {
 func (o *Options) limits() *limits {
 	l := &limits{maxTensor: defaultMaxTensorElements, maxBytes: defaultMaxWeightBytes}
 	if o != nil && o.MaxTensorElements > 0 {
-		l.maxTensor = o.MaxTensorElements
+		l.maxTensor = min(o.MaxTensorElements, maxElements)
 	}
 	if o != nil && o.MaxWeightBytes > 0 {
 		l.maxBytes = o.MaxWeightBytes
@@ -53,16 +57,38 @@ func (o *Options) maxLayers() int {
 	return defaultMaxLayers
 }
 
-// take accounts for a weight of n elements before it is allocated.
+// take accounts for a weight of n elements (saturated at math.MaxInt64)
+// before it is allocated.
 func (l *limits) take(n int64, shape []int) error {
 	if n > l.maxTensor {
-		return fmt.Errorf("declared shape %v has %d elements, over the limit of %d (raise Options.MaxTensorElements)", shape, n, l.maxTensor)
+		if l.maxTensor == maxElements {
+			return fmt.Errorf("declared shape %v has %s elements, more than kerasrun reads into one weight (%d)", shape, countString(n), l.maxTensor)
+		}
+		return fmt.Errorf("declared shape %v has %s elements, over the limit of %d elements per weight (raise importer.Options.MaxTensorElements)", shape, countString(n), l.maxTensor)
+	}
+	if n > (l.maxBytes-l.used)/4 {
+		return fmt.Errorf("declared shape %v brings the weights to %s bytes of float32, over the limit of %d bytes (raise importer.Options.MaxWeightBytes)", shape, countString(l.used+4*n), l.maxBytes)
 	}
 	l.used += 4 * n
-	if l.used > l.maxBytes {
-		return fmt.Errorf("weights reach %d bytes, over the limit of %d (raise Options.MaxWeightBytes)", l.used, l.maxBytes)
-	}
 	return nil
+}
+
+// countString writes a saturated count.
+func countString(n int64) string {
+	if n < 0 || n == math.MaxInt64 || n > math.MaxInt64/4 {
+		return "more than 2^61"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// layerLimitError reports n layers over limit; exact says whether n is
+// the real count or only where counting stopped.
+func layerLimitError(n, limit int, exact bool) error {
+	count := strconv.Itoa(n)
+	if !exact {
+		count = "more than " + strconv.Itoa(limit)
+	}
+	return fmt.Errorf("model_config has %s layers, over the limit of %d (raise importer.Options.MaxLayers)", count, limit)
 }
 
 // FileInfo holds the root attributes of a Keras file.
@@ -160,6 +186,17 @@ var errWeightsOnly = errors.New("no model_config attribute: this is a weights-on
 	"which holds no architecture; give its architecture JSON (model.to_json()) as well: " +
 	"kerasrun --arch ARCH.json, or importer.LoadWeights")
 
+// errNotKeras is the error for an HDF5 file that Keras did not write.
+var errNotKeras = errors.New("not a Keras model file: the HDF5 file has no model_config, keras_version or layer_names attribute and no model_weights group")
+
+// keras1Weights reports whether root looks like Keras weights without a
+// keras_version (Keras 1 wrote none): a layer_names attribute or a
+// model_weights group.
+func keras1Weights(root *hdf5.Group) bool {
+	_, ok, _ := attrStrings(root.Identifier, "layer_names")
+	return ok || linkType(root.Identifier, "model_weights") >= 0
+}
+
 func load(path string, opts *Options) (*runtime.Model, error) {
 	info, fw, err := readFile(path, opts, false)
 	if err != nil {
@@ -167,6 +204,9 @@ func load(path string, opts *Options) (*runtime.Model, error) {
 	}
 	if info.ModelConfig == "" {
 		return nil, errWeightsOnly
+	}
+	if n := countLayers(info.ModelConfig, opts.maxLayers()); n > opts.maxLayers() {
+		return nil, layerLimitError(n, opts.maxLayers(), false)
 	}
 	spec, err := parseModelConfig(info.ModelConfig, fw.env(info.KerasVersion, info.Backend))
 	if err != nil {
@@ -197,10 +237,16 @@ func readFile(path string, opts *Options, weightsOnly bool) (FileInfo, *fileWeig
 		return FileInfo{}, nil, err
 	}
 	if info.ModelConfig == "" && !weightsOnly {
+		if info.KerasVersion == "" && !keras1Weights(root) {
+			return FileInfo{}, nil, errNotKeras
+		}
 		return info, nil, nil
 	}
 	g := root
 	if _, rootNames, _ := attrStrings(root.Identifier, "layer_names"); !weightsOnly || !rootNames {
+		if err := checkHardLinks(root.Identifier, "model_weights"); err != nil {
+			return FileInfo{}, nil, err
+		}
 		wg, err := root.OpenGroup("model_weights")
 		if err != nil {
 			h5err("") // clear the stack
@@ -242,12 +288,17 @@ func rootInfo(root *hdf5.Group) (FileInfo, error) {
 			return FileInfo{}, err
 		}
 	}
+	// Before any JSON parser sees it (see checkJSONDepth).
+	if err := checkJSONDepth("model_config", info.ModelConfig); err != nil {
+		return FileInfo{}, err
+	}
 	return info, nil
 }
 
 // readWeights reads every layer's weights under g (a model_weights group,
 // or the root of a weights-only file), in the order of layer_names and
-// weight_names.
+// weight_names. It first reads every dataset's declared type and shape and
+// checks them against lim, and only then reads any data.
 func readWeights(g *hdf5.Group, lim *limits) ([]string, map[string][]layers.Weight, error) {
 	names, ok, err := attrStrings(g.Identifier, "layer_names")
 	if err != nil {
@@ -256,39 +307,62 @@ func readWeights(g *hdf5.Group, lim *limits) ([]string, map[string][]layers.Weig
 	if !ok {
 		return nil, nil, errors.New("model_weights has no layer_names attribute")
 	}
-	out := make(map[string][]layers.Weight, len(names))
+	type planned struct {
+		name string
+		info datasetInfo
+	}
+	plan := make(map[string][]planned, len(names))
 	for _, ln := range names {
-		if _, dup := out[ln]; dup {
+		if _, dup := plan[ln]; dup {
 			return nil, nil, fmt.Errorf("layer_names lists %q twice", ln)
 		}
-		lg, err := g.OpenGroup(ln)
+		lg, err := openGroup(g, ln)
 		if err != nil {
-			return nil, nil, fmt.Errorf("layer %q: %w", ln, h5err("open weight group"))
+			return nil, nil, fmt.Errorf("layer %q: weight group: %w", ln, err)
 		}
-		ws, err := readLayerWeights(lg, lim)
+		wn, _, err := attrStrings(lg.Identifier, "weight_names")
+		ws := make([]planned, 0, len(wn))
+		for _, name := range wn {
+			if err != nil {
+				break
+			}
+			var info datasetInfo
+			if info, err = statFloat32(lg, name); err == nil {
+				err = lim.take(info.n, info.shape)
+			}
+			if err != nil {
+				err = fmt.Errorf("weight %q: %w", name, err)
+			}
+			ws = append(ws, planned{name, info})
+		}
 		lg.Close()
 		if err != nil {
 			return nil, nil, fmt.Errorf("layer %q: %w", ln, err)
 		}
+		plan[ln] = ws
+	}
+	out := make(map[string][]layers.Weight, len(names))
+	for _, ln := range names {
+		lg, err := openGroup(g, ln)
+		if err != nil {
+			return nil, nil, fmt.Errorf("layer %q: weight group: %w", ln, err)
+		}
+		ws := make([]layers.Weight, 0, len(plan[ln]))
+		for _, p := range plan[ln] {
+			var data []float32
+			if data, err = readFloat32(lg, p.name, p.info); err != nil {
+				err = fmt.Errorf("layer %q: weight %q: %w", ln, p.name, err)
+				break
+			}
+			ws = append(ws, layers.Weight{Name: p.name, Shape: p.info.shape, Data: data})
+		}
+		lg.Close()
+		if err != nil {
+			return nil, nil, err
+		}
 		out[ln] = ws
 	}
 	return names, out, nil
-}
-
-func readLayerWeights(lg *hdf5.Group, lim *limits) ([]layers.Weight, error) {
-	wn, _, err := attrStrings(lg.Identifier, "weight_names")
-	if err != nil {
-		return nil, err
-	}
-	ws := make([]layers.Weight, 0, len(wn))
-	for _, name := range wn {
-		d, err := readFloat32(lg, name, lim)
-		if err != nil {
-			return nil, fmt.Errorf("weight %q: %w", name, err)
-		}
-		ws = append(ws, layers.Weight{Name: name, Shape: d.shape, Data: d.data})
-	}
-	return ws, nil
 }
 
 // build decodes every layer, then builds the graph in dependency order.
@@ -298,7 +372,7 @@ func build(tree *modelSpec, b *binder, opts *Options) (*runtime.Model, error) {
 		return nil, err
 	}
 	if n := len(spec.layers); n > opts.maxLayers() {
-		return nil, fmt.Errorf("model has %d layers, over the limit of %d (raise Options.MaxLayers)", n, opts.maxLayers())
+		return nil, layerLimitError(n, opts.maxLayers(), true)
 	}
 	// Phase 1: decode every layer and collect every problem at once.
 	cfgs := map[string]layers.Config{}
@@ -334,6 +408,7 @@ func build(tree *modelSpec, b *binder, opts *Options) (*runtime.Model, error) {
 		refs[tensorRef{layer: r.layer}] = g.Input(runtime.IO{Name: r.layer, Shape: e.shape, DType: e.dtype}, spec.listed[r.layer])
 	}
 	built := map[string]runtime.Layer{}
+	maxTensor := opts.limits().maxTensor
 	masked := map[tensorRef]bool{} // which tensors carry a Keras mask
 	done := map[*layerEntry]int{}  // nodes already added per layer
 	pending := 0
@@ -358,6 +433,9 @@ func build(tree *modelSpec, b *binder, opts *Options) (*runtime.Model, error) {
 				}
 				l, outShapes, err := b.call(e, cfgs[e.spec.Name], built, shapes)
 				if err != nil {
+					return nil, err
+				}
+				if err := checkOutputSizes(e, outShapes, maxTensor); err != nil {
 					return nil, err
 				}
 				inMasked := make([]bool, len(node))
@@ -395,6 +473,26 @@ func build(tree *modelSpec, b *binder, opts *Options) (*runtime.Model, error) {
 		g.Output(uniqueName(seen, spec.outNames[i]), ref)
 	}
 	return g.Build()
+}
+
+// checkOutputSizes bounds what a layer's outputs hold per sample, as far as
+// their static shapes tell (None dimensions follow the inputs, which the
+// caller controls): a config such as RepeatVector(n=10**9) would otherwise
+// load, and allocate without bound at the first Predict.
+func checkOutputSizes(e *layerEntry, outs [][]int, limit int64) error {
+	for _, s := range outs {
+		n := int64(1)
+		for i, d := range s {
+			if i == 0 || d <= 0 {
+				continue
+			}
+			if n > limit/int64(d) {
+				return fmt.Errorf("layer %q (%s): output shape %s holds more than %d elements per sample, over the limit (raise importer.Options.MaxTensorElements)", e.spec.Name, e.spec.Class, runtime.FormatShape(s), limit)
+			}
+			n *= int64(d)
+		}
+	}
+	return nil
 }
 
 // uniqueName follows tf.keras: an output name already used gets the

@@ -19,6 +19,9 @@ type archInfo struct {
 
 // parseArch reads an architecture JSON document.
 func parseArch(arch []byte) (archInfo, error) {
+	if err := checkJSONDepth("architecture", string(arch)); err != nil {
+		return archInfo{}, err
+	}
 	if !gjson.ValidBytes(arch) {
 		return archInfo{}, errors.New("architecture: not valid JSON")
 	}

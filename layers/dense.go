@@ -68,7 +68,7 @@ func (l *denseLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	if lastDim(x.Shape) != l.in || x.Rank() < 2 {
 		return nil, fmt.Errorf("layers: layer %q (Dense): input shape %v, want last dimension %d", l.name, x.Shape, l.in)
 	}
-	rows := len(x.Data) / l.in
+	rows := runtime.NumElements(x.Shape[:x.Rank()-1])
 	outShape := append(append([]int(nil), x.Shape[:x.Rank()-1]...), l.units)
 	out := runtime.Zeros(outShape...)
 	l.kernelP.mulBias(rows, l.units, l.in, x.Data, l.in, l.kernel, l.bias, out.Data, l.units)

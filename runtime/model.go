@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"unsafe"
 )
 
@@ -217,15 +219,9 @@ func (m *Model) predict(ctx context.Context, sess *sessionRun, inputs []*Tensor)
 		for i, s := range n.in {
 			in[i] = slots[s]
 		}
-		var out []*Tensor
-		var err error
-		if sess != nil {
-			out, err = sess.forward(ctx, ni, n.layer, in)
-		} else {
-			out, err = forward(ctx, n.layer, in)
-		}
+		out, err := runNode(ctx, sess, ni, n.layer, in)
 		if err != nil {
-			return nil, err
+			return nil, m.blameInputs(n, err)
 		}
 		if len(out) != len(n.out) {
 			return nil, fmt.Errorf("runtime: layer %q (%s) returned %d outputs, want %d", n.layer.Name(), n.layer.Class(), len(out), len(n.out))
@@ -239,6 +235,28 @@ func (m *Model) predict(ctx context.Context, sess *sessionRun, inputs []*Tensor)
 		res[i] = m.own(slots[s], inputs, res[:i])
 	}
 	return res, nil
+}
+
+// blameInputs names the model inputs that feed node n directly in err: a
+// layer that reads a model input fails on bad data in it (a token id out
+// of range for an Embedding, say), and the caller must learn which input
+// and what shape it takes. Cancellation errors are returned as they are.
+func (m *Model) blameInputs(n node, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var names []string
+	for _, s := range n.in {
+		for i, is := range m.inSlots {
+			if is == s {
+				names = append(names, fmt.Sprintf("%q (shape %s)", m.inputs[i].Name, FormatShape(m.inputs[i].Shape)))
+			}
+		}
+	}
+	if len(names) == 0 {
+		return err
+	}
+	return fmt.Errorf("runtime: input %s: %w", strings.Join(names, ", "), err)
 }
 
 // own returns t, or a copy of it when its data or mask is shared with an
@@ -281,6 +299,31 @@ type ContextLayer interface {
 	ForwardContext(ctx context.Context, in []*Tensor) ([]*Tensor, error)
 }
 
+// runNode runs one layer call. A panic in the layer, which is a bug in it
+// that some data reached, is returned as an error naming the layer rather
+// than taking down the process that serves the model.
+func runNode(ctx context.Context, sess *sessionRun, ni int, l Layer, in []*Tensor) (out []*Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("runtime: layer %q (%s) failed on inputs of shape %s: %v (a kerasrun bug; please report it)", l.Name(), l.Class(), shapesOf(in), r)
+		}
+	}()
+	if sess != nil {
+		return sess.forward(ctx, ni, l, in)
+	}
+	return forward(ctx, l, in)
+}
+
+func shapesOf(in []*Tensor) string {
+	parts := make([]string, len(in))
+	for i, t := range in {
+		if t != nil {
+			parts[i] = fmt.Sprint(t.Shape)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 func forward(ctx context.Context, l Layer, in []*Tensor) ([]*Tensor, error) {
 	if cl, ok := l.(ContextLayer); ok {
 		return cl.ForwardContext(ctx, in)
@@ -288,6 +331,8 @@ func forward(ctx context.Context, l Layer, in []*Tensor) ([]*Tensor, error) {
 	return l.Forward(in)
 }
 
+// checkInputs checks the inputs against the model before anything runs.
+// Every error names the input and its expected shape.
 func (m *Model) checkInputs(inputs []*Tensor) error {
 	if len(inputs) != len(m.inputs) {
 		return fmt.Errorf("runtime: model takes %d input(s) (%s), got %d", len(m.inputs), ioNames(m.inputs), len(inputs))
@@ -295,37 +340,66 @@ func (m *Model) checkInputs(inputs []*Tensor) error {
 	batch := -1
 	for i, t := range inputs {
 		spec := m.inputs[i]
+		want := FormatShape(spec.Shape)
 		if t == nil {
-			return fmt.Errorf("runtime: input %q is nil", spec.Name)
+			return fmt.Errorf("runtime: input %q is nil, want a tensor of shape %s", spec.Name, want)
 		}
-		if NumElements(t.Shape) != len(t.Data) || hasNegative(t.Shape) {
-			return fmt.Errorf("runtime: input %q has shape %v but %d values", spec.Name, t.Shape, len(t.Data))
+		if n, ok := checkedElements(t.Shape); !ok || n != len(t.Data) {
+			return fmt.Errorf("runtime: input %q has shape %v but %d values (want shape %s)", spec.Name, t.Shape, len(t.Data), want)
 		}
 		// Keras: predict does not check the batch axis, even when the
 		// model declares a fixed batch size.
-		if len(t.Shape) != len(spec.Shape) || (len(t.Shape) > 0 && !ShapeMatches(spec.Shape[1:], t.Shape[1:])) {
-			return fmt.Errorf("runtime: input %q has shape %v, want %s", spec.Name, t.Shape, FormatShape(spec.Shape))
+		if len(t.Shape) != len(spec.Shape) {
+			return fmt.Errorf("runtime: input %q has rank %d (shape %v), want rank %d: shape %s", spec.Name, len(t.Shape), t.Shape, len(spec.Shape), want)
+		}
+		if len(t.Shape) > 0 && !ShapeMatches(spec.Shape[1:], t.Shape[1:]) {
+			return fmt.Errorf("runtime: input %q has shape %v, want %s", spec.Name, t.Shape, want)
 		}
 		if len(t.Shape) > 0 {
 			if t.Shape[0] == 0 {
-				return fmt.Errorf("runtime: input %q has an empty batch (shape %v)", spec.Name, t.Shape)
+				return fmt.Errorf("runtime: input %q has an empty batch (shape %v), want at least one sample of shape %s", spec.Name, t.Shape, want)
 			}
 			if batch >= 0 && t.Shape[0] != batch {
-				return fmt.Errorf("runtime: input %q has batch size %d, but an earlier input has %d", spec.Name, t.Shape[0], batch)
+				return fmt.Errorf("runtime: input %q has batch size %d, but an earlier input has %d (want shape %s)", spec.Name, t.Shape[0], batch, want)
 			}
 			batch = t.Shape[0]
+		}
+		if t.Mask != nil && (len(t.Shape) < 2 || len(t.Mask) != t.Shape[0]*t.Shape[1]) {
+			return fmt.Errorf("runtime: input %q has shape %v and a mask of %d values; a mask covers the batch and time axes (%s)", spec.Name, t.Shape, len(t.Mask), want)
+		}
+		if isIntegerDType(spec.DType) {
+			// Keras: feeding floats to an integer input casts them
+			// (truncating); kerasrun refuses values that are not integers
+			// instead of guessing.
+			for j, v := range t.Data {
+				if v != float32(math.Trunc(float64(v))) || math.IsInf(float64(v), 0) {
+					return fmt.Errorf("runtime: input %q is %s (shape %s), but value %v at index %d is not an integer", spec.Name, spec.DType, want, v, j)
+				}
+			}
 		}
 	}
 	return nil
 }
 
-func hasNegative(s []int) bool {
-	for _, d := range s {
+// checkedElements returns the product of the dimensions of shape, and
+// false when a dimension is negative or the product overflows.
+func checkedElements(shape []int) (int, bool) {
+	n := 1
+	for _, d := range shape {
 		if d < 0 {
-			return true
+			return 0, false
 		}
+		if d != 0 && n > math.MaxInt/d {
+			return 0, false
+		}
+		n *= d
 	}
-	return false
+	return n, true
+}
+
+// isIntegerDType reports whether a Keras input dtype is an integer type.
+func isIntegerDType(dtype string) bool {
+	return strings.HasPrefix(dtype, "int") || strings.HasPrefix(dtype, "uint")
 }
 
 func ioNames(s []IO) string {

@@ -1,10 +1,37 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, vet, and go test -race over every
-# package, including the golden fixtures and the real-model corpus in
-# ../shared/keras-real (set KERASRUN_CORPUS to use another copy).
+# package, including the golden fixtures, the bad-file corpus and the
+# real-model corpus in ../shared/keras-real (set KERASRUN_CORPUS to use
+# another copy).
+#
+#   scripts/test.sh               the test suite
+#   scripts/test.sh fuzz [TIME]   run each fuzzer for TIME (default 30s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
+
+# The fuzz targets, as package:Fuzzer. Their seed corpora (testdata/fuzz and
+# the seeds they add themselves) also run in the plain test suite.
+FUZZERS=(
+  importer:FuzzLoad
+  importer:FuzzBindWeights
+  importer:FuzzParseModelConfig
+  internal/npyfile:FuzzDecode
+  layers:FuzzLayer
+)
+
+if [ "${1:-}" = fuzz ]; then
+  fuzztime="${2:-30s}"
+  for f in "${FUZZERS[@]}"; do
+    pkg="${f%%:*}" name="${f##*:}"
+    echo "fuzz: $pkg $name for $fuzztime" >&2
+    start=$SECONDS
+    go test "./$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime"
+    echo "fuzz: $pkg $name ran $((SECONDS - start))s in all" >&2
+  done
+  exit 0
+fi
+
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
   echo "gofmt would change: $unformatted" >&2

@@ -4,6 +4,8 @@
 //	kerasrun summary MODEL.h5 [--arch ARCH.json]
 //	kerasrun inspect MODEL.h5 [--arch ARCH.json]
 //	kerasrun layers
+//	kerasrun soak MODEL.h5 [--duration 10m]
+//	kerasrun serve --model NAME=MODEL.h5 [--addr :8080]
 //
 // Errors go to stderr with exit status 1; usage errors exit with 2.
 package main
@@ -50,7 +52,7 @@ const usage = `usage:
                  [--out FILE] [--budget SECONDS] [--json]
         time Predict as ../shared/perf's harness does and print one JSON
         line (median_ms, times_ms, reps, warmup, load_ms)
-  --arch ARCH.json: MODEL.h5 holds weights only (model.save_weights); its
+` + soakUsage + serveUsage + `  --arch ARCH.json: MODEL.h5 holds weights only (model.save_weights); its
         architecture is the JSON of model.to_json(). Weights bind to the
         layers by position, as Keras's load_weights does.
 `
@@ -82,6 +84,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdLayers(args[1:], stdout)
 	case "bench":
 		err = cmdBench(args[1:], stdout)
+	case "soak":
+		err = cmdSoak(args[1:], stdout)
+	case "serve":
+		err = cmdServe(args[1:], stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

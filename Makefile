@@ -1,0 +1,33 @@
+# kerasrun: make test | fuzz | fuzz-ci | soak | loadtest
+#
+#   make test                   gofmt, go vet and go test -race ./... (scripts/test.sh)
+#   make fuzz [FUZZTIME=30s]    each fuzzer for FUZZTIME
+#   make fuzz-ci                each fuzzer briefly, as CI does
+#   make soak [SOAK=10m]        concurrent predictions for SOAK, reporting
+#                               memory and goroutines (kerasrun soak)
+#   make loadtest               kerasrun serve under load: W1 of ../shared/perf,
+#                               with and without batching (scripts/loadtest.sh)
+
+FUZZTIME ?= 30s
+FUZZTIME_CI ?= 10s
+SOAK ?= 10m
+SOAK_MODEL ?= fixtures/example/model.h5
+SOAK_FLAGS ?= --interval 1m
+
+.PHONY: test fuzz fuzz-ci soak loadtest
+
+test:
+	scripts/test.sh
+
+fuzz:
+	scripts/test.sh fuzz $(FUZZTIME)
+
+fuzz-ci:
+	scripts/test.sh fuzz $(FUZZTIME_CI)
+
+soak:
+	go build -o bin/kerasrun ./cmd/kerasrun
+	bin/kerasrun soak $(SOAK_MODEL) --duration $(SOAK) $(SOAK_FLAGS)
+
+loadtest:
+	scripts/loadtest.sh

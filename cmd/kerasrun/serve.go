@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kerasrun/kerasrun/serve"
+)
+
+const serveUsage = `  kerasrun serve --model [NAME=]MODEL.h5 [--model ...] [--arch NAME=ARCH.json]
+                 [--addr :8080] [--max-batch 32] [--max-delay 2ms] [--queue 1024]
+                 [--workers N] [--max-body 64MiB] [--timeout 30s] [--grace 30s]
+                 [--log-level info] [--log-format json]
+        serve the models over HTTP with the Open Inference Protocol (KServe
+        V2): /v2/health/{live,ready}, /v2, /v2/models/NAME[/ready],
+        POST /v2/models/NAME/infer (JSON or binary tensors), and /metrics.
+        NAME defaults to the file name without .h5. Concurrent requests for
+        a model are merged into batches of up to --max-batch samples, the
+        oldest waiting at most --max-delay (--max-batch 1: no batching);
+        --queue bounds the waiting requests per model (503 past it);
+        --workers is the number of batches a model runs at once (default:
+        1 with batching, the number of cores without). On
+        SIGTERM or SIGINT the server stops taking requests, finishes those
+        in flight (for at most --grace) and exits 0.
+`
+
+func cmdServe(args []string, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return serveMain(ctx, args, stdout, nil)
+}
+
+// serveMain runs the server until ctx ends, then shuts it down gracefully.
+// listening, when set, gets the address once the server accepts
+// connections.
+func serveMain(ctx context.Context, args []string, stdout io.Writer, listening func(addr string)) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var models, archs listFlag
+	fs.Var(&models, "model", "a model as [NAME=]MODEL.h5 (repeat for several)")
+	fs.Var(&archs, "arch", "NAME=ARCH.json: architecture JSON for the weights-only file of model NAME")
+	addr := fs.String("addr", ":8080", "address to listen on")
+	maxBatch := fs.Int("max-batch", 32, "most samples per merged batch (1: no batching)")
+	maxDelay := fs.Duration("max-delay", 2*time.Millisecond, "longest a request waits for others to merge with")
+	queue := fs.Int("queue", 1024, "most requests waiting per model")
+	workers := fs.Int("workers", 0, "batches a model runs at once (0: 1 with batching, the number of cores without)")
+	maxBody := fs.String("max-body", "64MiB", "largest request body (bytes, or with KiB, MiB, GiB)")
+	timeout := fs.Duration("timeout", 30*time.Second, "longest an inference request may take (0: no limit)")
+	grace := fs.Duration("grace", 30*time.Second, "longest to wait for requests in flight at shutdown")
+	logLevel := fs.String("log-level", "info", "debug (every request), info, warn or error")
+	logFormat := fs.String("log-format", "json", "json or text")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("serve takes no positional arguments (use --model [NAME=]MODEL.h5), got %q", pos)
+	}
+	if len(models) == 0 {
+		return usagef("serve needs at least one --model")
+	}
+	if *maxBatch < 1 || *queue < 1 || *workers < 0 || *maxDelay < 0 || *timeout < 0 || *grace < 0 {
+		return usagef("serve: --max-batch and --queue must be positive, and --workers and durations not negative")
+	}
+	bodyLimit, err := parseBytes(*maxBody)
+	if err != nil {
+		return usagef("serve: --max-body: %v", err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("serve: --log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var log *slog.Logger
+	switch *logFormat {
+	case "json":
+		log = slog.New(slog.NewJSONHandler(stdout, hopts))
+	case "text":
+		log = slog.New(slog.NewTextHandler(stdout, hopts))
+	default:
+		return usagef("serve: --log-format %q: want json or text", *logFormat)
+	}
+
+	archOf := map[string]string{}
+	for _, a := range archs {
+		name, file, ok := strings.Cut(a, "=")
+		if !ok || name == "" || file == "" {
+			return usagef("serve: --arch %q: want NAME=ARCH.json", a)
+		}
+		archOf[name] = file
+	}
+	to := *timeout
+	if to == 0 {
+		to = -1
+	}
+	srv := serve.New(&serve.Options{
+		MaxBatch: *maxBatch, MaxDelay: *maxDelay, QueueSize: *queue, Workers: *workers,
+		MaxBodyBytes: bodyLimit, Timeout: to, Logger: log,
+	})
+	for _, spec := range models {
+		name, path := modelSpec(spec)
+		start := time.Now()
+		m, err := loadModel(path, archOf[name])
+		if err != nil {
+			return fmt.Errorf("model %q: %w", name, err)
+		}
+		delete(archOf, name)
+		if err := srv.Add(name, m); err != nil {
+			return err
+		}
+		log.Info("model loaded", "model", name, "path", path, "load_ms", time.Since(start).Milliseconds())
+	}
+	for name := range archOf {
+		return usagef("serve: --arch for %q, but no --model has that name", name)
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "max_batch", *maxBatch, "max_delay", maxDelay.String(),
+		"queue", *queue, "max_body", bodyLimit, "timeout", timeout.String())
+	if listening != nil {
+		listening(ln.Addr().String())
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("signal received; shutting down", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("shutdown: requests still in flight after --grace %v", *grace)
+		}
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return <-served
+}
+
+// modelSpec splits [NAME=]PATH; NAME defaults to the file name without its
+// extension.
+func modelSpec(s string) (name, path string) {
+	if n, p, ok := strings.Cut(s, "="); ok && n != "" && !strings.ContainsRune(n, os.PathSeparator) {
+		return n, p
+	}
+	base := filepath.Base(s)
+	return strings.TrimSuffix(base, filepath.Ext(base)), s
+}
+
+// parseBytes reads a byte count: 1048576, 512KiB, 64MiB, 1GiB (KB, MB and GB
+// are read as the binary units too).
+func parseBytes(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
+	mult := int64(1)
+	num := s
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			num, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n <= 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("%q is not a positive byte count such as 1048576 or 64MiB", s)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kerasrun/kerasrun/internal/golden"
+	"github.com/kerasrun/kerasrun/oip"
+	"github.com/kerasrun/kerasrun/runtime"
+)
+
+// syncWriter collects output written from several goroutines.
+type syncWriter struct {
+	ch chan []byte
+}
+
+func (w syncWriter) Write(p []byte) (int, error) {
+	w.ch <- append([]byte(nil), p...)
+	return len(p), nil
+}
+
+// fixtureCase returns a fixture case by id.
+func fixtureCase(t *testing.T, id string) *golden.Case {
+	t.Helper()
+	cases, err := golden.Load(fixtures)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cases {
+		if cases[i].ID == id {
+			return &cases[i]
+		}
+	}
+	t.Fatalf("no fixture %q", id)
+	return nil
+}
+
+// inferCase sends a fixture's inputs and checks the outputs against the
+// fixture's expected outputs.
+func inferCase(t *testing.T, c *oip.Client, model string, fc *golden.Case) {
+	t.Helper()
+	ins, err := fc.ReadInputs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &oip.InferRequest{ID: fc.ID}
+	for k, x := range ins {
+		shape := make([]int64, len(x.Shape))
+		for i, d := range x.Shape {
+			shape[i] = int64(d)
+		}
+		req.Inputs = append(req.Inputs, oip.NewFP32(fc.Inputs[k].Name, shape, x.Data))
+	}
+	res, err := c.Infer(context.Background(), model, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*runtime.Tensor
+	for _, o := range res.Outputs {
+		d, err := o.Float32s()
+		if err != nil {
+			t.Fatal(err)
+		}
+		shape := make([]int, len(o.Shape))
+		for i, v := range o.Shape {
+			shape[i] = int(v)
+		}
+		x, err := runtime.NewTensor(shape, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, x)
+	}
+	if err := fc.Check(got); err != nil {
+		t.Fatalf("%s: %v", model, err)
+	}
+}
+
+// TestServe runs the serve command on loopback with two models, one of
+// them a weights-only file with --arch and one named after its file,
+// checks their outputs against the fixtures, and stops it by cancelling
+// its context (what SIGTERM does).
+func TestServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := syncWriter{make(chan []byte, 1000)}
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	wo := fixtureCase(t, "f3_wo_keras2_sequential")
+	args := []string{
+		"--model", "ex=" + filepath.Join(fixtures, "example", "model.h5"),
+		"--model", filepath.Join(fixtures, "tagger", "model.h5"),
+		"--model", "wo=" + wo.Model(), "--arch", "wo=" + wo.Arch(),
+		"--addr", "127.0.0.1:0", "--max-batch", "8", "--max-delay", "1ms", "--log-level", "debug",
+	}
+	go func() { done <- serveMain(ctx, args, out, func(a string) { addr <- a }) }()
+	var base string
+	select {
+	case a := <-addr:
+		base = "http://" + a
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	c := oip.NewClient(base, nil)
+	if ok, err := c.Ready(ctx); !ok || err != nil {
+		t.Fatalf("ready: %v %v", ok, err)
+	}
+	for _, name := range []string{"ex", "model", "wo"} {
+		if _, err := c.ModelMetadata(ctx, name); err != nil {
+			t.Fatalf("metadata %s: %v", name, err)
+		}
+	}
+	inferCase(t, c, "ex", fixtureCase(t, "example"))
+	inferCase(t, c, "model", fixtureCase(t, "tagger"))
+	inferCase(t, c, "wo", wo)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	close(out.ch)
+	var logs strings.Builder
+	for b := range out.ch {
+		logs.Write(b)
+	}
+	var msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		msgs = append(msgs, rec["msg"].(string))
+	}
+	all := strings.Join(msgs, "|")
+	for _, want := range []string{"model loaded", "listening", "infer", "signal received; shutting down", "shutdown complete"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("logs lack %q: %s", want, all)
+		}
+	}
+}
+
+// TestServeUsage checks the command-line errors of serve.
+func TestServeUsage(t *testing.T) {
+	ex := filepath.Join(fixtures, "example", "model.h5")
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"serve"}, 2, "serve needs at least one --model"},
+		{[]string{"serve", ex}, 2, "no positional arguments"},
+		{[]string{"serve", "--model", ex, "--max-batch", "0"}, 2, "must be positive"},
+		{[]string{"serve", "--model", ex, "--max-body", "lots"}, 2, `"lots" is not a positive byte count`},
+		{[]string{"serve", "--model", ex, "--log-level", "loud"}, 2, "--log-level"},
+		{[]string{"serve", "--model", ex, "--log-format", "xml"}, 2, "--log-format"},
+		{[]string{"serve", "--model", ex, "--arch", "other=x.json"}, 2, `--arch for "other"`},
+		{[]string{"serve", "--model", ex, "--arch", "nonsense"}, 2, "want NAME=ARCH.json"},
+		{[]string{"serve", "--model", "x=/nonexistent.h5"}, 1, `model "x"`},
+		{[]string{"serve", "--model", "a=" + ex, "--model", "a=" + ex}, 1, "added twice"},
+		{[]string{"serve", "--model", ex, "--addr", "256.0.0.1:99999"}, 1, ""},
+	} {
+		code, _, stderr := runCLI(c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for s, want := range map[string]int64{"1048576": 1 << 20, "512KiB": 512 << 10, "64MiB": 64 << 20, "1GiB": 1 << 30, "2MB": 2 << 20, "3K": 3 << 10} {
+		if got, err := parseBytes(s); err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "0", "-1", "x", "1TiB", "99999999999GiB"} {
+		if _, err := parseBytes(s); err == nil {
+			t.Errorf("parseBytes(%q): no error", s)
+		}
+	}
+}
+
+// TestServeSIGTERM runs kerasrun serve in a child process (this test
+// binary), sends it SIGTERM, and checks that it exits 0 after a clean
+// shutdown.
+func TestServeSIGTERM(t *testing.T) {
+	if os.Getenv("KERASRUN_SERVE_CHILD") == "1" {
+		os.Exit(run([]string{"serve", "--model", filepath.Join(fixtures, "example", "model.h5"), "--addr", "127.0.0.1:0"}, strings.NewReader(""), os.Stdout, os.Stderr))
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeSIGTERM$")
+	cmd.Env = append(os.Environ(), "KERASRUN_SERVE_CHILD=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stdout)
+	var addr string
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "listening" {
+			addr = rec.Addr
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no listening line: %q %s", lines, stderr.String())
+	}
+	c := oip.NewClient("http://"+addr, nil)
+	inferCase(t, c, "model", fixtureCase(t, "example"))
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s\n%s", err, strings.Join(lines, "\n"), stderr.String())
+	}
+	if !strings.Contains(strings.Join(lines, "\n"), `"msg":"shutdown complete"`) {
+		t.Fatalf("no clean shutdown in the logs:\n%s", strings.Join(lines, "\n"))
+	}
+}
