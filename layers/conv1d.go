@@ -14,14 +14,12 @@ import (
 // right.
 type conv1dLayer struct {
 	base
-	k, in, filters int
-	stride, dil    int
-	padding        string
-	channelsFirst  bool
-	kernel         []float32 // [k*in, filters]
-	kernelP        packed
-	bias           []float32
-	act            ActFunc
+	conv1dGeom
+	filters int
+	kernel  []float32 // [k*in, filters]
+	kernelP packed
+	bias    []float32
+	act     ActFunc
 }
 
 type conv1dConfig struct {
@@ -98,7 +96,7 @@ func (c *conv1dConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, er
 	if c.channelsFirst {
 		steps, ch = s[2], s[1]
 	}
-	l := &conv1dLayer{k: c.k, filters: c.filters, stride: c.stride, dil: c.dil, padding: c.padding, channelsFirst: c.channelsFirst, act: c.act}
+	l := &conv1dLayer{conv1dGeom: conv1dGeom{k: c.k, stride: c.stride, dil: c.dil, padding: c.padding, channelsFirst: c.channelsFirst}, filters: c.filters, act: c.act}
 	kw, err := w.Take("kernel", c.k, ch, c.filters)
 	if err != nil {
 		return nil, nil, err
@@ -118,45 +116,19 @@ func (c *conv1dConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, er
 		l.bias = b.Data
 	}
 	l.base = newBase(c.spec, w)
-	outLen := convOutLen(steps, c.k, c.stride, c.dil, c.padding)
-	if outLen == 0 {
-		return nil, nil, fmt.Errorf("input of %d steps is shorter than the kernel span %d", steps, (c.k-1)*c.dil+1)
+	out, err := l.outShape(s[0], steps, c.filters)
+	if err != nil {
+		return nil, nil, err
 	}
-	out := []int{s[0], outLen, c.filters}
-	if c.channelsFirst {
-		out = []int{s[0], c.filters, outLen}
-	}
-	return l, [][]int{out}, nil
+	return l, out, nil
 }
 
 func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
-	x := in[0]
-	if x.Rank() != 3 {
-		return nil, fmt.Errorf("layers: layer %q (Conv1D): input shape %v, want rank 3", l.name, x.Shape)
+	data, b, steps, outLen, padLeft, err := l.input(l.name, l.class, in[0])
+	if err != nil {
+		return nil, err
 	}
-	b, steps, ch := x.Shape[0], x.Shape[1], x.Shape[2]
-	data := x.Data
-	if l.channelsFirst {
-		steps, ch = ch, steps
-		data = transpose12(x.Data, b, x.Shape[1], x.Shape[2])
-	}
-	if ch != l.in {
-		return nil, fmt.Errorf("layers: layer %q (Conv1D): input has %d channels, want %d", l.name, ch, l.in)
-	}
-	outLen := convOutLen(steps, l.k, l.stride, l.dil, l.padding)
-	if outLen <= 0 {
-		return nil, fmt.Errorf("layers: layer %q (Conv1D): input of %d steps is shorter than the kernel span %d", l.name, steps, (l.k-1)*l.dil+1)
-	}
-	padLeft := 0
-	switch l.padding {
-	case "causal":
-		padLeft = (l.k - 1) * l.dil
-	case "same":
-		total := (outLen-1)*l.stride + (l.k-1)*l.dil + 1 - steps
-		if total > 0 {
-			padLeft = total / 2
-		}
-	}
+	ch := l.in
 	kc := l.k * l.in
 	out := runtime.Zeros(b, outLen, l.filters)
 	if l.dil == 1 {
@@ -199,10 +171,66 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		l.kernelP.mulBias(b*outLen, l.filters, kc, cols, kc, l.kernel, l.bias, out.Data, l.filters)
 	}
 	l.act(out.Data, l.filters)
-	if l.channelsFirst {
-		out = &runtime.Tensor{Shape: []int{b, l.filters, outLen}, Data: transpose12(out.Data, b, outLen, l.filters)}
+	return []*runtime.Tensor{l.finish(out)}, nil
+}
+
+// conv1dGeom is the geometry that Conv1D and SeparableConv1D share: kernel
+// size, input channels, stride, dilation, padding and data format.
+type conv1dGeom struct {
+	k, in, stride, dil int
+	padding            string
+	channelsFirst      bool
+}
+
+// outShape is the static output shape for a batch, a number of input steps
+// and of filters.
+func (g *conv1dGeom) outShape(batch, steps, filters int) ([][]int, error) {
+	outLen := convOutLen(steps, g.k, g.stride, g.dil, g.padding)
+	if outLen == 0 {
+		return nil, fmt.Errorf("input of %d steps is shorter than the kernel span %d", steps, (g.k-1)*g.dil+1)
 	}
-	return []*runtime.Tensor{out}, nil
+	if g.channelsFirst {
+		return [][]int{{batch, filters, outLen}}, nil
+	}
+	return [][]int{{batch, outLen, filters}}, nil
+}
+
+// input checks x and returns its data in channels_last order, with the
+// batch, the number of steps, the output length and the left padding.
+func (g *conv1dGeom) input(name, class string, x *runtime.Tensor) (data []float32, b, steps, outLen, padLeft int, err error) {
+	if x.Rank() != 3 {
+		return nil, 0, 0, 0, 0, fmt.Errorf("layers: layer %q (%s): input shape %v, want rank 3", name, class, x.Shape)
+	}
+	b, steps, ch := x.Shape[0], x.Shape[1], x.Shape[2]
+	data = x.Data
+	if g.channelsFirst {
+		steps, ch = ch, steps
+		data = transpose12(x.Data, b, x.Shape[1], x.Shape[2])
+	}
+	if ch != g.in {
+		return nil, 0, 0, 0, 0, fmt.Errorf("layers: layer %q (%s): input has %d channels, want %d", name, class, ch, g.in)
+	}
+	outLen = convOutLen(steps, g.k, g.stride, g.dil, g.padding)
+	if outLen <= 0 {
+		return nil, 0, 0, 0, 0, fmt.Errorf("layers: layer %q (%s): input of %d steps is shorter than the kernel span %d", name, class, steps, (g.k-1)*g.dil+1)
+	}
+	switch g.padding {
+	case "causal":
+		padLeft = (g.k - 1) * g.dil
+	case "same":
+		padLeft = samePad("same", steps, outLen, g.k, g.stride, g.dil)
+	}
+	return data, b, steps, outLen, padLeft, nil
+}
+
+// finish returns a channels_last output [batch, steps, filters] in the
+// layer's data format.
+func (g *conv1dGeom) finish(out *runtime.Tensor) *runtime.Tensor {
+	if !g.channelsFirst {
+		return out
+	}
+	b, n, f := out.Shape[0], out.Shape[1], out.Shape[2]
+	return &runtime.Tensor{Shape: []int{b, f, n}, Data: transpose12(out.Data, b, n, f)}
 }
 
 // flipKernel reverses the first axis of a [k, ...] kernel.

@@ -17,15 +17,13 @@ import (
 // (k-1)·dilation zeros on the left). The layer does not support masking.
 type separableConv1DLayer struct {
 	base
-	k, in, mult, filters int
-	stride, dil          int
-	padding              string
-	channelsFirst        bool
-	depthwise            []float32 // [k, in, mult]
-	pointwise            []float32 // [in*mult, filters]
-	pointwiseP           packed
-	bias                 []float32
-	act                  ActFunc
+	conv1dGeom
+	mult, filters int
+	depthwise     []float32 // [k, in, mult]
+	pointwise     []float32 // [in*mult, filters]
+	pointwiseP    packed
+	bias          []float32
+	act           ActFunc
 }
 
 type separableConv1DConfig struct {
@@ -84,8 +82,8 @@ func (c *separableConv1DConfig) Build(in [][]int, w *Weights) (runtime.Layer, []
 	if err != nil {
 		return nil, nil, err
 	}
-	l := &separableConv1DLayer{k: c.k, in: ch, mult: c.mult, filters: c.filters, stride: c.stride, dil: c.dil,
-		padding: c.padding, channelsFirst: c.channelsFirst, depthwise: dw.Data, pointwise: pw.Data, act: c.act}
+	l := &separableConv1DLayer{conv1dGeom: conv1dGeom{k: c.k, in: ch, stride: c.stride, dil: c.dil, padding: c.padding, channelsFirst: c.channelsFirst},
+		mult: c.mult, filters: c.filters, depthwise: dw.Data, pointwise: pw.Data, act: c.act}
 	if c.useBias {
 		b, err := w.Take("bias", c.filters)
 		if err != nil {
@@ -94,42 +92,19 @@ func (c *separableConv1DConfig) Build(in [][]int, w *Weights) (runtime.Layer, []
 		l.bias = b.Data
 	}
 	l.base = newBase(c.spec, w)
-	outLen := convOutLen(steps, c.k, c.stride, c.dil, c.padding)
-	if outLen == 0 {
-		return nil, nil, fmt.Errorf("input of %d steps is shorter than the kernel span %d", steps, (c.k-1)*c.dil+1)
+	out, err := l.outShape(s[0], steps, c.filters)
+	if err != nil {
+		return nil, nil, err
 	}
-	out := []int{s[0], outLen, c.filters}
-	if c.channelsFirst {
-		out = []int{s[0], c.filters, outLen}
-	}
-	return l, [][]int{out}, nil
+	return l, out, nil
 }
 
 func (l *separableConv1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
-	x := in[0]
-	if x.Rank() != 3 {
-		return nil, fmt.Errorf("layers: layer %q (SeparableConv1D): input shape %v, want rank 3", l.name, x.Shape)
+	data, b, steps, outLen, padLeft, err := l.input(l.name, l.class, in[0])
+	if err != nil {
+		return nil, err
 	}
-	b, steps, ch := x.Shape[0], x.Shape[1], x.Shape[2]
-	data := x.Data
-	if l.channelsFirst {
-		steps, ch = ch, steps
-		data = transpose12(x.Data, b, x.Shape[1], x.Shape[2])
-	}
-	if ch != l.in {
-		return nil, fmt.Errorf("layers: layer %q (SeparableConv1D): input has %d channels, want %d", l.name, ch, l.in)
-	}
-	outLen := convOutLen(steps, l.k, l.stride, l.dil, l.padding)
-	if outLen <= 0 {
-		return nil, fmt.Errorf("layers: layer %q (SeparableConv1D): input of %d steps is shorter than the kernel span %d", l.name, steps, (l.k-1)*l.dil+1)
-	}
-	padLeft := 0
-	switch l.padding {
-	case "causal":
-		padLeft = (l.k - 1) * l.dil
-	case "same":
-		padLeft = samePad("same", steps, outLen, l.k, l.stride, l.dil)
-	}
+	ch := l.in
 	// Depthwise step: [b*outLen, in*mult], accumulated in float64.
 	dm := l.in * l.mult
 	depth := make([]float32, b*outLen*dm)
@@ -163,10 +138,7 @@ func (l *separableConv1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor,
 		addBias(out.Data, l.bias)
 	}
 	l.act(out.Data, l.filters)
-	if l.channelsFirst {
-		out = &runtime.Tensor{Shape: []int{b, l.filters, outLen}, Data: transpose12(out.Data, b, outLen, l.filters)}
-	}
-	return []*runtime.Tensor{out}, nil
+	return []*runtime.Tensor{l.finish(out)}, nil
 }
 
 func init() {
