@@ -120,21 +120,31 @@ func takeNamed(w *Weights, keras1 bool, name, k1name string, shape ...int) (Weig
 	return w.Take(name, shape...)
 }
 
+// normAxes resolves the normalised axes of an input of static shape s and
+// returns them with their sizes, which must be fixed.
+func normAxes(axes []int, s []int) ([]int, []int, error) {
+	resolved, err := resolveAxes(axes, len(s))
+	if err != nil {
+		return nil, nil, err
+	}
+	sizes := make([]int, len(resolved))
+	for i, a := range resolved {
+		if s[a] < 0 {
+			return nil, nil, fmt.Errorf("input shape %s: the normalised axis %d must have a fixed size", runtime.FormatShape(s), a)
+		}
+		sizes[i] = s[a]
+	}
+	return resolved, sizes, nil
+}
+
 func (c *batchNormConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
 	if err := oneInput(in); err != nil {
 		return nil, nil, err
 	}
 	s := in[0]
-	axes, err := resolveAxes(c.axes, len(s))
+	axes, pshape, err := normAxes(c.axes, s)
 	if err != nil {
 		return nil, nil, err
-	}
-	pshape := make([]int, len(axes))
-	for i, a := range axes {
-		if s[a] < 0 {
-			return nil, nil, fmt.Errorf("input shape %s: the normalised axis %d must have a fixed size", runtime.FormatShape(s), a)
-		}
-		pshape[i] = s[a]
 	}
 	// Keras: one axis gives parameters of shape [n]; several give the
 	// input's rank with 1 outside the axes (tf.keras).
@@ -292,16 +302,9 @@ func (c *layerNormConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int,
 		return nil, nil, err
 	}
 	s := in[0]
-	axes, err := resolveAxes(c.axes, len(s))
+	axes, pshape, err := normAxes(c.axes, s)
 	if err != nil {
 		return nil, nil, err
-	}
-	pshape := make([]int, len(axes))
-	for i, a := range axes {
-		if s[a] < 0 {
-			return nil, nil, fmt.Errorf("input shape %s: the normalised axis %d must have a fixed size", runtime.FormatShape(s), a)
-		}
-		pshape[i] = s[a]
 	}
 	l := &layerNormLayer{axes: axes, pshape: pshape, eps: c.eps}
 	// Keras: gamma is built before beta, both of shape [sizes of the axes]
