@@ -3,16 +3,21 @@
 //
 // Layout: a Tensor is dense, row-major and batch first. Shapes in specs use -1
 // for a free (None) dimension; a concrete Tensor never has a negative dimension.
+// A Tensor may carry a Keras mask over its batch and time axes (Tensor.Mask).
 //
-// Ownership: Predict never modifies its inputs. The tensors it returns are newly
-// allocated and belong to the caller. Layers are immutable once built.
+// Ownership: Predict never modifies its inputs. The tensors it returns belong
+// to the caller and never share memory with its inputs or with each other.
+// Layers are immutable once built.
 //
-// Concurrency: a Model is immutable after NewModel returns, and Predict is safe
-// for concurrent use by many goroutines.
+// Concurrency: a Model is immutable once Graph.Build returns it, and Predict
+// is safe for concurrent use by many goroutines. Predict never keeps state,
+// even for a model with stateful layers: a Session (Model.NewSession) carries
+// the states of stateful layers from one call to the next, and Reset clears
+// them. A panic inside a layer is returned as an error naming the layer.
 //
 // Errors: anything that data can cause (a wrong input shape, a wrong number of
 // inputs) is returned as an error. Programmer errors, such as building a graph
 // with a slot that does not exist, panic.
 //
-// This package imports only the standard library and gonum.
+// This package imports only the standard library.
 package runtime
