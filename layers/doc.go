@@ -13,11 +13,18 @@
 //     the order Keras stored them, checks every shape and returns an immutable
 //     runtime.Layer.
 //
+// Masks: a Config that accepts masked inputs implements MaskRule; the
+// importer applies the rules statically at load, so a masked input reaching a
+// layer that Keras would refuse fails at load (mask.go).
+//
 // Layout: tensors are float32, row-major, batch first (see package runtime).
 // Weights keep the Keras layout ([in, out] kernels, gate blocks side by side)
-// unless a file says otherwise.
+// unless a file says otherwise; cuDNN weights are converted at build
+// (cudnn.go). Products run on weights packed once for internal/kernels.
 //
-// Concurrency: built layers are immutable and safe for concurrent use. The
+// Concurrency: built layers are immutable and safe for concurrent use (their
+// packed weights are made once, under a sync.Once; scratch buffers come from
+// pools and never outlive a call). The
 // registry is written only from init functions and from Register, which must
 // be called before models are loaded.
 //
