@@ -55,11 +55,9 @@
 // fails alone.
 //
 // Numbers: the rows a request gets back from a merged batch are the rows
-// that one Predict on the whole batch computes. kerasrun's SIMD kernels
-// may round the last bit differently at different batch sizes, so they can
-// differ from a Predict on that request alone by a float32 rounding
-// (measured below 1e-7); with the portable kernels (build tag purego) they
-// are bit-identical.
+// that one Predict on the whole batch computes, and they are bit-identical
+// to a Predict on that request alone: kerasrun's kernels compute each row
+// the same way whatever the batch size (internal/kernels).
 //
 // # Metrics
 //

@@ -29,7 +29,7 @@ func gemmKernel5x16(k int, a *float32, lda int, b *float32, c *float32, ldc int,
 func gemmKernel6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int)
 
 //go:noescape
-func gemvKernel(k int, a *float32, b *float32, c *float32, acc int, panels int)
+func gemvKernel(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int)
 
 //go:noescape
 func expAVX2(x *float32, n int)
@@ -49,13 +49,14 @@ func lstmSigmoidAVX2(z *float32, u int, c *float32, h *float32, n int, slope flo
 //go:noescape
 func lstmHardAVX2(z *float32, u int, c *float32, h *float32, n int, slope float32)
 
-// gemvAVX2 runs the batch-1 kernel over `panels` full, contiguous panels.
-func gemvAVX2(k int, a *float32, b *float32, c *float32, acc bool, panels int) {
+// gemvAVX2 runs the batch-1 kernel over `panels` full, contiguous panels,
+// walking k in blocks of kb as gemmPanels does.
+func gemvAVX2(k, kb int, a *float32, b *float32, c *float32, acc bool, panels int) {
 	f := 0
 	if acc {
 		f = 1
 	}
-	gemvKernel(k, a, b, c, f, panels)
+	gemvKernel(k, kb, a, b, c, f, panels)
 }
 
 // kernelAVX2 calls the kernel for the tile height directly (not through a

@@ -8,7 +8,7 @@ func kernelAVX2(rows, tiles, k int, a *float32, lda int, b *float32, c *float32,
 	panic("kernels: no AVX2 kernels in this build")
 }
 
-func gemvAVX2(k int, a *float32, b *float32, c *float32, acc bool, panels int) {
+func gemvAVX2(k, kb int, a *float32, b *float32, c *float32, acc bool, panels int) {
 	panic("kernels: no AVX2 kernels in this build")
 }
 

@@ -16,7 +16,15 @@
 // stays in L1 while the row tiles stream past it, and the last tile of a
 // panel prefetches the next one. With m = 1 (a recurrent step at batch 1)
 // a separate kernel streams all the packed panels once, front to back, at
-// memory bandwidth.
+// memory bandwidth, four panels at a time.
+//
+// A row of C is bit-identical whatever the number of rows m of the product
+// (so a request batched with others gets the numbers of a batch-1 run):
+// every m cuts k in the same blocks (kBlock), and within a block every
+// kernel, batch-1 and pure Go included, sums each output element as one
+// sequential chain over k; the FMA latency is hidden across rows and
+// panels, never by splitting k. (The pure-Go and AVX2 paths round
+// differently from each other: FMA against separate multiply and add.)
 //
 // GemmParallel spreads one product over goroutines (ParallelFor); nothing
 // spins.

@@ -286,6 +286,11 @@ func kBlock(k int) int {
 // gemmPanels computes the columns of C covered by panels [p0, p1) of B.
 func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, accumulate bool) {
 	k := pb.k
+	// Every m walks k in the same blocks (and the kernels run one FMA
+	// chain per output element within a block), so that a row of C comes
+	// out bit-identical whatever the number of rows of the product: a
+	// request batched with others gets the numbers of a batch-1 run.
+	kb := kBlock(k)
 	if m == 1 && useAVX2 {
 		// Batch 1: one pass over the full panels in one call, then the
 		// partial one (if any) through the general path.
@@ -293,7 +298,7 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 		if pf > p0 {
 			_ = a[k-1]
 			_ = c[pf*nr-1]
-			gemvAVX2(k, &a[0], &pb.data[p0*k*nr], &c[p0*nr], accumulate, pf-p0)
+			gemvAVX2(k, kb, &a[0], &pb.data[p0*k*nr], &c[p0*nr], accumulate, pf-p0)
 		}
 		if pf >= p1 {
 			return
@@ -301,12 +306,6 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 		p0 = pf
 	}
 	full, tail, ntail := rowSplit(m)
-	kb := kBlock(k)
-	if m <= mr {
-		// One row tile: A is tiny and each B micro-panel is read once, so
-		// k blocking would only add passes over C.
-		kb = k
-	}
 	per := max(mc/mr, 1) // full tiles per row block
 	for pc := 0; pc < k; pc += kb {
 		kcur := min(kb, k-pc)

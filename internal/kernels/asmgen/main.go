@@ -137,10 +137,12 @@ func generate() []byte {
 // BX the panel, CX/R10 k counters, R8/R9 lda/ldc in bytes, R11 row 3 of C,
 // R12 the prefetch pointer.
 //
-// With fewer than 4 rows the FMA chains are too short to hide the FMA
-// latency (4 cycles, 2 pipes on Zen 3: 8 independent chains needed), so
-// small tiles keep `sets` accumulator sets that consecutive k steps rotate
-// through, summed at the end.
+// Every tile height runs one FMA chain per output element over k, in order
+// (no rotating accumulator sets): the summation order, and so the rounding,
+// is then the same for a row whatever tile it falls in. Tiles under 4 rows
+// have too few chains to hide the FMA latency (4 cycles, 2 pipes on Zen 3:
+// 8 independent chains needed) and run at part speed; the driver keeps them
+// to the edges (see rowSplit), and batch 1 uses gemvKernel.
 
 func rowAddr(r int, disp int) string {
 	// SI = a, DI = a + 3*lda, R8 = lda in bytes.
@@ -178,13 +180,6 @@ func cRowAddr(r int) string {
 }
 
 func (g *gen) gemmKernel(mr int) {
-	sets := 1
-	switch {
-	case mr == 1:
-		sets = 4
-	case mr <= 3:
-		sets = 2
-	}
 	acc := func(s, r, h int) string { return fmt.Sprintf("Y%d", (s*mr+r)*2+h) }
 	name := fmt.Sprintf("gemmKernel%dx16", mr)
 	g.p("// func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int)", name)
@@ -220,12 +215,10 @@ func (g *gen) gemmKernel(mr int) {
 		g.i("PREFETCHT0 %s", cRowAddr(r))
 		g.i("PREFETCHT0 60%s", cRowAddr(r))
 	}
-	for s := 0; s < sets; s++ {
-		for r := 0; r < mr; r++ {
-			for h := 0; h < 2; h++ {
-				y := acc(s, r, h)
-				g.i("VXORPS %s, %s, %s", y, y, y)
-			}
+	for r := 0; r < mr; r++ {
+		for h := 0; h < 2; h++ {
+			y := acc(0, r, h)
+			g.i("VXORPS %s, %s, %s", y, y, y)
 		}
 	}
 	loop4, tail, loop1, store := g.newLabel("k4_"), g.newLabel("tail_"), g.newLabel("k1_"), g.newLabel("store_")
@@ -262,7 +255,7 @@ func (g *gen) gemmKernel(mr int) {
 		g.i("ADDQ $256, R12")
 	}
 	for u := 0; u < 4; u++ {
-		step(u%sets, u)
+		step(0, u)
 	}
 	g.i("ADDQ $16, SI")
 	if mr > 3 {
@@ -284,16 +277,6 @@ func (g *gen) gemmKernel(mr int) {
 	g.i("DECQ CX")
 	g.i("JNZ %s", loop1)
 	g.p("%s:", store)
-	// Fold the extra accumulator sets into set 0 (pairwise).
-	for s := sets / 2; s >= 1; s /= 2 {
-		for t := 0; t < s; t++ {
-			for r := 0; r < mr; r++ {
-				for h := 0; h < 2; h++ {
-					g.i("VADDPS %s, %s, %s", acc(t+s, r, h), acc(t, r, h), acc(t, r, h))
-				}
-			}
-		}
-	}
 	over := g.newLabel("over_")
 	g.i("CMPQ acc+48(FP), $0")
 	g.i("JEQ %s", over)
@@ -323,75 +306,139 @@ func (g *gen) gemmKernel(mr int) {
 
 // gemvKernel emits
 //
-//	gemvKernel(k int, a *float32, b *float32, c *float32, acc int, panels int)
+//	gemvKernel(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int)
 //
 // the batch-1 product over `panels` consecutive full panels: for each panel
 // q, c[16q : 16q+16] (=|+=) a[0:k] · panel q. The panels are contiguous
-// (k×16 floats each), so B streams front to back in one pass. Four
-// accumulator pairs rotate over the k steps to cover the FMA latency.
+// (k×16 floats each). k is walked in blocks of kb (the last one shorter),
+// exactly as the GEMM driver walks it: within a block each output element
+// is one sequential FMA chain from zero, and each block's sum is then
+// stored into (first block, acc == 0) or added to C, so that a row's result
+// does not depend on the number of rows of the product. The FMA latency is
+// hidden across panels instead: groups of 4 panels (8 independent chains),
+// then a group of 2 and of 1 for the rest.
+//
+// Registers: accumulators Y0..Y7, broadcast Y8; AX panels left, BX the
+// group's first panel, DX its C, R11 the panel stride in bytes, R12/R13
+// panels 0 and 2 of the group at the current k, SI a, R8 k left, R10 the
+// block length, CX the loop counter, R9 the accumulate flag.
 func (g *gen) gemvKernel() {
 	name := "gemvKernel"
-	g.p("// func %s(k int, a *float32, b *float32, c *float32, acc int, panels int)", name)
-	g.p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
-	g.i("MOVQ b+16(FP), BX")
-	g.i("MOVQ c+24(FP), DX")
-	g.i("MOVQ panels+40(FP), AX")
-	g.i("TESTQ AX, AX")
-	end, panel := g.newLabel("end_"), g.newLabel("panel_")
-	g.i("JZ %s", end)
-	g.p("%s:", panel)
-	g.i("MOVQ k+0(FP), CX")
-	g.i("MOVQ a+8(FP), SI")
-	for y := 0; y < 8; y++ {
-		g.i("VXORPS Y%d, Y%d, Y%d", y, y, y)
+	g.p("// func %s(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	g.i("MOVQ b+24(FP), BX")
+	g.i("MOVQ c+32(FP), DX")
+	g.i("MOVQ panels+48(FP), AX")
+	g.i("MOVQ k+0(FP), R11")
+	g.i("SHLQ $6, R11")
+	end := g.newLabel("end_")
+	pan := func(j, disp int) string {
+		base := "R12"
+		if j >= 2 {
+			base = "R13"
+		}
+		d := ""
+		if disp != 0 {
+			d = fmt.Sprint(disp)
+		}
+		if j%2 == 1 {
+			return fmt.Sprintf("%s(%s)(R11*1)", d, base)
+		}
+		return fmt.Sprintf("%s(%s)", d, base)
 	}
-	loop4, tail, loop1, store := g.newLabel("k4_"), g.newLabel("tail_"), g.newLabel("k1_"), g.newLabel("store_")
-	g.i("MOVQ CX, R10")
-	g.i("SHRQ $2, R10")
-	g.i("JZ %s", tail)
-	g.p("%s:", loop4)
-	g.i("PREFETCHT0 1024(BX)")
-	g.i("PREFETCHT0 1088(BX)")
-	g.i("PREFETCHT0 1152(BX)")
-	g.i("PREFETCHT0 1216(BX)")
-	for u := 0; u < 4; u++ {
-		g.i("VBROADCASTSS %d(SI), Y14", 4*u)
-		g.i("VFMADD231PS %d(BX), Y14, Y%d", 64*u, 2*u)
-		g.i("VFMADD231PS %d(BX), Y14, Y%d", 64*u+32, 2*u+1)
+	group := func(G int) {
+		g.i("MOVQ a+16(FP), SI")
+		g.i("MOVQ k+0(FP), R8")
+		g.i("MOVQ acc+40(FP), R9")
+		g.i("MOVQ BX, R12")
+		if G > 2 {
+			g.i("LEAQ (BX)(R11*2), R13")
+		}
+		block := g.newLabel("block_")
+		loop4, tail, loop1, store := g.newLabel("k4_"), g.newLabel("tail_"), g.newLabel("k1_"), g.newLabel("store_")
+		g.p("%s:", block)
+		g.i("MOVQ R8, R10")
+		g.i("CMPQ R10, kb+8(FP)")
+		g.i("CMOVQGT kb+8(FP), R10")
+		g.i("SUBQ R10, R8")
+		for y := 0; y < 2*G; y++ {
+			g.i("VXORPS Y%d, Y%d, Y%d", y, y, y)
+		}
+		step := func(u int) {
+			g.i("VBROADCASTSS %d(SI), Y8", 4*u)
+			for j := 0; j < G; j++ {
+				g.i("VFMADD231PS %s, Y8, Y%d", pan(j, 64*u), 2*j)
+				g.i("VFMADD231PS %s, Y8, Y%d", pan(j, 64*u+32), 2*j+1)
+			}
+		}
+		g.i("MOVQ R10, CX")
+		g.i("SHRQ $2, CX")
+		g.i("JZ %s", tail)
+		g.p("%s:", loop4)
+		for j := 0; j < G; j++ {
+			g.i("PREFETCHT0 %s", pan(j, 1024))
+			g.i("PREFETCHT0 %s", pan(j, 1088))
+			g.i("PREFETCHT0 %s", pan(j, 1152))
+			g.i("PREFETCHT0 %s", pan(j, 1216))
+		}
+		for u := 0; u < 4; u++ {
+			step(u)
+		}
+		g.i("ADDQ $16, SI")
+		g.i("ADDQ $256, R12")
+		if G > 2 {
+			g.i("ADDQ $256, R13")
+		}
+		g.i("DECQ CX")
+		g.i("JNZ %s", loop4)
+		g.p("%s:", tail)
+		g.i("MOVQ R10, CX")
+		g.i("ANDQ $3, CX")
+		g.i("JZ %s", store)
+		g.p("%s:", loop1)
+		step(0)
+		g.i("ADDQ $4, SI")
+		g.i("ADDQ $64, R12")
+		if G > 2 {
+			g.i("ADDQ $64, R13")
+		}
+		g.i("DECQ CX")
+		g.i("JNZ %s", loop1)
+		g.p("%s:", store)
+		over := g.newLabel("over_")
+		g.i("TESTQ R9, R9")
+		g.i("JZ %s", over)
+		for y := 0; y < 2*G; y++ {
+			g.i("VADDPS %d(DX), Y%d, Y%d", 32*y, y, y)
+		}
+		g.p("%s:", over)
+		for y := 0; y < 2*G; y++ {
+			g.i("VMOVUPS Y%d, %d(DX)", y, 32*y)
+		}
+		g.i("MOVQ $1, R9")
+		g.i("TESTQ R8, R8")
+		g.i("JNZ %s", block)
+		// Next group: G panels on in B, 16*G floats on in C.
+		for j := 0; j < G; j++ {
+			g.i("ADDQ R11, BX")
+		}
+		g.i("ADDQ $%d, DX", 64*G)
+		g.i("SUBQ $%d, AX", G)
 	}
-	g.i("ADDQ $16, SI")
-	g.i("ADDQ $256, BX")
-	g.i("DECQ R10")
-	g.i("JNZ %s", loop4)
-	g.p("%s:", tail)
-	g.i("ANDQ $3, CX")
-	g.i("JZ %s", store)
-	g.p("%s:", loop1)
-	g.i("VBROADCASTSS (SI), Y14")
-	g.i("VFMADD231PS (BX), Y14, Y0")
-	g.i("VFMADD231PS 32(BX), Y14, Y1")
-	g.i("ADDQ $4, SI")
-	g.i("ADDQ $64, BX")
-	g.i("DECQ CX")
-	g.i("JNZ %s", loop1)
-	g.p("%s:", store)
-	g.i("VADDPS Y4, Y0, Y0")
-	g.i("VADDPS Y5, Y1, Y1")
-	g.i("VADDPS Y6, Y2, Y2")
-	g.i("VADDPS Y7, Y3, Y3")
-	g.i("VADDPS Y2, Y0, Y0")
-	g.i("VADDPS Y3, Y1, Y1")
-	over := g.newLabel("over_")
-	g.i("CMPQ acc+32(FP), $0")
-	g.i("JEQ %s", over)
-	g.i("VADDPS (DX), Y0, Y0")
-	g.i("VADDPS 32(DX), Y1, Y1")
-	g.p("%s:", over)
-	g.i("VMOVUPS Y0, (DX)")
-	g.i("VMOVUPS Y1, 32(DX)")
-	g.i("ADDQ $64, DX")
-	g.i("DECQ AX")
-	g.i("JNZ %s", panel)
+	g4, g2, g1 := g.newLabel("g4_"), g.newLabel("g2_"), g.newLabel("g1_")
+	g.p("%s:", g4)
+	g.i("CMPQ AX, $4")
+	g.i("JLT %s", g2)
+	group(4)
+	g.i("JMP %s", g4)
+	g.p("%s:", g2)
+	g.i("CMPQ AX, $2")
+	g.i("JLT %s", g1)
+	group(2)
+	g.p("%s:", g1)
+	g.i("CMPQ AX, $1")
+	g.i("JLT %s", end)
+	group(1)
 	g.p("%s:", end)
 	g.i("VZEROUPPER")
 	g.i("RET")
