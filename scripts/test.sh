@@ -5,7 +5,8 @@
 # another copy).
 #
 #   scripts/test.sh               the test suite
-#   scripts/test.sh fuzz [TIME]   run each fuzzer for TIME (default 30s)
+#   scripts/test.sh fuzz [TIME]   run each fuzzer for TIME (default 30s), a
+#                                 duration or a count of executions (20000x)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
