@@ -37,19 +37,24 @@ type batchNormConfig struct {
 	keras1        bool // Keras 1 weight names (running_mean, running_std)
 }
 
+// decodeNormOptions reads the options BatchNormalization and
+// LayerNormalization share: axis, epsilon, center and scale.
+func decodeNormOptions(r *Reader) (axes []int, eps float64, center, scale bool) {
+	axes = r.Ints("axis", []int{-1})
+	if len(axes) == 0 {
+		r.Errorf("axis", "empty list")
+		axes = []int{-1}
+	}
+	eps = r.Float("epsilon", 1e-3)
+	if eps < 0 {
+		r.Errorf("epsilon", "must not be negative, got %v", eps)
+	}
+	return axes, eps, r.Bool("center", true), r.Bool("scale", true)
+}
+
 func decodeBatchNormalization(r *Reader) (Config, error) {
 	c := &batchNormConfig{spec: r.Spec()}
-	c.axes = r.Ints("axis", []int{-1})
-	if len(c.axes) == 0 {
-		r.Errorf("axis", "empty list")
-		c.axes = []int{-1}
-	}
-	c.eps = r.Float("epsilon", 1e-3)
-	if c.eps < 0 {
-		r.Errorf("epsilon", "must not be negative, got %v", c.eps)
-	}
-	c.center = r.Bool("center", true)
-	c.scale = r.Bool("scale", true)
+	c.axes, c.eps, c.center, c.scale = decodeNormOptions(r)
 	r.Ignore("momentum", "moving_mean_initializer", "moving_variance_initializer",
 		"beta_initializer", "gamma_initializer", "beta_regularizer", "gamma_regularizer",
 		"beta_constraint", "gamma_constraint",
@@ -279,17 +284,7 @@ type layerNormConfig struct {
 
 func decodeLayerNormalization(r *Reader) (Config, error) {
 	c := &layerNormConfig{spec: r.Spec()}
-	c.axes = r.Ints("axis", []int{-1})
-	if len(c.axes) == 0 {
-		r.Errorf("axis", "empty list")
-		c.axes = []int{-1}
-	}
-	c.eps = r.Float("epsilon", 1e-3)
-	if c.eps < 0 {
-		r.Errorf("epsilon", "must not be negative, got %v", c.eps)
-	}
-	c.center = r.Bool("center", true)
-	c.scale = r.Bool("scale", true)
+	c.axes, c.eps, c.center, c.scale = decodeNormOptions(r)
 	// Keras: Keras 3's rms_scaling normalises by the root mean square only.
 	r.False("rms_scaling", "")
 	r.Ignore("beta_initializer", "gamma_initializer", "beta_regularizer", "gamma_regularizer",
