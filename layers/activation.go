@@ -93,7 +93,7 @@ func NewActivation(name string, env Env) (ActFunc, bool) {
 	case "linear":
 		return func([]float32, int) {}, true
 	case "relu":
-		return relu, true
+		return func(x []float32, _ int) { kernels.Relu(x) }, true
 	case "sigmoid":
 		// The kernels' sigmoid and tanh are within 1e-7 absolute of float64
 		// math (internal/kernels/act.go, enforced by its tests).
@@ -106,14 +106,6 @@ func NewActivation(name string, env Env) (ActFunc, bool) {
 		return nil, false
 	}
 	return mapAct(f), true
-}
-
-func relu(x []float32, _ int) {
-	for i, v := range x {
-		if !(v > 0) && v == v {
-			x[i] = 0
-		}
-	}
 }
 
 func mapAct(f func(float64) float64) ActFunc {

@@ -137,19 +137,23 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		// input, so the product reads the input in place, with a row
 		// stride of stride*in: no im2col copy.
 		need := (outLen-1)*l.stride + l.k // padded steps the last row reaches
-		var padded []float32
-		if padLeft > 0 || need > steps {
-			p := zeroScratch(max(need, padLeft+steps) * ch)
-			defer putScratch(p)
-			padded = *p
-		}
-		for bi := 0; bi < b; bi++ {
+		pad := padLeft > 0 || need > steps
+		forSamples(b, outLen*l.filters*kc, func(bi int) {
 			src := data[bi*steps*ch : (bi+1)*steps*ch]
-			if padded != nil {
-				copy(padded[padLeft*ch:], src)
-				src = padded
+			if pad {
+				p := zeroScratch(max(need, padLeft+steps) * ch)
+				defer putScratch(p)
+				copy((*p)[padLeft*ch:], src)
+				src = *p
 			}
-			l.kernelP.mulBias(outLen, l.filters, kc, src, l.stride*ch, l.kernel, l.bias, out.Data[bi*outLen*l.filters:], l.filters)
+			dst := out.Data[bi*outLen*l.filters : (bi+1)*outLen*l.filters]
+			l.kernelP.mulBias(outLen, l.filters, kc, src, l.stride*ch, l.kernel, l.bias, dst, l.filters)
+			if b > 1 {
+				l.act(dst, l.filters)
+			}
+		})
+		if b == 1 {
+			l.act(out.Data, l.filters)
 		}
 	} else {
 		// im2col: one row of k*in values per output step, zeros where padded.
@@ -169,8 +173,8 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 			}
 		}
 		l.kernelP.mulBias(b*outLen, l.filters, kc, cols, kc, l.kernel, l.bias, out.Data, l.filters)
+		l.act(out.Data, l.filters)
 	}
-	l.act(out.Data, l.filters)
 	return []*runtime.Tensor{l.finish(out)}, nil
 }
 

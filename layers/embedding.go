@@ -69,12 +69,23 @@ func (l *embeddingLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 	x := in[0]
 	out := runtime.Zeros(append(append([]int(nil), x.Shape...), l.outputDim)...)
 	for i, v := range x.Data {
-		id := int(v)
-		if float32(id) != v || id < 0 || id >= l.inputDim {
+		if id := int(v); float32(id) != v || id < 0 || id >= l.inputDim {
 			return nil, fmt.Errorf("layers: layer %q (Embedding): token id %v at flat index %d is not an integer in [0, %d)", l.name, v, i, l.inputDim)
 		}
-		copy(out.Data[i*l.outputDim:(i+1)*l.outputDim], l.table[id*l.outputDim:(id+1)*l.outputDim])
 	}
+	// The gather, a sample (first axis) at a time.
+	rows := len(x.Data)
+	per := rows
+	if x.Rank() > 0 && x.Shape[0] > 0 {
+		per = rows / x.Shape[0]
+	}
+	d := l.outputDim
+	forSamples(rows/max(per, 1), per*d, func(s int) {
+		for i := s * per; i < (s+1)*per; i++ {
+			id := int(x.Data[i])
+			copy(out.Data[i*d:(i+1)*d], l.table[id*d:(id+1)*d])
+		}
+	})
 	if l.maskZero {
 		if x.Rank() != 2 {
 			return nil, fmt.Errorf("layers: layer %q (Embedding): mask_zero needs ids of shape (batch, time), got %v", l.name, x.Shape)

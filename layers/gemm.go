@@ -59,3 +59,16 @@ func addBias(x, bias []float32) {
 		}
 	}
 }
+
+// mulPackedBias computes c = a·B + bias for a weight B packed at load (see
+// packed.mulBias); a nil bias gives c = a·B.
+func mulPackedBias(pb *kernels.PackedB, m int, a []float32, lda int, bias, c []float32, ldc int) {
+	if m == 0 || pb.N() == 0 {
+		return
+	}
+	n := pb.N()
+	for i := 0; i < m && bias != nil; i++ {
+		copy(c[i*ldc:i*ldc+n], bias)
+	}
+	kernels.GemmParallel(m, a, lda, pb, c, ldc, bias != nil, goruntime.GOMAXPROCS(0))
+}

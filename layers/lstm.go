@@ -2,25 +2,27 @@ package layers
 
 import (
 	"fmt"
+	goruntime "runtime"
 
 	"github.com/kerasrun/kerasrun/internal/kernels"
 )
 
-// lstmCell is the Keras 2 LSTM cell. Gate order in the kernels and the bias
-// is i, f, c, o:
+// lstmCell is the Keras 2 LSTM cell. Gate order in Keras's kernels and
+// bias is i, f, c, o:
 //
 //	i = ra(x·Wi + h·Ui + bi)    f = ra(x·Wf + h·Uf + bf)
 //	c' = f*c + i*act(x·Wc + h·Uc + bc)
 //	o = ra(x·Wo + h·Uo + bo)    h' = o*act(c')
 //
 // where act is activation and ra is recurrent_activation. States: h, c.
+// The weights are held packed, their columns regrouped in gate blocks
+// (gateBlocks), so the input projection is in block order too.
 type lstmCell struct {
 	in, units int
-	kernel    []float32 // [in, 4u]
-	recurrent []float32 // [u, 4u]
-	kernelP   packed
-	recP      packed
-	bias      []float32 // [4u] or nil
+	blocks    gateBlocks
+	kernelP   *kernels.PackedB // [in, 4u], block order
+	recP      *kernels.PackedB // [u, 4u], block order
+	bias      []float32        // [4u] in block order, or nil
 	act, ract ActFunc
 	// gate is set when act is tanh and ract a sigmoid the fused kernel
 	// knows; the step then runs kernels.LSTMGates.
@@ -30,34 +32,66 @@ type lstmCell struct {
 func (c *lstmCell) sizes() (int, int, int, int) { return c.in, c.units, 4 * c.units, 2 }
 
 func (c *lstmCell) project(x []float32, rows int, xp []float32, ldc int) {
-	c.kernelP.mulBias(rows, 4*c.units, c.in, x, c.in, c.kernel, c.bias, xp, ldc)
+	mulPackedBias(c.kernelP, rows, x, c.in, c.bias, xp, ldc)
 }
 
-func (c *lstmCell) scratchSize(int) int { return 0 }
+// scratchSize is the copy of h that the step's products read while the
+// blocks write the new h.
+func (c *lstmCell) scratchSize(batch int) int { return batch * c.units }
 
-func (c *lstmCell) step(z []float32, batch int, states [][]float32, _ []float32) {
+// stepParMinFlops is the smallest recurrent product of one step that is
+// split over goroutines: a few µs of work, about what handing blocks to an
+// awake helper costs.
+var stepParMinFlops = 1 << 18
+
+func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []float32) {
 	u := c.units
-	h, cs := states[0], states[1]
-	c.recP.mul(batch, 4*u, u, h, u, c.recurrent, z, 4*u, true)
-	if c.gate != nil {
-		for b := 0; b < batch; b++ {
-			kernels.LSTMGates(z[b*4*u:(b+1)*4*u], cs[b*u:(b+1)*u], h[b*u:(b+1)*u], u, *c.gate)
-		}
+	hp := scratch[:batch*u]
+	copy(hp, states[0])
+	nb := c.blocks.n()
+	threads := goruntime.GOMAXPROCS(0)
+	if threads > 1 && nb > 1 && 2*batch*u*4*u >= stepParMinFlops {
+		// A few chunks of whole blocks per goroutine: enough to balance
+		// a late helper, few enough that each product streams its
+		// weights in one long run.
+		chunks := min(nb, 2*threads)
+		kernels.ParallelFor(chunks, threads, func(i int) {
+			b0, b1 := nb*i/chunks, nb*(i+1)/chunks
+			c.stepBlocks(b0, b1, z, batch, hp, states[0], states[1])
+		})
 		return
 	}
-	for b := 0; b < batch; b++ {
-		row := z[b*4*u : (b+1)*4*u]
-		c.ract(row[:2*u], u)
-		c.act(row[2*u:3*u], u)
-		c.ract(row[3*u:], u)
-		hb, cb := h[b*u:(b+1)*u], cs[b*u:(b+1)*u]
-		for j := 0; j < u; j++ {
-			cb[j] = row[u+j]*cb[j] + row[j]*row[2*u+j]
-		}
-		copy(hb, cb)
-		c.act(hb, u)
-		for j := 0; j < u; j++ {
-			hb[j] *= row[3*u+j]
+	c.stepBlocks(0, nb, z, batch, hp, states[0], states[1])
+}
+
+// stepBlocks runs blocks [b0, b1) of a step: z += hp·U for their columns,
+// then their gates for every row, writing h and c.
+func (c *lstmCell) stepBlocks(b0, b1 int, z []float32, batch int, hp, h, cs []float32) {
+	u := c.units
+	p0, _ := c.blocks.panels(b0)
+	_, p1 := c.blocks.panels(b1 - 1)
+	kernels.GemmPanels(batch, hp, u, c.recP, p0, p1, z, 4*u, true)
+	for r := 0; r < batch; r++ {
+		for b := b0; b < b1; b++ {
+			j0, col0, w := c.blocks.block(b)
+			zb := z[r*4*u+col0 : r*4*u+col0+4*w]
+			cb := cs[r*u+j0 : r*u+j0+w]
+			hb := h[r*u+j0 : r*u+j0+w]
+			if c.gate != nil {
+				kernels.LSTMGates(zb, cb, hb, w, *c.gate)
+				continue
+			}
+			c.ract(zb[:2*w], w)
+			c.act(zb[2*w:3*w], w)
+			c.ract(zb[3*w:], w)
+			for j := 0; j < w; j++ {
+				cb[j] = zb[w+j]*cb[j] + zb[j]*zb[2*w+j]
+			}
+			copy(hb, cb)
+			c.act(hb, w)
+			for j := 0; j < w; j++ {
+				hb[j] *= zb[3*w+j]
+			}
 		}
 	}
 }
@@ -103,7 +137,7 @@ func decodeLSTM(r *Reader) (Config, error) {
 
 func (c *lstmCellConfig) build(in int, w *Weights, class string) (cell, error) {
 	u := c.n
-	cl := &lstmCell{units: u, act: c.act, ract: c.ract, gate: c.gate}
+	cl := &lstmCell{units: u, blocks: gateBlocks{units: u, gates: 4}, act: c.act, ract: c.ract, gate: c.gate}
 	k, err := w.Take("kernel", in, 4*u)
 	if err != nil {
 		return nil, err
@@ -112,12 +146,27 @@ func (c *lstmCellConfig) build(in int, w *Weights, class string) (cell, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl.in, cl.kernel, cl.recurrent = k.Shape[0], k.Data, rk.Data
+	cl.in = k.Shape[0]
+	kernel, recurrent, bias, err := c.lstmBias(w, class, k.Data, rk.Data, cl.in)
+	if err != nil {
+		return nil, err
+	}
+	// Packed once at load; the Keras-order copies are dropped.
+	cl.kernelP = kernels.PackB(cl.in, 4*u, cl.blocks.regroup(kernel, cl.in), 4*u)
+	cl.recP = kernels.PackB(u, 4*u, cl.blocks.regroup(recurrent, u), 4*u)
+	cl.bias = cl.blocks.regroup(bias, 1)
+	return cl, nil
+}
+
+// lstmBias takes the bias (if any) and returns the native kernel, recurrent
+// kernel and bias, converting cuDNN weights.
+func (c *lstmCellConfig) lstmBias(w *Weights, class string, kernel, recurrent []float32, in int) (k, rk, bias []float32, err error) {
+	u := c.n
 	if !c.useBias {
 		if class == "CuDNNLSTM" {
-			return nil, fmt.Errorf("CuDNNLSTM without a bias: cuDNN layers always have one")
+			return nil, nil, nil, fmt.Errorf("CuDNNLSTM without a bias: cuDNN layers always have one")
 		}
-		return cl, nil
+		return kernel, recurrent, nil, nil
 	}
 	// Keras: the source of the weights is told by the bias length, not by
 	// the class: 8u is cuDNN's pair of input and recurrent biases, 4u is a
@@ -125,15 +174,14 @@ func (c *lstmCellConfig) build(in int, w *Weights, class string) (cell, error) {
 	b, ok := w.Peek()
 	if ok && BaseName(b.Name) == "bias" && len(b.Shape) == 1 && b.Shape[0] == 8*u {
 		b, _ = w.Take("bias", 8*u)
-		cl.kernel, cl.recurrent, cl.bias = convertCuDNNLSTM(cl.kernel, cl.recurrent, b.Data, cl.in, u)
-		return cl, nil
+		k, rk, bias = convertCuDNNLSTM(kernel, recurrent, b.Data, in, u)
+		return k, rk, bias, nil
 	}
 	bw, err := w.Take("bias", 4*u)
 	if err != nil {
-		return nil, fmt.Errorf("%w (a native LSTM stores a bias of 4*units, cuDNN one of 8*units)", err)
+		return nil, nil, nil, fmt.Errorf("%w (a native LSTM stores a bias of 4*units, cuDNN one of 8*units)", err)
 	}
-	cl.bias = bw.Data
-	return cl, nil
+	return kernel, recurrent, bw.Data, nil
 }
 
 func init() {

@@ -111,8 +111,11 @@ func (l *pool1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		left = poolPadLeft(n, m, l.k, l.stride)
 	}
 	out := runtime.Zeros(b, m, ch)
-	acc := make([]float64, ch)
-	for i := 0; i < b; i++ {
+	forSamples(b, n*ch, func(i int) {
+		var acc []float64
+		if l.avg {
+			acc = make([]float64, ch)
+		}
 		src := data[i*n*ch : (i+1)*n*ch]
 		for t := 0; t < m; t++ {
 			lo := max(t*l.stride-left, 0)
@@ -132,14 +135,13 @@ func (l *pool1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 			}
 			copy(dst, src[lo*ch:(lo+1)*ch])
 			for p := lo + 1; p < hi; p++ {
+				// max is NaN when either is: a NaN in the window wins.
 				for c, v := range src[p*ch : (p+1)*ch] {
-					if v > dst[c] || v != v {
-						dst[c] = v
-					}
+					dst[c] = max(dst[c], v)
 				}
 			}
 		}
-	}
+	})
 	if l.channelsFirst {
 		out = &runtime.Tensor{Shape: []int{b, ch, m}, Data: transpose12(out.Data, b, m, ch)}
 	}

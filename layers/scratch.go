@@ -2,7 +2,10 @@ package layers
 
 import (
 	"math/bits"
+	goruntime "runtime"
 	"sync"
+
+	"github.com/kerasrun/kerasrun/internal/kernels"
 )
 
 // Scratch buffers of the hot layers (the recurrent input projection, the
@@ -41,4 +44,21 @@ func zeroScratch(n int) *[]float32 {
 	p := getScratch(n)
 	clear(*p)
 	return p
+}
+
+// parMinWork is the least work (multiply-adds or values touched per
+// sample, times the samples) that forSamples spreads over goroutines.
+const parMinWork = 1 << 16
+
+// forSamples calls fn for each sample index in [0, n), spread over
+// GOMAXPROCS goroutines when there are several samples and work (per
+// sample) times n is worth it; fn must only write its own sample's part.
+func forSamples(n, work int, fn func(i int)) {
+	if n > 1 && n*work >= parMinWork {
+		kernels.ParallelFor(n, goruntime.GOMAXPROCS(0), fn)
+		return
+	}
+	for i := 0; i < n; i++ {
+		fn(i)
+	}
 }

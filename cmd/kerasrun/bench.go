@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	goruntime "runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	// The result is always one JSON line; --json is accepted because the
 	// harness's command line passes it.
 	fs.Bool("json", false, "print the result as one JSON line (always the case)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed calls to this file (go tool pprof)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -91,6 +93,17 @@ func cmdBench(args []string, stdout io.Writer) error {
 		}
 		warmup++
 		spent += d
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var times []float64
 	var total time.Duration

@@ -51,7 +51,8 @@ const usage = `usage:
   kerasrun bench --model MODEL.h5 [--batch N] [--threads T] [--input FILE]
                  [--out FILE] [--budget SECONDS] [--json]
         time Predict as ../shared/perf's harness does and print one JSON
-        line (median_ms, times_ms, reps, warmup, load_ms)
+        line (median_ms, times_ms, reps, warmup, load_ms); --cpuprofile FILE
+        writes a CPU profile of the timed calls
 ` + soakUsage + serveUsage + `  --arch ARCH.json: MODEL.h5 holds weights only (model.save_weights); its
         architecture is the JSON of model.to_json(). Weights bind to the
         layers by position, as Keras's load_weights does.

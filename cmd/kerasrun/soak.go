@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -39,7 +40,7 @@ type soakSample struct {
 	RSSKiB      int64   `json:"rss_kib"`
 	HWMKiB      int64   `json:"hwm_kib"`
 	HeapKiB     int64   `json:"heap_kib"`
-	Goroutines  int     `json:"goroutines"`
+	Goroutines  int     `json:"goroutines"` // not counting the kernels' parked helpers
 	Predictions int64   `json:"predictions"`
 	Cancelled   int64   `json:"cancelled"`
 	Loads       int64   `json:"loads"`
@@ -113,7 +114,7 @@ func cmdSoak(args []string, stdout io.Writer) error {
 		el := time.Since(start)
 		s := soakSample{
 			Elapsed: el.Round(time.Second).String(), RSSKiB: rss, HWMKiB: hwm, HeapKiB: int64(ms.HeapAlloc >> 10),
-			Goroutines: goruntime.NumGoroutine(), Predictions: predictions.Load(), Cancelled: cancelled.Load(),
+			Goroutines: goruntime.NumGoroutine() - kernels.Helpers(), Predictions: predictions.Load(), Cancelled: cancelled.Load(),
 			Loads: loads.Load(), Errors: errs.Load(),
 		}
 		if el > 0 {

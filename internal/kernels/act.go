@@ -57,6 +57,11 @@ func Sigmoid(x []float32) {
 	vec(x, actSigmoid)
 }
 
+// Relu sets x[i] = max(x[i], 0) for every element; NaN stays NaN.
+func Relu(x []float32) {
+	vec(x, actRelu)
+}
+
 // Tanh sets x[i] = tanh(x[i]) for every element.
 func Tanh(x []float32) {
 	vec(x, actTanh)
@@ -86,6 +91,7 @@ const (
 	actExp actKind = iota
 	actSigmoid
 	actTanh
+	actRelu
 )
 
 // vec applies an activation in place: the AVX2 kernel over whole vectors of 8
@@ -99,6 +105,8 @@ func vec(x []float32, f actKind) {
 			scalar = sigmoidGo
 		case actTanh:
 			scalar = tanhGo
+		case actRelu:
+			scalar = reluGo
 		}
 		for i, v := range x {
 			x[i] = scalar(v)
@@ -127,6 +135,8 @@ func vecAVX2(f actKind, x *float32, n int) {
 		sigmoidAVX2(x, n)
 	case actTanh:
 		tanhAVX2(x, n)
+	case actRelu:
+		reluAVX2(x, n)
 	}
 }
 
@@ -269,6 +279,13 @@ func expGo(x float32) float32 {
 	n2 := ni - n1
 	p *= math.Float32frombits(uint32(n1+127) << 23)
 	return p * math.Float32frombits(uint32(n2+127)<<23)
+}
+
+func reluGo(x float32) float32 {
+	if !(x > 0) && x == x {
+		return 0
+	}
+	return x
 }
 
 func sigmoidGo(x float32) float32 {

@@ -378,3 +378,39 @@ func TestActivationExhaustive(t *testing.T) {
 		restore()
 	}
 }
+
+// TestRelu checks max(x, 0) on special values and random inputs, on both
+// paths and on tails of every length below 20.
+func TestRelu(t *testing.T) {
+	nan := float32(math.NaN())
+	special := []float32{-1, 0, 1, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), -1e-45, 3e38, nan}
+	want := []float32{0, 0, 1, 0, float32(math.Inf(1)), 0, 0, 3e38, nan}
+	xs := sweepInputs()
+	for _, asm := range []bool{true, false} {
+		if asm && !hasAVX2 {
+			continue
+		}
+		restore := setASM(asm)
+		for n := 0; n <= len(special); n++ {
+			x := append([]float32(nil), special[:n]...)
+			Relu(x)
+			for i, w := range want[:n] {
+				if x[i] != w && !(w != w && x[i] != x[i]) {
+					t.Errorf("asm=%v n=%d: Relu(%v) = %v, want %v", asm, n, special[i], x[i], w)
+				}
+			}
+		}
+		x := append([]float32(nil), xs...)
+		Relu(x)
+		for i, v := range xs {
+			w := float64(v)
+			if w < 0 {
+				w = 0
+			}
+			if float64(x[i]) != w && v == v {
+				t.Fatalf("asm=%v: Relu(%v) = %v", asm, v, x[i])
+			}
+		}
+		restore()
+	}
+}

@@ -38,6 +38,9 @@ func expAVX2(x *float32, n int)
 func sigmoidAVX2(x *float32, n int)
 
 //go:noescape
+func reluAVX2(x *float32, n int)
+
+//go:noescape
 func tanhAVX2(x *float32, n int)
 
 //go:noescape

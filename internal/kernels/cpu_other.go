@@ -14,6 +14,7 @@ func gemvAVX2(k, kb int, a *float32, b *float32, c *float32, acc bool, panels in
 
 func expAVX2(x *float32, n int)                    { panic("kernels: no AVX2") }
 func sigmoidAVX2(x *float32, n int)                { panic("kernels: no AVX2") }
+func reluAVX2(x *float32, n int)                   { panic("kernels: no AVX2") }
 func hardSigmoidAVX2(x *float32, n int, s float32) { panic("kernels: no AVX2") }
 func tanhAVX2(x *float32, n int)                   { panic("kernels: no AVX2") }
 func lstmSigmoidAVX2(z *float32, u int, c *float32, h *float32, n int, s float32) {

@@ -26,8 +26,13 @@
 // panels, never by splitting k. (The pure-Go and AVX2 paths round
 // differently from each other: FMA against separate multiply and add.)
 //
-// GemmParallel spreads one product over goroutines (ParallelFor); nothing
-// spins.
+// GemmParallel spreads one product over goroutines (ParallelFor), and
+// GemmPanels computes a range of panels, so that a caller can split a
+// product its own way (the recurrent layers split each step by gate
+// block). ParallelFor runs on long-lived helper goroutines that spin for at
+// most 200 µs after their last work before they park, so the next parallel
+// region of a Predict finds them awake; the caller never waits for a helper
+// that has not started its part.
 //
 // # Activations
 //
@@ -48,7 +53,7 @@
 //
 // Functions write only to the output slices they are given (C, the
 // activated slice, c and h), never retain them and never allocate in the
-// steady state, except GemmParallel and ParallelFor, which start goroutines.
+// steady state, except ParallelFor, which starts its helpers once.
 // A PackedB is immutable and may be shared by any number of goroutines.
 // Arguments that do not fit their shapes are programmer errors and panic
 // with a "kernels: " message.

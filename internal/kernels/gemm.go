@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -94,15 +93,46 @@ func Gemm(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumu
 	gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate)
 }
 
+// PanelWidth is the number of columns of B in one packed panel.
+const PanelWidth = nr
+
+// Panels returns the number of panels of B: ceil(n / PanelWidth).
+func (p *PackedB) Panels() int { return p.panels }
+
+// GemmPanels is Gemm restricted to the columns of B in panels [p0, p1),
+// that is columns [p0·PanelWidth, min(p1·PanelWidth, n)) of C; c is the
+// whole C, as for Gemm. Each element comes out bit-identical to Gemm's.
+// Callers split one product over goroutines by panel ranges with it.
+func GemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, accumulate bool) {
+	if p0 < 0 || p1 > pb.panels || p0 > p1 {
+		panic(fmt.Sprintf("kernels: GemmPanels: panels [%d, %d) out of [0, %d)", p0, p1, pb.panels))
+	}
+	if p0 == p1 {
+		return
+	}
+	if pb.k == 0 {
+		// checkGemm would clear every column.
+		if !accumulate {
+			c0, c1 := p0*nr, min(p1*nr, pb.n)
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc+c0 : i*ldc+c1])
+			}
+		}
+		return
+	}
+	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
+		return
+	}
+	gemmPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate)
+}
+
 // GemmParallel is Gemm spread over up to threads goroutines, the caller's
 // included. It cuts the rows of A (whole tiles; when m ≥ n, so that each
 // chunk re-reads the smaller operand) or the columns of B (whole panels)
-// into chunks, which the goroutines claim one at a time (see ParallelFor): a helper that starts late, on a busy machine, takes
-// fewer chunks, and one that has not started by the end is not waited for.
-// Products that take under about 150 µs on one core run on the caller
-// alone: handing work to an idle core costs tens of µs on a VM (measured
-// 65 µs on the 2-vCPU EPYC VM of the perf harness), so a smaller product
-// does not gain. Nothing spins.
+// into chunks, which the goroutines claim one at a time (see ParallelFor):
+// a helper that starts late, on a busy machine, takes fewer chunks, and one
+// that has not started by the end is not waited for. Products under
+// parMinFlops run on the caller alone.
 func GemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool, threads int) {
 	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
 		return
@@ -146,64 +176,13 @@ func gemmRowChunks(m int, a []float32, lda int, pb *PackedB, c []float32, ldc in
 	})
 }
 
-// ParallelFor calls fn(i) once for each i in [0, n), on up to threads
-// goroutines: the caller and threads-1 helpers started with go. Each
-// goroutine claims the next index with an atomic counter until none is
-// left, so the caller starts work at once and a helper that the scheduler
-// runs late (the hand-off to an idle core costs tens of µs on a VM) just
-// claims fewer indices. ParallelFor returns when every fn call has
-// returned; it never waits for a helper that had not claimed an index in
-// time (such a helper finds nothing left and exits). Nothing spins: the
-// caller blocks on a channel if a helper is still running its last index.
-//
-// fn must be safe to call concurrently for different indices.
-func ParallelFor(n, threads int, fn func(i int)) {
-	if n <= 0 {
-		return
-	}
-	threads = min(threads, n)
-	if threads <= 1 {
-		for i := 0; i < n; i++ {
-			fn(i)
-		}
-		return
-	}
-	j := &parJob{n: int32(n), fin: make(chan struct{}, 1), fn: fn}
-	for w := 1; w < threads; w++ {
-		go j.work(true)
-	}
-	j.work(false)
-	if j.done.Load() != j.n {
-		<-j.fin
-	}
-}
-
-type parJob struct {
-	next, done atomic.Int32
-	n          int32
-	fin        chan struct{} // receives once if a helper finishes the last index
-	fn         func(i int)
-}
-
-func (j *parJob) work(helper bool) {
-	for {
-		i := j.next.Add(1) - 1
-		if i >= j.n {
-			return
-		}
-		j.fn(int(i))
-		if j.done.Add(1) == j.n && helper {
-			j.fin <- struct{}{}
-		}
-	}
-}
-
 // parMinFlops and parMinFlopsGEMV are the smallest products GemmParallel
-// splits: about 150 µs of work at 80 GFLOP/s (GEMM) and 25 GFLOP/s (m = 1,
-// bound by memory bandwidth).
+// splits: about 25 µs of work at 80 GFLOP/s (GEMM) and 40 GFLOP/s (m = 1,
+// bound by memory bandwidth). An awake helper joins within a few µs; a
+// parked one costs the caller only the wake-up call.
 var (
-	parMinFlops     = 12 << 20
-	parMinFlopsGEMV = 4 << 20
+	parMinFlops     = 2 << 20
+	parMinFlopsGEMV = 1 << 20
 )
 
 // split returns the w-th of t near-equal parts of [0, n).

@@ -1575,13 +1575,44 @@ done_71:
 	VZEROUPPER
 	RET
 
+// func reluAVX2(x *float32, n int)
+TEXT ·reluAVX2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $3, CX
+	MOVQ CX, DX
+	SHRQ $1, CX
+	JZ one_76
+loop_75:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y8
+	VXORPS Y1, Y1, Y1
+	VXORPS Y9, Y9, Y9
+	VMAXPS Y0, Y1, Y0
+	VMAXPS Y8, Y9, Y8
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y8, 32(SI)
+	ADDQ $64, SI
+	DECQ CX
+	JNZ loop_75
+one_76:
+	ANDQ $1, DX
+	JZ done_74
+	VMOVUPS (SI), Y0
+	VXORPS Y1, Y1, Y1
+	VMAXPS Y0, Y1, Y0
+	VMOVUPS Y0, (SI)
+done_74:
+	VZEROUPPER
+	RET
+
 // func hardSigmoidAVX2(x *float32, n int, slope float32)
 TEXT ·hardSigmoidAVX2(SB), NOSPLIT, $0-20
 	MOVQ x+0(FP), SI
 	MOVQ n+8(FP), CX
 	SHRQ $3, CX
-	JZ done_74
-loop_75:
+	JZ done_77
+loop_78:
 	VMOVUPS (SI), Y0
 	VBROADCASTSS slope+16(FP), Y1
 	VMULPS Y1, Y0, Y0
@@ -1593,8 +1624,8 @@ loop_75:
 	VMOVUPS Y0, (SI)
 	ADDQ $32, SI
 	DECQ CX
-	JNZ loop_75
-done_74:
+	JNZ loop_78
+done_77:
 	VZEROUPPER
 	RET
 
@@ -1608,8 +1639,8 @@ TEXT ·lstmSigmoidAVX2(SB), NOSPLIT, $0-44
 	MOVQ n+32(FP), CX
 	LEAQ (SI)(R8*2), R9
 	SHRQ $3, CX
-	JZ done_76
-loop_77:
+	JZ done_79
+loop_80:
 	VMOVUPS (R9), Y0
 	VMOVUPS (SI), Y8
 	VANDPS ·absmask<>(SB), Y0, Y6
@@ -1812,8 +1843,8 @@ loop_77:
 	ADDQ $32, DX
 	ADDQ $32, DI
 	DECQ CX
-	JNZ loop_77
-done_76:
+	JNZ loop_80
+done_79:
 	VZEROUPPER
 	RET
 
@@ -1827,8 +1858,8 @@ TEXT ·lstmHardAVX2(SB), NOSPLIT, $0-44
 	MOVQ n+32(FP), CX
 	LEAQ (SI)(R8*2), R9
 	SHRQ $3, CX
-	JZ done_78
-loop_79:
+	JZ done_81
+loop_82:
 	VMOVUPS (R9), Y0
 	VMOVUPS (SI), Y8
 	VANDPS ·absmask<>(SB), Y0, Y6
@@ -1956,8 +1987,8 @@ loop_79:
 	ADDQ $32, DX
 	ADDQ $32, DI
 	DECQ CX
-	JNZ loop_79
-done_78:
+	JNZ loop_82
+done_81:
 	VZEROUPPER
 	RET
 

@@ -107,6 +107,7 @@ func generate() []byte {
 	g.actKernel("expAVX2", func(x string, t []string) { g.exp(x, t) })
 	g.actKernel("sigmoidAVX2", func(x string, t []string) { g.sigmoid(x, t) })
 	g.actKernel("tanhAVX2", func(x string, t []string) { g.tanh(x, t) })
+	g.actKernel("reluAVX2", func(x string, t []string) { g.relu(x, t) })
 	g.hardKernel("hardSigmoidAVX2")
 	g.lstmKernel("lstmSigmoidAVX2", false)
 	g.lstmKernel("lstmHardAVX2", true)
@@ -557,6 +558,13 @@ func (g *gen) hardSigmoid(x, slope string, t []string) {
 	g.i("VMAXPS %s, %s, %s", x, t[0], x)
 	g.i("VMOVUPS %s, %s", g.c("one", 1), t[0])
 	g.i("VMINPS %s, %s, %s", x, t[0], x)
+}
+
+// relu sets x = max(0, x) with x's NaN kept: MAXPS returns its second
+// (Intel) source when either is NaN, and that is x.
+func (g *gen) relu(x string, t []string) {
+	g.i("VXORPS %s, %s, %s", t[0], t[0], t[0])
+	g.i("VMAXPS %s, %s, %s", x, t[0], x)
 }
 
 func regs(lo, hi int) []string {

@@ -1,0 +1,103 @@
+package layers
+
+import (
+	"math/rand"
+	goruntime "runtime"
+	"strconv"
+	"testing"
+
+	"github.com/kerasrun/kerasrun/runtime"
+)
+
+// TestGateBlocksLayout checks that regroup puts every column where col
+// says, that the blocks tile the columns, and that each block's panels
+// cover its columns.
+func TestGateBlocksLayout(t *testing.T) {
+	for _, u := range []int{1, 7, 32, 33, 50, 100, 128} {
+		for _, gates := range []int{3, 4} {
+			g := gateBlocks{units: u, gates: gates}
+			n := gates * u
+			m := make([]float32, 2*n)
+			for i := range m {
+				m[i] = float32(i)
+			}
+			r := g.regroup(m, 2)
+			seen := make([]bool, n)
+			for gi := 0; gi < gates; gi++ {
+				for j := 0; j < u; j++ {
+					c := g.col(gi, j)
+					if seen[c] {
+						t.Fatalf("u=%d gates=%d: column %d used twice", u, gates, c)
+					}
+					seen[c] = true
+					for row := 0; row < 2; row++ {
+						if r[row*n+c] != m[row*n+gi*u+j] {
+							t.Fatalf("u=%d gates=%d: gate %d unit %d row %d not at column %d", u, gates, gi, j, row, c)
+						}
+					}
+				}
+			}
+			next := 0
+			for b := 0; b < g.n(); b++ {
+				j0, col0, w := g.block(b)
+				if col0 != next || j0 != b*blockUnits || w < 1 {
+					t.Fatalf("u=%d gates=%d: block %d = (%d, %d, %d)", u, gates, b, j0, col0, w)
+				}
+				next = col0 + gates*w
+				p0, p1 := g.panels(b)
+				if p0*16 > col0 || p1*16 < next {
+					t.Fatalf("u=%d gates=%d: block %d panels [%d, %d) miss columns [%d, %d)", u, gates, b, p0, p1, col0, next)
+				}
+			}
+			if next != n {
+				t.Fatalf("u=%d gates=%d: blocks cover %d columns, want %d", u, gates, next, n)
+			}
+		}
+	}
+}
+
+// TestLSTMParallelStepBitIdentical runs LSTMs whose steps are split over
+// goroutines by gate block and checks every output bit against the same
+// layer run on one goroutine. Unit counts cover a partial last block and
+// a partial last panel.
+func TestLSTMParallelStepBitIdentical(t *testing.T) {
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(0))
+	defer func(v int) { stepParMinFlops = v }(stepParMinFlops)
+	env := Env{KerasVersion: "2.3.1", Backend: "tensorflow"}
+	rng := rand.New(rand.NewSource(3))
+	for _, u := range []int{36, 70, 96} {
+		for _, act := range []string{"sigmoid", "hard_sigmoid", "relu"} {
+			const in = 9
+			ws := []Weight{
+				{Name: "lstm_1/kernel:0", Shape: []int{in, 4 * u}, Data: randTensor(rng, in, 4*u).Data},
+				{Name: "lstm_1/recurrent_kernel:0", Shape: []int{u, 4 * u}, Data: randTensor(rng, u, 4*u).Data},
+				{Name: "lstm_1/bias:0", Shape: []int{4 * u}, Data: randTensor(rng, 4*u).Data},
+			}
+			l, _ := buildLayer(t, "lstm_1", "LSTM",
+				`{"name": "lstm_1", "units": `+strconv.Itoa(u)+`, "return_sequences": true, "return_state": true, "recurrent_activation": "`+act+`"}`,
+				env, []int{-1, 5, in}, ws)
+			for _, batch := range []int{1, 4} {
+				x := randTensor(rng, batch, 5, in)
+				goruntime.GOMAXPROCS(1)
+				want, err := l.Forward([]*runtime.Tensor{x})
+				if err != nil {
+					t.Fatal(err)
+				}
+				goruntime.GOMAXPROCS(2)
+				stepParMinFlops = 0
+				got, err := l.Forward([]*runtime.Tensor{x})
+				stepParMinFlops = 1 << 30
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range want {
+					for j := range want[i].Data {
+						if got[i].Data[j] != want[i].Data[j] {
+							t.Fatalf("u=%d %s batch=%d: output %d element %d = %v split, %v serial", u, act, batch, i, j, got[i].Data[j], want[i].Data[j])
+						}
+					}
+				}
+			}
+		}
+	}
+}
