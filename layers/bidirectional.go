@@ -304,10 +304,9 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 			return nil, nil, err
 		}
 	}
+	// The backward sequence is in processing order: with return_sequences
+	// its time axis is reversed back while merging.
 	f, b := fo[0], bo[0]
-	if l.returnSeq {
-		b = reverseTime(b)
-	}
 	var mask []bool
 	if l.returnSeq {
 		mask = in[0].Mask
@@ -315,14 +314,22 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 	var out []*runtime.Tensor
 	switch l.merge {
 	case "none":
+		if l.returnSeq {
+			rb := reverseTime(b)
+			runtime.Recycle(b, in[0])
+			b = rb
+		}
 		f.Mask, b.Mask = mask, mask
 		out = append(out, f, b)
 	case "concat":
-		out = append(out, concatLast(f, b))
-		out[0].Mask = mask
+		out = append(out, concatLast(f, b, l.returnSeq))
 	default:
-		out = append(out, mergeElementwise(l.merge, f, b))
+		out = append(out, mergeElementwise(l.merge, f, b, l.returnSeq))
+	}
+	if l.merge != "none" {
 		out[0].Mask = mask
+		runtime.Recycle(f, in[0])
+		runtime.Recycle(b, in[0])
 	}
 	out = append(out, fo[1:]...)
 	out = append(out, bo[1:]...)
@@ -353,7 +360,7 @@ func callLayer(ctx context.Context, l runtime.Layer, in []*runtime.Tensor) ([]*r
 func reverseTime(x *runtime.Tensor) *runtime.Tensor {
 	b, t := x.Shape[0], x.Shape[1]
 	inner := runtime.NumElements(x.Shape[2:])
-	out := &runtime.Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
+	out := runtime.Empty(x.Shape...)
 	for bi := 0; bi < b; bi++ {
 		for s := 0; s < t; s++ {
 			src := x.Data[(bi*t+s)*inner : (bi*t+s+1)*inner]
@@ -363,31 +370,51 @@ func reverseTime(x *runtime.Tensor) *runtime.Tensor {
 	return out
 }
 
-// concatLast concatenates two tensors along their last axis.
-func concatLast(a, b *runtime.Tensor) *runtime.Tensor {
+// rowOf returns the index of the row of b that merges with row r of a:
+// r itself, or with rev the row of the same sample at the mirrored time
+// step (a and b are [batch, time, features] with rows of features).
+func rowOf(r int, shape []int, rev bool) int {
+	if !rev {
+		return r
+	}
+	t := shape[1]
+	bi, s := r/t, r%t
+	return bi*t + t - 1 - s
+}
+
+// concatLast concatenates two tensors along their last axis, b's time axis
+// reversed when rev is set.
+func concatLast(a, b *runtime.Tensor, rev bool) *runtime.Tensor {
 	na, nb := lastDim(a.Shape), lastDim(b.Shape)
 	rows := len(a.Data) / na
 	shape := append([]int(nil), a.Shape...)
 	shape[len(shape)-1] = na + nb
-	out := &runtime.Tensor{Shape: shape, Data: make([]float32, rows*(na+nb))}
+	out := runtime.Empty(shape...)
 	for r := 0; r < rows; r++ {
+		rb := rowOf(r, a.Shape, rev)
 		copy(out.Data[r*(na+nb):], a.Data[r*na:(r+1)*na])
-		copy(out.Data[r*(na+nb)+na:], b.Data[r*nb:(r+1)*nb])
+		copy(out.Data[r*(na+nb)+na:], b.Data[rb*nb:(rb+1)*nb])
 	}
 	return out
 }
 
-func mergeElementwise(mode string, a, b *runtime.Tensor) *runtime.Tensor {
-	out := &runtime.Tensor{Shape: append([]int(nil), a.Shape...), Data: make([]float32, len(a.Data))}
-	for i := range out.Data {
-		x, y := a.Data[i], b.Data[i]
-		switch mode {
-		case "sum":
-			out.Data[i] = x + y
-		case "mul":
-			out.Data[i] = x * y
-		case "ave":
-			out.Data[i] = (x + y) / 2
+// mergeElementwise merges two tensors of one shape element by element, b's
+// time axis reversed when rev is set.
+func mergeElementwise(mode string, a, b *runtime.Tensor, rev bool) *runtime.Tensor {
+	n := lastDim(a.Shape)
+	out := runtime.Empty(a.Shape...)
+	for r := 0; r < len(a.Data)/max(n, 1); r++ {
+		rb := rowOf(r, a.Shape, rev)
+		x, y, o := a.Data[r*n:(r+1)*n], b.Data[rb*n:(rb+1)*n], out.Data[r*n:(r+1)*n]
+		for i := range o {
+			switch mode {
+			case "sum":
+				o[i] = x[i] + y[i]
+			case "mul":
+				o[i] = x[i] * y[i]
+			case "ave":
+				o[i] = (x[i] + y[i]) / 2
+			}
 		}
 	}
 	return out

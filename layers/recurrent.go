@@ -122,14 +122,15 @@ func checkRecurrentInput(in [][]int) ([]int, error) {
 
 // runRecurrent runs cell c over x [batch, time, in], from init (one
 // [batch, units] tensor per state; nil for zeros). It returns the layer's
-// outputs and its final states, which share no memory with the outputs.
+// outputs and, when wantStates is set, its final states, which share no
+// memory with the outputs.
 //
 // Keras: with go_backwards the sequence (and its mask) is read from the last
 // step to the first, and the returned sequence is in that processing order.
 // At a masked step every state is carried over unchanged and the output is
 // given by o.masked; the output mask is the input mask when the sequence is
 // returned (RNN.compute_mask).
-func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions, x *runtime.Tensor, init []*runtime.Tensor) ([]*runtime.Tensor, [][]float32, error) {
+func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions, x *runtime.Tensor, init []*runtime.Tensor, wantStates bool) ([]*runtime.Tensor, [][]float32, error) {
 	nin, units, gates, nstates := c.sizes()
 	if x.Rank() != 3 || x.Shape[2] != nin {
 		return nil, nil, fmt.Errorf("layers: layer %q (%s): input shape %v, want (batch, time, %d)", name, class, x.Shape, nin)
@@ -142,9 +143,12 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	if mask != nil && len(mask) != b*steps {
 		return nil, nil, fmt.Errorf("layers: layer %q (%s): input mask has %d values, want %d (batch %d x time %d)", name, class, len(mask), b*steps, b, steps)
 	}
+	// The states live in pooled scratch; wantStates returns copies.
 	states := make([][]float32, nstates)
 	for i := range states {
-		states[i] = make([]float32, b*units)
+		p := zeroScratch(b * units)
+		defer putScratch(p)
+		states[i] = *p
 	}
 	if init != nil {
 		if len(init) != nstates {
@@ -175,9 +179,9 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 		seq = runtime.Zeros(b, steps, units)
 		seq.Mask = mask
 	}
-	var last []float32
+	var last []float32 // written in full at the last step
 	if seq == nil {
-		last = make([]float32, b*units)
+		last = runtime.Empty(b, units).Data
 	}
 	scratchBuf := getScratch(c.scratchSize(b))
 	defer putScratch(scratchBuf)
@@ -252,7 +256,14 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 			out = append(out, &runtime.Tensor{Shape: []int{b, units}, Data: append([]float32(nil), st...)})
 		}
 	}
-	return out, states, nil
+	if !wantStates {
+		return out, nil, nil
+	}
+	final := make([][]float32, nstates)
+	for i, st := range states {
+		final[i] = append([]float32(nil), st...)
+	}
+	return out, final, nil
 }
 
 // rnnLayer runs a cell through the shared time loop. It implements
@@ -268,7 +279,7 @@ func (l *rnnLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 }
 
 func (l *rnnLayer) ForwardContext(ctx context.Context, in []*runtime.Tensor) ([]*runtime.Tensor, error) {
-	out, _, err := runRecurrent(ctx, l.name, l.class, l.cell, l.opts, in[0], nil)
+	out, _, err := runRecurrent(ctx, l.name, l.class, l.cell, l.opts, in[0], nil, false)
 	return out, err
 }
 
@@ -279,7 +290,7 @@ func (l *rnnLayer) Stateful() bool { return l.opts.stateful }
 // ForwardStates runs the layer from the given initial states (nil for
 // zeros) and also returns its final states.
 func (l *rnnLayer) ForwardStates(ctx context.Context, in []*runtime.Tensor, states []*runtime.Tensor) ([]*runtime.Tensor, []*runtime.Tensor, error) {
-	out, final, err := runRecurrent(ctx, l.name, l.class, l.cell, l.opts, in[0], states)
+	out, final, err := runRecurrent(ctx, l.name, l.class, l.cell, l.opts, in[0], states, true)
 	if err != nil {
 		return nil, nil, err
 	}

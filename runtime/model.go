@@ -16,7 +16,10 @@ type Layer interface {
 	// Class is the Keras class_name.
 	Class() string
 	// Forward computes the layer's outputs from its inputs. It must not
-	// modify its inputs and must return tensors that it does not keep.
+	// modify its inputs, and it must keep no reference to its inputs or
+	// outputs after it returns: Predict recycles the memory of a tensor
+	// once its last reader has run (see Empty). An output may share its
+	// input's memory (a view, or the input itself).
 	Forward(in []*Tensor) ([]*Tensor, error)
 }
 
@@ -139,7 +142,44 @@ func (g *Graph) Build() (*Model, error) {
 		inputs: g.inputs, inSlots: g.inSlots,
 		outputs: g.outputs, outSlots: g.outSlots,
 		nodes: g.nodes, nslots: len(g.shapes), layers: g.layers,
+		dies: deaths(g.nodes, len(g.shapes), g.inSlots, g.outSlots),
 	}, nil
+}
+
+// deaths returns, for each node, the slots whose tensors are dead once it
+// has run: those it reads for the last time and those it makes that nothing
+// reads. Model inputs and outputs never die.
+func deaths(nodes []node, nslots int, inSlots, outSlots []int) [][]int {
+	last := make([]int, nslots) // node index of the last read; -1: none
+	keep := make([]bool, nslots)
+	for i := range last {
+		last[i] = -1
+	}
+	for _, s := range inSlots {
+		keep[s] = true
+	}
+	for _, s := range outSlots {
+		keep[s] = true
+	}
+	for ni, n := range nodes {
+		for _, s := range n.in {
+			last[s] = ni
+		}
+	}
+	dies := make([][]int, len(nodes))
+	for ni, n := range nodes {
+		for _, s := range n.out {
+			if last[s] < 0 && !keep[s] {
+				dies[ni] = append(dies[ni], s)
+			}
+		}
+	}
+	for s, ni := range last {
+		if ni >= 0 && !keep[s] {
+			dies[ni] = append(dies[ni], s)
+		}
+	}
+	return dies
 }
 
 // Model is an immutable, executable model graph. Predict is safe for
@@ -153,6 +193,7 @@ type Model struct {
 	nodes    []node
 	nslots   int
 	layers   []LayerInfo
+	dies     [][]int // per node: slots dead after it (see deaths)
 }
 
 // Name is the model's name.
@@ -229,6 +270,9 @@ func (m *Model) predict(ctx context.Context, sess *sessionRun, inputs []*Tensor)
 		for i, s := range n.out {
 			slots[s] = out[i]
 		}
+		for _, s := range m.dies[ni] {
+			recycle(slots, s, inputs)
+		}
 	}
 	res := make([]*Tensor, len(m.outSlots))
 	for i, s := range m.outSlots {
@@ -275,6 +319,29 @@ func (m *Model) own(t *Tensor, inputs, prev []*Tensor) *Tensor {
 		return t.Clone()
 	}
 	return t
+}
+
+// recycle gives the data of the dead slot s back to the pools unless
+// another slot still holds it (a view, or the same tensor) or it belongs to
+// an input, and then empties the slot.
+func recycle(slots []*Tensor, s int, inputs []*Tensor) {
+	t := slots[s]
+	slots[s] = nil
+	if t == nil || cap(t.Data) == 0 {
+		return
+	}
+	all := t.Data[:cap(t.Data)]
+	for _, x := range inputs {
+		if overlaps(all, x.Data) {
+			return
+		}
+	}
+	for _, x := range slots {
+		if x != nil && overlaps(all, x.Data) {
+			return
+		}
+	}
+	putBuf(t.Data)
 }
 
 func overlaps(a, b []float32) bool {

@@ -36,14 +36,9 @@ func NewTensor(shape []int, data []float32) (*Tensor, error) {
 // Zeros returns a zero-filled tensor of the given shape. It panics on a
 // negative dimension.
 func Zeros(shape ...int) *Tensor {
-	n := 1
-	for _, d := range shape {
-		if d < 0 {
-			panic(fmt.Sprintf("runtime: negative dimension in shape %v", shape))
-		}
-		n *= d
-	}
-	return &Tensor{Shape: append([]int(nil), shape...), Data: make([]float32, n)}
+	t := Empty(shape...)
+	clear(t.Data)
+	return t
 }
 
 // Rank returns the number of dimensions.

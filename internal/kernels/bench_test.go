@@ -21,6 +21,8 @@ var benchShapes = []struct{ m, k, n int }{
 	{1600, 512, 2048}, // W3 layer-2 x·W, batch 32
 	{3200, 64, 512},   // W1 bidir-1 x·W (one direction), batch 32
 	{6272, 640, 128},  // W2 conv1d as im2col GEMM, batch 32
+	{100, 64, 512},    // W1 bidir-1 x·W, batch 1
+	{100, 256, 256},   // W1 bidir-2 x·W, batch 1
 	{1, 128, 10},      // W1 dense
 	{33, 100, 3},      // odd
 }
