@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 
@@ -562,6 +563,7 @@ type binder struct {
 	lists      map[string][]layers.Weight // the weights each built layer took
 	modelUsed  []string                   // positional: model groups given weights, in order
 	order      map[string]int             // model group -> its place in model order
+	released   int                        // bytes released since the last collection
 }
 
 // partition is a nested model's group, split among its layers.
@@ -627,9 +629,36 @@ func (b *binder) call(e *layerEntry, cfg layers.Config, built map[string]runtime
 		return nil, nil, err
 	}
 	built[e.spec.Name] = l
-	b.lists[e.spec.Name] = ws
+	if len(e.nodes) > 1 {
+		// A shared layer is built again for the shapes of its later calls.
+		b.lists[e.spec.Name] = ws
+	} else {
+		b.release(ws)
+	}
 	return l, out, nil
 }
+
+// release drops the file's copy of weights a layer has been built from, so
+// that the garbage collector can free them while the rest of the model
+// loads (layers keep what they need, usually a packed copy): the peak
+// memory of a load is then not all the raw weights plus all the packed
+// ones. Only names and shapes stay, for the checks at the end. A large
+// release is followed by a collection, which is cheap on a heap of
+// pointer-free weight arrays.
+func (b *binder) release(ws []layers.Weight) {
+	n := 0
+	for i := range ws {
+		n += len(ws[i].Data)
+		ws[i].Data = nil
+	}
+	if b.released += 4 * n; b.released >= releaseGC {
+		b.released = 0
+		goruntime.GC()
+	}
+}
+
+// releaseGC is how many bytes of released weights trigger a collection.
+const releaseGC = 4 << 20
 
 func (b *binder) first(e *layerEntry, cfg layers.Config, in [][]int) (runtime.Layer, [][]int, []layers.Weight, error) {
 	fg, ok := b.assigned[e.group]

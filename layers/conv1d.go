@@ -143,8 +143,8 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 			if pad {
 				p := zeroScratch(max(need, padLeft+steps) * ch)
 				defer putScratch(p)
-				copy((*p)[padLeft*ch:], src)
-				src = *p
+				copy(p[padLeft*ch:], src)
+				src = p
 			}
 			dst := out.Data[bi*outLen*l.filters : (bi+1)*outLen*l.filters]
 			l.kernelP.mulBias(outLen, l.filters, kc, src, l.stride*ch, l.kernel, l.bias, dst, l.filters)
@@ -157,9 +157,8 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		}
 	} else {
 		// im2col: one row of k*in values per output step, zeros where padded.
-		p := zeroScratch(b * outLen * kc)
-		defer putScratch(p)
-		cols := *p
+		cols := zeroScratch(b * outLen * kc)
+		defer putScratch(cols)
 		for bi := 0; bi < b; bi++ {
 			src := data[bi*steps*ch : (bi+1)*steps*ch]
 			for t := 0; t < outLen; t++ {

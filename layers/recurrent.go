@@ -146,9 +146,8 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	// The states live in pooled scratch; wantStates returns copies.
 	states := make([][]float32, nstates)
 	for i := range states {
-		p := zeroScratch(b * units)
-		defer putScratch(p)
-		states[i] = *p
+		states[i] = zeroScratch(b * units)
+		defer putScratch(states[i])
 	}
 	if init != nil {
 		if len(init) != nstates {
@@ -164,9 +163,8 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	// The projection is laid out time-major, [steps, batch, gates], so that
 	// each step's rows are contiguous and the step works on them in place:
 	// one product per sample writes its steps b*gates apart.
-	xpBuf := getScratch(b * steps * gates)
-	defer putScratch(xpBuf)
-	xp := *xpBuf
+	xp := getScratch(b * steps * gates)
+	defer putScratch(xp)
 	if b == 1 {
 		c.project(x.Data, steps, xp, gates)
 	} else {
@@ -183,9 +181,8 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	if seq == nil {
 		last = runtime.Empty(b, units).Data
 	}
-	scratchBuf := getScratch(c.scratchSize(b))
-	defer putScratch(scratchBuf)
-	scratch := *scratchBuf
+	scratch := getScratch(c.scratchSize(b))
+	defer putScratch(scratch)
 	var saved []float32 // states of the masked rows of one step
 	var seen []bool     // whether a row has had an unmasked step
 	var maskedRows []int

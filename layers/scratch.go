@@ -1,49 +1,30 @@
 package layers
 
 import (
-	"math/bits"
 	goruntime "runtime"
-	"sync"
 
 	"github.com/kerasrun/kerasrun/internal/kernels"
+	"github.com/kerasrun/kerasrun/runtime"
 )
 
-// Scratch buffers of the hot layers (the recurrent input projection, the
-// padded Conv1D input, im2col) are taken from size-classed pools and given
-// back when the call ends, so that a model in steady state reuses them
-// instead of allocating them on every call. A pooled buffer never escapes
-// the call that took it.
-var scratchPools [48]sync.Pool
+// Scratch buffers of the hot layers (the recurrent input projection and
+// states, the padded Conv1D input, im2col) come from the runtime's buffer
+// pools and go back when the call ends, so that a model in steady state
+// reuses them instead of allocating them on every call. A scratch buffer
+// never escapes the call that took it.
 
-// getScratch returns a buffer of length n (contents undefined) and the
-// handle to give back with putScratch.
-func getScratch(n int) *[]float32 {
-	if n == 0 {
-		return new([]float32)
-	}
-	class := bits.Len(uint(n - 1)) // smallest power of two >= n
-	if p, ok := scratchPools[class].Get().(*[]float32); ok {
-		*p = (*p)[:n]
-		return p
-	}
-	buf := make([]float32, n, 1<<class)
-	return &buf
-}
+// getScratch returns a buffer of length n (contents undefined), to give
+// back with putScratch.
+func getScratch(n int) []float32 { return runtime.Buffer(n) }
 
 // putScratch gives a buffer from getScratch back.
-func putScratch(p *[]float32) {
-	c := cap(*p)
-	if c == 0 || c&(c-1) != 0 {
-		return
-	}
-	scratchPools[bits.Len(uint(c-1))].Put(p)
-}
+func putScratch(b []float32) { runtime.PutBuffer(b) }
 
 // zeroScratch is getScratch with the contents cleared.
-func zeroScratch(n int) *[]float32 {
-	p := getScratch(n)
-	clear(*p)
-	return p
+func zeroScratch(n int) []float32 {
+	b := getScratch(n)
+	clear(b)
+	return b
 }
 
 // parMinWork is the least work (multiply-adds or values touched per

@@ -341,7 +341,7 @@ func recycle(slots []*Tensor, s int, inputs []*Tensor) {
 			return
 		}
 	}
-	putBuf(t.Data)
+	PutBuffer(t.Data)
 }
 
 func overlaps(a, b []float32) bool {

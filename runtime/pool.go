@@ -7,62 +7,64 @@ import (
 )
 
 // Tensor memory is recycled: Zeros and Empty take their data from
-// size-classed pools (powers of two), and Model.predict gives back the data
-// of an intermediate tensor once its last consumer has run, unless it
-// overlaps memory still in use (an input, an output, or a live tensor that
-// a layer such as Dropout or Reshape returned as a view). A model in steady
-// state then reuses its intermediate buffers instead of allocating (and
+// size-classed pools, and Model.predict gives back the data of an
+// intermediate tensor once its last consumer has run, unless it overlaps
+// memory still in use (an input, an output, or a live tensor that a layer
+// such as Dropout or Reshape returned as a view). A model in steady state
+// then reuses its intermediate buffers instead of allocating (and
 // page-faulting) them on every call. Data never given back, such as the
-// outputs returned to the caller, is garbage collected as usual.
+// outputs returned to the caller, is garbage collected as usual. Layers
+// take their own scratch memory from the same pools (Buffer, PutBuffer).
 //
+// The size classes have three significant bits (64, 80, 96, 112, 128,
+// 160, ... floats), so a buffer wastes at most a quarter of its memory.
 // The pools hold a pointer to the first element of each array, so that
 // putting one back does not allocate.
 
 const (
-	minPoolClass = 6  // 64 floats; smaller tensors are allocated as usual
-	maxPoolClass = 40 // larger ones too
+	minPoolFloats = 64     // smaller buffers are allocated as usual
+	maxPoolShift  = 40 - 3 // larger ones too
+	numClasses    = (maxPoolShift + 1) * 8
 )
 
-var bufPools [maxPoolClass + 1]sync.Pool
+var bufPools [numClasses]sync.Pool
 
-// poolClass returns the size class (log2 of the capacity) that holds n
-// floats, or -1 when n is not pooled.
-func poolClass(n int) int {
-	if n < 1<<minPoolClass {
-		return -1
+// poolClass returns the size class that holds n floats and its capacity,
+// or -1 when n is not pooled.
+func poolClass(n int) (class, size int) {
+	if n < minPoolFloats {
+		return -1, n
 	}
-	c := bits.Len(uint(n - 1))
-	if c > maxPoolClass {
-		return -1
+	shift := bits.Len(uint(n-1)) - 3
+	if shift > maxPoolShift {
+		return -1, n
 	}
-	return c
+	k := (n-1)>>shift + 1 // 5..8 (4..8 at the smallest sizes)
+	return shift*8 + k - 1, k << shift
 }
 
-// getBuf returns n floats with undefined contents.
-func getBuf(n int) []float32 {
-	c := poolClass(n)
+// Buffer returns n floats with undefined contents from the pools. Give it
+// back with PutBuffer when done, or let the garbage collector have it.
+func Buffer(n int) []float32 {
+	c, size := poolClass(n)
 	if c < 0 {
 		return make([]float32, n)
 	}
 	if p, ok := bufPools[c].Get().(unsafe.Pointer); ok {
-		return unsafe.Slice((*float32)(p), 1<<c)[:n]
+		return unsafe.Slice((*float32)(p), size)[:n]
 	}
-	return make([]float32, n, 1<<c)
+	return make([]float32, n, size)
 }
 
-// putBuf gives the array of b back. b must start at the array's first
-// element and be unreferenced from now on; arrays of other capacities are
-// left to the garbage collector.
-func putBuf(b []float32) {
-	c := cap(b)
-	if c == 0 || c&(c-1) != 0 {
-		return
+// PutBuffer gives b back for reuse by Buffer, Zeros and Empty. b must come
+// from one of them, start at its first element, and nothing may use b or
+// any slice of its array afterwards. Arrays that are not of a pooled
+// capacity are left to the garbage collector.
+func PutBuffer(b []float32) {
+	n := cap(b)
+	if c, size := poolClass(n); c >= 0 && size == n {
+		bufPools[c].Put(unsafe.Pointer(unsafe.SliceData(b)))
 	}
-	class := bits.Len(uint(c - 1))
-	if class < minPoolClass || class > maxPoolClass {
-		return
-	}
-	bufPools[class].Put(unsafe.Pointer(unsafe.SliceData(b)))
 }
 
 // Empty returns a tensor of the given shape whose data is NOT initialised:
@@ -70,7 +72,7 @@ func putBuf(b []float32) {
 // that the layer overwrites entirely; otherwise use Zeros. It panics on a
 // negative dimension.
 func Empty(shape ...int) *Tensor {
-	return &Tensor{Shape: append([]int(nil), shape...), Data: getBuf(numel(shape))}
+	return &Tensor{Shape: append([]int(nil), shape...), Data: Buffer(numel(shape))}
 }
 
 func numel(shape []int) int {
@@ -99,6 +101,6 @@ func Recycle(t *Tensor, live ...*Tensor) {
 			return
 		}
 	}
-	putBuf(t.Data)
+	PutBuffer(t.Data)
 	t.Data = nil
 }
