@@ -14,6 +14,8 @@ import (
 var benchShapes = []struct{ m, k, n int }{
 	{1, 512, 2048},    // W3 batch-1 step h·U
 	{32, 512, 2048},   // W3 batch-32 step
+	{30, 512, 2048},   // (tile check)
+	{24, 512, 2048},   // (tile check)
 	{1, 128, 512},     // W1 bidir-1 batch-1 step
 	{32, 128, 512},    // W1 bidir-1 batch-32 step
 	{50, 256, 2048},   // W3 layer-1 x·W, batch 1 (50 steps)

@@ -141,7 +141,8 @@ func GemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 	if m == 1 {
 		minFlops = parMinFlopsGEMV
 	}
-	if threads <= 1 || 2*m*pb.k*pb.n < minFlops {
+	flops := 2 * m * pb.k * pb.n
+	if threads <= 1 || flops < minFlops || !SplitWorth(flops/(4*threads)) {
 		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate)
 		return
 	}

@@ -23,6 +23,47 @@ var spinFor = 200 * time.Microsecond
 // it blocks.
 const callerSpin = 30 * time.Microsecond
 
+// Contention. When another process keeps a core busy, a spinning helper is
+// a CPU hog to the OS scheduler: it gets time slices of milliseconds, and a
+// step that waits for a chunk the helper holds waits for the rest of the
+// other process's slice. So the pool watches for it: a helper whose spin
+// loop was descheduled (two polls far apart), or a caller that waited long
+// for a helper's chunk, marks the machine contended for contendedFor.
+// Meanwhile helpers park as soon as they run out of work (a parked thread
+// that wakes is scheduled promptly, ahead of the busy process), and
+// Contended tells callers to keep work split finer than ContendedMinFlops
+// on one goroutine (SplitWorth).
+const (
+	contendedFor = 50 * time.Millisecond
+	preemptGap   = time.Millisecond       // a poll gap that means descheduled
+	longWait     = 300 * time.Microsecond // a caller wait that means the same
+)
+
+var contendedUntil atomic.Int64 // unix nanoseconds
+
+func markContended(now time.Time) {
+	contendedUntil.Store(now.Add(contendedFor).UnixNano())
+}
+
+// ContendedMinFlops is the least work per index worth handing to a helper
+// while the machine is contended: about a millisecond. (At an eighth of
+// that, the W3 batch-32 step, split, ran slower on a busy machine than on
+// one goroutine.)
+const ContendedMinFlops = 64 << 20
+
+// SplitWorth reports whether work of flopsPerIndex per index is worth
+// spreading over helpers now: always, unless the machine is contended and
+// the pieces are small.
+func SplitWorth(flopsPerIndex int) bool {
+	return flopsPerIndex >= ContendedMinFlops || !Contended()
+}
+
+// Contended reports whether the pool has seen another process compete for
+// the cores in the last contendedFor.
+func Contended() bool {
+	return time.Now().UnixNano() < contendedUntil.Load()
+}
+
 type workerPool struct {
 	mu      sync.Mutex
 	jobs    []*parJob    // jobs that may still have unclaimed indices
@@ -74,12 +115,15 @@ func ParallelFor(n, threads int, fn func(i int)) {
 	j.done.Store(0)
 	j.n, j.maxHelpers, j.helpers, j.joined, j.removed, j.fn = int32(n), int32(threads-1), 0, 0, false, fn
 	pool.push(j, threads-1)
+	t0 := time.Now()
+	mine := 0
 	for {
 		i := j.next.Add(1) - 1
 		if i >= j.n {
 			break
 		}
 		fn(int(i))
+		mine++
 	}
 	pool.mu.Lock()
 	pool.remove(j)
@@ -88,7 +132,8 @@ func ParallelFor(n, threads int, fn func(i int)) {
 	if wait {
 		// A helper is still running its last index: poll briefly (it is
 		// usually nearly done), then block. Exactly one token comes.
-		deadline := time.Now().Add(callerSpin)
+		start := time.Now()
+		deadline := start.Add(callerSpin)
 	poll:
 		for {
 			select {
@@ -100,6 +145,12 @@ func ParallelFor(n, threads int, fn func(i int)) {
 				<-j.fin
 				break
 			}
+		}
+		// Waiting much longer than an index takes means the helper was
+		// descheduled mid-index.
+		per := start.Sub(t0) / time.Duration(max(mine, 1))
+		if now := time.Now(); now.Sub(start) > longWait+2*per {
+			markContended(now)
 		}
 	}
 	j.fn = nil
@@ -160,6 +211,7 @@ func (p *workerPool) take() *parJob {
 
 func (p *workerPool) helper() {
 	deadline := time.Now().Add(spinFor)
+	last := time.Now() // the previous poll, to notice being descheduled
 	for {
 		if j := p.take(); j != nil {
 			for {
@@ -175,10 +227,16 @@ func (p *workerPool) helper() {
 				j.fin <- struct{}{}
 			}
 			p.mu.Unlock()
-			deadline = time.Now().Add(spinFor)
+			last = time.Now()
+			deadline = last.Add(spinFor)
 			continue
 		}
-		if time.Now().After(deadline) {
+		now := time.Now()
+		if now.Sub(last) > preemptGap {
+			markContended(now)
+		}
+		last = now
+		if now.After(deadline) || Contended() {
 			// Park. A job pushed after parked is raised is announced on
 			// wake; one pushed before is seen by the check below.
 			p.parked.Add(1)
@@ -186,7 +244,8 @@ func (p *workerPool) helper() {
 				<-p.wake
 			}
 			p.parked.Add(-1)
-			deadline = time.Now().Add(spinFor)
+			last = time.Now()
+			deadline = last.Add(spinFor)
 			continue
 		}
 		// Spin: poll the job count, yielding the P now and then.

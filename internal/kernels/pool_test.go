@@ -1,0 +1,53 @@
+package kernels
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestSplitWorthUnderContention: small pieces stay on one goroutine while
+// the machine is marked contended, large ones are still split, and the
+// mark expires.
+func TestSplitWorthUnderContention(t *testing.T) {
+	defer contendedUntil.Store(contendedUntil.Load())
+	contendedUntil.Store(0)
+	if Contended() || !SplitWorth(1) {
+		t.Fatal("a quiet machine must split any work")
+	}
+	markContended(time.Now())
+	if !Contended() {
+		t.Fatal("markContended did not mark")
+	}
+	if SplitWorth(ContendedMinFlops - 1) {
+		t.Error("small pieces are split on a contended machine")
+	}
+	if !SplitWorth(ContendedMinFlops) {
+		t.Error("large pieces are not split on a contended machine")
+	}
+	markContended(time.Now().Add(-contendedFor - time.Millisecond))
+	if Contended() {
+		t.Error("the contention mark did not expire")
+	}
+}
+
+// TestParallelForSlowIndex: an index that takes far longer than the rest
+// (as on a descheduled helper) is waited for: every index has run, once,
+// when ParallelFor returns.
+func TestParallelForSlowIndex(t *testing.T) {
+	defer contendedUntil.Store(contendedUntil.Load())
+	for rep := 0; rep < 20; rep++ {
+		var runs [8]atomic.Int32
+		ParallelFor(len(runs), 2, func(i int) {
+			if i == 1 {
+				time.Sleep(2 * time.Millisecond)
+			}
+			runs[i].Add(1)
+		})
+		for i := range runs {
+			if n := runs[i].Load(); n != 1 {
+				t.Fatalf("rep %d: index %d ran %d times before ParallelFor returned", rep, i, n)
+			}
+		}
+	}
+}
