@@ -1,4 +1,4 @@
-# kerasrun: make test | fuzz | fuzz-ci | soak | loadtest
+# kerasrun: make test | fuzz | fuzz-ci | soak | loadtest | busycore
 #
 #   make test                   gofmt, go vet and go test -race ./... (scripts/test.sh)
 #   make fuzz [FUZZTIME=30s]    each fuzzer for FUZZTIME
@@ -8,6 +8,8 @@
 #                               memory and goroutines (kerasrun soak)
 #   make loadtest               kerasrun serve under load: W1 of ../shared/perf,
 #                               with and without batching (scripts/loadtest.sh)
+#   make busycore               2-thread latency quiet and with one core busy
+#                               (scripts/busycore.sh; needs ../shared/perf's models)
 
 FUZZTIME ?= 30s
 FUZZTIME_CI ?= 20000x
@@ -15,7 +17,7 @@ SOAK ?= 10m
 SOAK_MODEL ?= fixtures/example/model.h5
 SOAK_FLAGS ?= --interval 1m
 
-.PHONY: test fuzz fuzz-ci soak loadtest
+.PHONY: test fuzz fuzz-ci soak loadtest busycore
 
 test:
 	scripts/test.sh
@@ -32,3 +34,6 @@ soak:
 
 loadtest:
 	scripts/loadtest.sh
+
+busycore:
+	scripts/busycore.sh
