@@ -42,7 +42,7 @@ func (c *lstmCell) scratchSize(batch int) int { return batch * c.units }
 // stepParMinFlops is the smallest recurrent product of one step that is
 // split over goroutines: a few µs of work, about what handing blocks to an
 // awake helper costs.
-var stepParMinFlops = 1 << 18
+var stepParMinFlops = 1 << 16
 
 func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []float32) {
 	u := c.units

@@ -61,7 +61,15 @@ func SplitWorth(flopsPerIndex int) bool {
 // Contended reports whether the pool has seen another process compete for
 // the cores in the last contendedFor.
 func Contended() bool {
-	return time.Now().UnixNano() < contendedUntil.Load()
+	until := contendedUntil.Load()
+	if until == 0 {
+		return false // the common case, without reading the clock
+	}
+	if time.Now().UnixNano() < until {
+		return true
+	}
+	contendedUntil.CompareAndSwap(until, 0)
+	return false
 }
 
 type workerPool struct {
@@ -69,6 +77,7 @@ type workerPool struct {
 	jobs    []*parJob    // jobs that may still have unclaimed indices
 	pending atomic.Int32 // len(jobs), read without the lock
 	helpers int          // helpers started (never stopped)
+	working atomic.Int32 // helpers inside a job
 	parked  atomic.Int32 // helpers blocked on wake
 	wake    chan struct{}
 }
@@ -104,6 +113,11 @@ func ParallelFor(n, threads int, fn func(i int)) {
 		return
 	}
 	threads = min(threads, n)
+	// Inside another parallel loop (Bidirectional's two directions, say)
+	// every helper may be taken: then there is nobody to share with.
+	if threads > 1 && pool.busy(threads-1) {
+		threads = 1
+	}
 	if threads <= 1 {
 		for i := 0; i < n; i++ {
 			fn(i)
@@ -191,6 +205,13 @@ func (p *workerPool) remove(j *parJob) {
 	j.removed = true
 }
 
+// busy reports whether all of the want helpers ParallelFor would use
+// exist and are inside jobs.
+func (p *workerPool) busy(want int) bool {
+	w := int(p.working.Load())
+	return w > 0 && w >= want
+}
+
 // take returns a job with unclaimed indices that another helper may join,
 // counting this helper in, or nil.
 func (p *workerPool) take() *parJob {
@@ -203,6 +224,7 @@ func (p *workerPool) take() *parJob {
 		if j.joined < j.maxHelpers && j.next.Load() < j.n {
 			j.joined++
 			j.helpers++
+			p.working.Add(1)
 			return j
 		}
 	}
@@ -221,6 +243,7 @@ func (p *workerPool) helper() {
 				}
 				j.fn(int(i))
 			}
+			p.working.Add(-1)
 			p.mu.Lock()
 			j.helpers--
 			if j.removed && j.helpers == 0 {
