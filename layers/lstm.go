@@ -53,7 +53,7 @@ func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []fl
 	// A step is short: split it only while no other process competes for
 	// the cores, unless it is long (see kernels.SplitWorth).
 	flops := 2 * batch * u * 4 * u
-	if threads > 1 && nb > 1 && flops >= stepParMinFlops && kernels.SplitWorth(flops/min(nb, 2*threads)) {
+	if threads > 1 && nb > 1 && flops >= stepParMinFlops && kernels.SplitWorth(min(nb, 2*threads), flops/min(nb, 2*threads)) {
 		// A few chunks of whole blocks per goroutine: enough to balance
 		// a late helper, few enough that each product streams its
 		// weights in one long run.

@@ -35,7 +35,7 @@ const parMinWork = 1 << 16
 // GOMAXPROCS goroutines when there are several samples and work (per
 // sample) times n is worth it; fn must only write its own sample's part.
 func forSamples(n, work int, fn func(i int)) {
-	if n > 1 && n*work >= parMinWork && kernels.SplitWorth(2*work) {
+	if n > 1 && n*work >= parMinWork && kernels.SplitWorth(n, 2*work) {
 		kernels.ParallelFor(n, goruntime.GOMAXPROCS(0), fn)
 		return
 	}

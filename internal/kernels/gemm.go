@@ -142,7 +142,7 @@ func GemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 		minFlops = parMinFlopsGEMV
 	}
 	flops := 2 * m * pb.k * pb.n
-	if threads <= 1 || flops < minFlops || !SplitWorth(flops/(4*threads)) {
+	if threads <= 1 || flops < minFlops || !SplitWorth(4*threads, flops/(4*threads)) {
 		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate)
 		return
 	}

@@ -45,17 +45,27 @@ func markContended(now time.Time) {
 	contendedUntil.Store(now.Add(contendedFor).UnixNano())
 }
 
-// ContendedMinFlops is the least work per index worth handing to a helper
-// while the machine is contended: about a millisecond. (At an eighth of
-// that, the W3 batch-32 step, split, ran slower on a busy machine than on
-// one goroutine.)
-const ContendedMinFlops = 64 << 20
+// While the machine is contended, a parallel loop is worth it only when a
+// stall on a descheduled helper (up to the other process's time slice, a
+// few ms) is rare and small next to the loop: pieces of about a
+// millisecond (ContendedMinFlops), or a long loop (ContendedMinTotal) of
+// pieces that are not tiny (ContendedMinPiece), such as a convolution over
+// the samples of a batch. (Splitting the W3 batch-32 step, 4 pieces of
+// 17 MFLOP, ran slower on a busy machine than one goroutine.)
+const (
+	ContendedMinFlops = 64 << 20
+	ContendedMinTotal = 256 << 20
+	ContendedMinPiece = 4 << 20
+)
 
-// SplitWorth reports whether work of flopsPerIndex per index is worth
-// spreading over helpers now: always, unless the machine is contended and
-// the pieces are small.
-func SplitWorth(flopsPerIndex int) bool {
-	return flopsPerIndex >= ContendedMinFlops || !Contended()
+// SplitWorth reports whether a loop of n pieces of flopsPerIndex each is
+// worth spreading over helpers now: always, unless the machine is
+// contended (see the constants above).
+func SplitWorth(n, flopsPerIndex int) bool {
+	if flopsPerIndex >= ContendedMinFlops || !Contended() {
+		return true
+	}
+	return flopsPerIndex >= ContendedMinPiece && n*flopsPerIndex >= ContendedMinTotal
 }
 
 // Contended reports whether the pool has seen another process compete for

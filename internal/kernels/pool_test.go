@@ -12,17 +12,23 @@ import (
 func TestSplitWorthUnderContention(t *testing.T) {
 	defer contendedUntil.Store(contendedUntil.Load())
 	contendedUntil.Store(0)
-	if Contended() || !SplitWorth(1) {
+	if Contended() || !SplitWorth(2, 1) {
 		t.Fatal("a quiet machine must split any work")
 	}
 	markContended(time.Now())
 	if !Contended() {
 		t.Fatal("markContended did not mark")
 	}
-	if SplitWorth(ContendedMinFlops - 1) {
-		t.Error("small pieces are split on a contended machine")
+	if SplitWorth(4, ContendedMinFlops-1) {
+		t.Error("a short loop of small pieces is split on a contended machine")
 	}
-	if !SplitWorth(ContendedMinFlops) {
+	if SplitWorth(1<<20, ContendedMinPiece-1) {
+		t.Error("a long loop of tiny pieces is split on a contended machine")
+	}
+	if !SplitWorth(ContendedMinTotal/ContendedMinPiece, ContendedMinPiece) {
+		t.Error("a long loop of medium pieces is not split on a contended machine")
+	}
+	if !SplitWorth(2, ContendedMinFlops) {
 		t.Error("large pieces are not split on a contended machine")
 	}
 	markContended(time.Now().Add(-contendedFor - time.Millisecond))
