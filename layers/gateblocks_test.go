@@ -101,3 +101,48 @@ func TestLSTMParallelStepBitIdentical(t *testing.T) {
 		}
 	}
 }
+
+// TestChunkedProjectionBitIdentical runs recurrent layers of every cell
+// (forwards and go_backwards, with and without return_sequences) with the
+// input projection computed a few steps at a time and all at once, and
+// checks every output bit.
+func TestChunkedProjectionBitIdentical(t *testing.T) {
+	defer func(a, b int) { projChunk, projMinSteps = a, b }(projChunk, projMinSteps)
+	env := Env{KerasVersion: "2.3.1", Backend: "tensorflow"}
+	rng := rand.New(rand.NewSource(5))
+	const in, u, steps, batch = 6, 5, 37, 3
+	for _, c := range []struct {
+		class string
+		gates int
+		bias  []int
+	}{{"LSTM", 4, []int{4 * u}}, {"GRU", 3, []int{2, 3 * u}}, {"SimpleRNN", 1, []int{u}}} {
+		for _, opts := range []string{`"go_backwards": false, "return_sequences": true`, `"go_backwards": true, "return_sequences": false`} {
+			ws := []Weight{
+				{Name: "r/kernel:0", Shape: []int{in, c.gates * u}, Data: randTensor(rng, in, c.gates*u).Data},
+				{Name: "r/recurrent_kernel:0", Shape: []int{u, c.gates * u}, Data: randTensor(rng, u, c.gates*u).Data},
+				{Name: "r/bias:0", Shape: c.bias, Data: randTensor(rng, c.bias...).Data},
+			}
+			extra := ""
+			if c.class == "GRU" {
+				extra = `, "reset_after": true`
+			}
+			l, _ := buildLayer(t, "r", c.class, `{"name": "r", "units": `+strconv.Itoa(u)+`, `+opts+extra+`}`, env, []int{-1, steps, in}, ws)
+			x := randTensor(rng, batch, steps, in)
+			projChunk, projMinSteps = 1<<30, 1
+			want, err := l.Forward([]*runtime.Tensor{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			projChunk = 4 * batch * c.gates * u // 4 steps a chunk: 37 = 9*4 + 1
+			got, err := l.Forward([]*runtime.Tensor{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range want[0].Data {
+				if got[0].Data[i] != want[0].Data[i] {
+					t.Fatalf("%s %s: element %d = %v chunked, %v whole", c.class, opts, i, got[0].Data[i], want[0].Data[i])
+				}
+			}
+		}
+	}
+}

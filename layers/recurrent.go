@@ -3,9 +3,7 @@ package layers
 import (
 	"context"
 	"fmt"
-	goruntime "runtime"
 
-	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -120,6 +118,14 @@ func checkRecurrentInput(in [][]int) ([]int, error) {
 	return in[0], nil
 }
 
+// projChunk and projMinSteps bound the input projection's buffer of a
+// batch (see runRecurrent): 512 Ki floats (2 MiB), but at least 16 steps.
+// Variables for the tests.
+var (
+	projChunk    = 512 << 10
+	projMinSteps = 16
+)
+
 // runRecurrent runs cell c over x [batch, time, in], from init (one
 // [batch, units] tensor per state; nil for zeros). It returns the layer's
 // outputs and, when wantStates is set, its final states, which share no
@@ -161,16 +167,34 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 		}
 	}
 	// The projection is laid out time-major, [steps, batch, gates], so that
-	// each step's rows are contiguous and the step works on them in place:
-	// one product per sample writes its steps b*gates apart.
-	xp := getScratch(b * steps * gates)
+	// each step's rows are contiguous and the step works on them in place.
+	// With a batch it is computed a chunk of steps at a time (so that its
+	// buffer stays near projChunk floats), as one product over the chunk's
+	// inputs gathered time-major: the weights are streamed once per chunk.
+	chunk := steps
+	var xin []float32 // a chunk's inputs, [chunk, batch, in]
+	if b > 1 {
+		chunk = min(steps, max(projMinSteps, projChunk/(b*gates)))
+		xin = getScratch(chunk * b * nin)
+		defer putScratch(xin)
+	}
+	xp := getScratch(chunk * b * gates)
 	defer putScratch(xp)
-	if b == 1 {
-		c.project(x.Data, steps, xp, gates)
-	} else {
-		kernels.ParallelFor(b, goruntime.GOMAXPROCS(0), func(bi int) {
-			c.project(x.Data[bi*steps*nin:(bi+1)*steps*nin], steps, xp[bi*gates:], b*gates)
-		})
+	c0 := -1 // first step of the chunk in xp
+	project := func(t int) {
+		c0 = t - t%chunk
+		n := min(chunk, steps-c0)
+		if b == 1 {
+			c.project(x.Data[c0*nin:], n, xp, gates)
+			return
+		}
+		for s := 0; s < n; s++ {
+			for bi := 0; bi < b; bi++ {
+				src := (bi*steps + c0 + s) * nin
+				copy(xin[(s*b+bi)*nin:(s*b+bi+1)*nin], x.Data[src:src+nin])
+			}
+		}
+		c.project(xin, n*b, xp, gates)
 	}
 	var seq *runtime.Tensor
 	if o.returnSequences {
@@ -200,7 +224,10 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 		if o.goBackwards {
 			t = steps - 1 - s
 		}
-		stepIn := xp[t*b*gates : (t+1)*b*gates]
+		if c0 < 0 || t < c0 || t >= c0+chunk {
+			project(t)
+		}
+		stepIn := xp[(t-c0)*b*gates : (t-c0+1)*b*gates]
 		maskedRows = maskedRows[:0]
 		if mask != nil {
 			for bi := 0; bi < b; bi++ {
