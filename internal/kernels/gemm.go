@@ -314,7 +314,6 @@ func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc
 		w := min(nr, n-j0)
 		// One call per panel prefetches the next panel, so that the
 		// first tile there finds it in cache.
-
 		next := bp
 		if j+1 < p1 {
 			next = pb.data[(j+1)*k*nr+pc*nr:]
