@@ -74,8 +74,20 @@ func (c *lstmCell) stepBlocks(b0, b1 int, z []float32, batch int, hp, h, cs []fl
 	p0, _ := c.blocks.panels(b0)
 	_, p1 := c.blocks.panels(b1 - 1)
 	kernels.GemmPanels(batch, hp, u, c.recP, p0, p1, z, 4*u, true)
+	// Whole blocks go to the kernel in one call per row; only the last
+	// block of the layer may be narrower.
+	full := b1 - b0
+	if _, _, w := c.blocks.block(b1 - 1); w < blockUnits {
+		full--
+	}
 	for r := 0; r < batch; r++ {
-		for b := b0; b < b1; b++ {
+		b := b0
+		if c.gate != nil && full > 0 {
+			j0, col0, _ := c.blocks.block(b0)
+			kernels.LSTMGatesBlocks(z[r*4*u+col0:], cs[r*u+j0:], h[r*u+j0:], blockUnits, full, *c.gate)
+			b += full
+		}
+		for ; b < b1; b++ {
 			j0, col0, w := c.blocks.block(b)
 			zb := z[r*4*u+col0 : r*4*u+col0+4*w]
 			cb := cs[r*u+j0 : r*u+j0+w]

@@ -175,11 +175,7 @@ func LSTMGates(z, c, h []float32, u int, rec Gate) {
 		panic(fmt.Sprintf("kernels: LSTMGates: unknown gate kind %d", rec.Kind))
 	}
 	kern := func(z *float32, u int, c *float32, h *float32, n int) {
-		if rec.Kind == GateSigmoid {
-			lstmSigmoidAVX2(z, u, c, h, n, 0)
-		} else {
-			lstmHardAVX2(z, u, c, h, n, rec.Slope)
-		}
+		lstmAVX2(rec, z, u, c, h, n, 1)
 	}
 	n8 := 0
 	if useAVX2 {
@@ -214,6 +210,39 @@ func LSTMGates(z, c, h []float32, u int, rec Gate) {
 		c[j] = cj
 		h[j] = o * tanhGo(cj)
 	}
+}
+
+func lstmAVX2(rec Gate, z *float32, u int, c *float32, h *float32, n, blocks int) {
+	if rec.Kind == GateSigmoid {
+		lstmSigmoidAVX2(z, u, c, h, n, 0, blocks)
+	} else {
+		lstmHardAVX2(z, u, c, h, n, rec.Slope, blocks)
+	}
+}
+
+// LSTMGatesBlocks is LSTMGates over `blocks` consecutive gate blocks of w
+// units: block k of z, z[4wk : 4w(k+1)], holds [i | f | g | o] of units
+// wk..wk+w-1, whose c and h are c[wk : w(k+1)] and h[wk : w(k+1)]. The
+// results are those of LSTMGates on each block; with AVX2 and w a
+// multiple of 8 it is one call, which keeps the core's pipelines full
+// across blocks.
+func LSTMGatesBlocks(z, c, h []float32, w, blocks int, rec Gate) {
+	if blocks <= 0 {
+		return
+	}
+	if len(z) < 4*w*blocks || len(c) < w*blocks || len(h) < w*blocks {
+		panic(fmt.Sprintf("kernels: LSTMGatesBlocks: len(z)=%d len(c)=%d len(h)=%d too short for %d blocks of %d", len(z), len(c), len(h), blocks, w))
+	}
+	if rec.Kind != GateSigmoid && rec.Kind != GateHardSigmoid {
+		panic(fmt.Sprintf("kernels: LSTMGatesBlocks: unknown gate kind %d", rec.Kind))
+	}
+	if !useAVX2 || w%8 != 0 {
+		for k := 0; k < blocks; k++ {
+			LSTMGates(z[4*w*k:4*w*(k+1)], c[w*k:w*(k+1)], h[w*k:w*(k+1)], w, rec)
+		}
+		return
+	}
+	lstmAVX2(rec, &z[0], w, &c[0], &h[0], w, blocks)
 }
 
 // LSTMGatesFunc is LSTMGates for any pair of activations, given as in-place

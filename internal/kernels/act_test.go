@@ -3,6 +3,7 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"testing"
 )
@@ -412,5 +413,37 @@ func TestRelu(t *testing.T) {
 			}
 		}
 		restore()
+	}
+}
+
+// TestLSTMGatesBlocks: the multi-block call gives, bit for bit, what
+// LSTMGates gives block by block, for both gate kinds, widths that the
+// vector kernel takes (multiples of 8) and one that it does not.
+func TestLSTMGatesBlocks(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, rec := range []Gate{{Kind: GateSigmoid}, {Kind: GateHardSigmoid, Slope: 0.2}} {
+		for _, w := range []int{8, 12, 32} {
+			for blocks := 1; blocks <= 4; blocks++ {
+				z := make([]float32, 4*w*blocks)
+				c0 := make([]float32, w*blocks)
+				for i := range z {
+					z[i] = float32(r.NormFloat64() * 3)
+				}
+				for i := range c0 {
+					c0[i] = float32(r.NormFloat64())
+				}
+				c, h := append([]float32(nil), c0...), make([]float32, w*blocks)
+				LSTMGatesBlocks(z, c, h, w, blocks, rec)
+				wc, wh := append([]float32(nil), c0...), make([]float32, w*blocks)
+				for k := 0; k < blocks; k++ {
+					LSTMGates(z[4*w*k:4*w*(k+1)], wc[w*k:w*(k+1)], wh[w*k:w*(k+1)], w, rec)
+				}
+				for i := range c {
+					if c[i] != wc[i] || h[i] != wh[i] {
+						t.Fatalf("kind %d w=%d blocks=%d unit %d: c=%v h=%v, block by block c=%v h=%v", rec.Kind, w, blocks, i, c[i], h[i], wc[i], wh[i])
+					}
+				}
+			}
+		}
 	}
 }

@@ -47,10 +47,10 @@ func tanhAVX2(x *float32, n int)
 func hardSigmoidAVX2(x *float32, n int, slope float32)
 
 //go:noescape
-func lstmSigmoidAVX2(z *float32, u int, c *float32, h *float32, n int, slope float32)
+func lstmSigmoidAVX2(z *float32, u int, c *float32, h *float32, n int, slope float32, blocks int)
 
 //go:noescape
-func lstmHardAVX2(z *float32, u int, c *float32, h *float32, n int, slope float32)
+func lstmHardAVX2(z *float32, u int, c *float32, h *float32, n int, slope float32, blocks int)
 
 // gemvAVX2 runs the batch-1 kernel over `panels` full, contiguous panels,
 // walking k in blocks of kb as gemmPanels does.

@@ -17,9 +17,9 @@ func sigmoidAVX2(x *float32, n int)                { panic("kernels: no AVX2") }
 func reluAVX2(x *float32, n int)                   { panic("kernels: no AVX2") }
 func hardSigmoidAVX2(x *float32, n int, s float32) { panic("kernels: no AVX2") }
 func tanhAVX2(x *float32, n int)                   { panic("kernels: no AVX2") }
-func lstmSigmoidAVX2(z *float32, u int, c *float32, h *float32, n int, s float32) {
+func lstmSigmoidAVX2(z *float32, u int, c *float32, h *float32, n int, s float32, blocks int) {
 	panic("kernels: no AVX2")
 }
-func lstmHardAVX2(z *float32, u int, c *float32, h *float32, n int, s float32) {
+func lstmHardAVX2(z *float32, u int, c *float32, h *float32, n int, s float32, blocks int) {
 	panic("kernels: no AVX2")
 }

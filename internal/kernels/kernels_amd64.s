@@ -1629,18 +1629,27 @@ done_77:
 	VZEROUPPER
 	RET
 
-// func lstmSigmoidAVX2(z *float32, u int, c *float32, h *float32, n int, slope float32)
-TEXT ·lstmSigmoidAVX2(SB), NOSPLIT, $0-44
+// func lstmSigmoidAVX2(z *float32, u int, c *float32, h *float32, n int, slope float32, blocks int)
+TEXT ·lstmSigmoidAVX2(SB), NOSPLIT, $0-56
 	MOVQ z+0(FP), SI
 	MOVQ u+8(FP), R8
 	SHLQ $2, R8
 	MOVQ c+16(FP), DX
 	MOVQ h+24(FP), DI
-	MOVQ n+32(FP), CX
 	LEAQ (SI)(R8*2), R9
-	SHRQ $3, CX
+	LEAQ (R8)(R8*2), R11
+	ADDQ R8, R11
+	MOVQ n+32(FP), R12
+	SHLQ $2, R12
+	SUBQ R12, R11
+	MOVQ blocks+48(FP), R10
+	TESTQ R10, R10
 	JZ done_79
-loop_80:
+block_80:
+	MOVQ n+32(FP), CX
+	SHRQ $3, CX
+	JZ next_82
+loop_81:
 	VMOVUPS (R9), Y0
 	VMOVUPS (SI), Y8
 	VANDPS ·absmask<>(SB), Y0, Y6
@@ -1843,23 +1852,37 @@ loop_80:
 	ADDQ $32, DX
 	ADDQ $32, DI
 	DECQ CX
-	JNZ loop_80
+	JNZ loop_81
+next_82:
+	ADDQ R11, SI
+	ADDQ R11, R9
+	DECQ R10
+	JNZ block_80
 done_79:
 	VZEROUPPER
 	RET
 
-// func lstmHardAVX2(z *float32, u int, c *float32, h *float32, n int, slope float32)
-TEXT ·lstmHardAVX2(SB), NOSPLIT, $0-44
+// func lstmHardAVX2(z *float32, u int, c *float32, h *float32, n int, slope float32, blocks int)
+TEXT ·lstmHardAVX2(SB), NOSPLIT, $0-56
 	MOVQ z+0(FP), SI
 	MOVQ u+8(FP), R8
 	SHLQ $2, R8
 	MOVQ c+16(FP), DX
 	MOVQ h+24(FP), DI
-	MOVQ n+32(FP), CX
 	LEAQ (SI)(R8*2), R9
+	LEAQ (R8)(R8*2), R11
+	ADDQ R8, R11
+	MOVQ n+32(FP), R12
+	SHLQ $2, R12
+	SUBQ R12, R11
+	MOVQ blocks+48(FP), R10
+	TESTQ R10, R10
+	JZ done_83
+block_84:
+	MOVQ n+32(FP), CX
 	SHRQ $3, CX
-	JZ done_81
-loop_82:
+	JZ next_86
+loop_85:
 	VMOVUPS (R9), Y0
 	VMOVUPS (SI), Y8
 	VANDPS ·absmask<>(SB), Y0, Y6
@@ -1987,8 +2010,13 @@ loop_82:
 	ADDQ $32, DX
 	ADDQ $32, DI
 	DECQ CX
-	JNZ loop_82
-done_81:
+	JNZ loop_85
+next_86:
+	ADDQ R11, SI
+	ADDQ R11, R9
+	DECQ R10
+	JNZ block_84
+done_83:
 	VZEROUPPER
 	RET
 

@@ -634,26 +634,38 @@ func (g *gen) hardKernel(name string) {
 
 // lstmKernel emits
 //
-//	func name(z *float32, u int, c *float32, h *float32, n int, slope float32)
+//	func name(z *float32, u int, c *float32, h *float32, n int, slope float32, blocks int)
 //
-// for one batch row: z holds [i f g o] pre-activations, each u long; over the
-// first n (a multiple of 8) units: i, f, o = rec(z), g = tanh(z),
-// c = f*c + i*g, h = o*tanh(c). rec is sigmoid or, when hard is set, the hard
-// sigmoid with the given slope. Independent activations are computed in
-// interleaved pairs.
+// for `blocks` consecutive gate blocks of one batch row: each block of z
+// holds [i f g o] pre-activations, each u long (blocks 4u apart); over the
+// first n (a multiple of 8) units of each block: i, f, o = rec(z),
+// g = tanh(z), c = f*c + i*g, h = o*tanh(c), with c and h advancing n per
+// block. rec is sigmoid or, when hard is set, the hard sigmoid with the
+// given slope. Independent activations are computed in interleaved pairs.
 func (g *gen) lstmKernel(name string, hard bool) {
-	g.p("// func %s(z *float32, u int, c *float32, h *float32, n int, slope float32)", name)
-	g.p("TEXT ·%s(SB), NOSPLIT, $0-44", name)
+	g.p("// func %s(z *float32, u int, c *float32, h *float32, n int, slope float32, blocks int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
 	g.i("MOVQ z+0(FP), SI")
 	g.i("MOVQ u+8(FP), R8")
 	g.i("SHLQ $2, R8")
 	g.i("MOVQ c+16(FP), DX")
 	g.i("MOVQ h+24(FP), DI")
-	g.i("MOVQ n+32(FP), CX")
 	g.i("LEAQ (SI)(R8*2), R9") // R9 = z + 2u (g, then o at +u)
-	g.i("SHRQ $3, CX")
-	done, loop := g.newLabel("done_"), g.newLabel("loop_")
+	// R11 = the bytes from the end of a block's first n i-values to the
+	// next block's: (4u - n) floats.
+	g.i("LEAQ (R8)(R8*2), R11")
+	g.i("ADDQ R8, R11")
+	g.i("MOVQ n+32(FP), R12")
+	g.i("SHLQ $2, R12")
+	g.i("SUBQ R12, R11")
+	g.i("MOVQ blocks+48(FP), R10")
+	done, block, loop, next := g.newLabel("done_"), g.newLabel("block_"), g.newLabel("loop_"), g.newLabel("next_")
+	g.i("TESTQ R10, R10")
 	g.i("JZ %s", done)
+	g.p("%s:", block)
+	g.i("MOVQ n+32(FP), CX")
+	g.i("SHRQ $3, CX")
+	g.i("JZ %s", next)
 	g.p("%s:", loop)
 	rec := func(x string, t []string) func() {
 		return func() {
@@ -689,6 +701,11 @@ func (g *gen) lstmKernel(name string, hard bool) {
 	g.i("ADDQ $32, DI")
 	g.i("DECQ CX")
 	g.i("JNZ %s", loop)
+	g.p("%s:", next)
+	g.i("ADDQ R11, SI")
+	g.i("ADDQ R11, R9")
+	g.i("DECQ R10")
+	g.i("JNZ %s", block)
 	g.p("%s:", done)
 	g.i("VZEROUPPER")
 	g.i("RET")
