@@ -7,15 +7,18 @@ import (
 
 // Tile and block sizes. The micro-kernel computes an mr×nr tile of C; the
 // driver walks k in blocks of at most kc so that one packed micro-panel of B
-// (kc×nr floats, at most 20 KiB) stays in L1 while the row tiles of one
-// block of A (at most mc rows × kc, 120 KiB) come from L2.
+// (kc×nr floats, at most 32 KiB) stays in L1 or L2 while the row tiles of
+// one block of A (at most mc rows × kc, 192 KiB) come from L2. kc = 512
+// keeps the recurrent product of a 512-unit LSTM (k = 512) in one k block:
+// 7-8% faster on its batch-32 step than two blocks of 256 (alternating
+// runs in one process; other shapes unchanged).
 const (
 	mr = 6
 	nr = 16
 )
 
 var (
-	kc = 320 // largest k block; a variable so benchmarks can tune it
+	kc = 512 // largest k block; a variable so benchmarks can tune it
 	mc = 96  // row block (a multiple of mr)
 )
 
