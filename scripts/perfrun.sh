@@ -26,11 +26,18 @@ mkdir -p "$keep"
 rm -f "$keep"/*.bin
 conf=$work/peers-kerasrun.conf
 # Every peer of peers.conf except tfjs-cpu (100-300x slower than the rest)
-# and tfjs-node (it cannot install offline), then kerasrun.
-grep -v '^tfjs-cpu\|^tfjs-node\|^# *kerasrun' "$perf/peers.conf" > "$conf"
+# and tfjs-node (it cannot install offline), with kerasrun's columns right
+# after ort-node's: the harness runs the columns of a case one after the
+# other, and this VM's speed drifts over minutes, so the two columns
+# compared are measured next to each other.
+kr=$work/kerasrun-columns.conf
+: >"$kr"
 for t in 1 2; do
-	echo "kerasrun $t sh -c '$root/bin/kerasrun bench --model {h5} --batch {batch} --threads {threads} --input {input} --out {out} --budget {budget} --json && cp {out} $keep/{workload}.b{batch}.t{threads}.bin'" >>"$conf"
+	echo "kerasrun $t sh -c '$root/bin/kerasrun bench --model {h5} --batch {batch} --threads {threads} --input {input} --out {out} --budget {budget} --json && cp {out} $keep/{workload}.b{batch}.t{threads}.bin'" >>"$kr"
 done
+grep -v '^tfjs-cpu\|^tfjs-node\|^# *kerasrun' "$perf/peers.conf" |
+	awk -v kr="$kr" '{print} /^ort-node +2 / {while ((getline l < kr) > 0) print l}' >"$conf"
+grep -q '^kerasrun' "$conf" || cat "$kr" >>"$conf"
 (cd "$perf" && PERF_WORK="$work" bash run_peers.sh --conf "$conf" "$@")
 
 echo
