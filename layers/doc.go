@@ -20,11 +20,24 @@
 // Layout: tensors are float32, row-major, batch first (see package runtime).
 // Weights keep the Keras layout ([in, out] kernels, gate blocks side by side)
 // unless a file says otherwise; cuDNN weights are converted at build
-// (cudnn.go). Products run on weights packed once for internal/kernels.
+// (cudnn.go). Products run on weights packed for internal/kernels: LSTM
+// weights are packed at build, their columns regrouped by gateBlocks so that
+// a step splits into independent blocks (gateblocks.go); the others are
+// packed on first use.
+//
+// Parallelism: with GOMAXPROCS > 1, a recurrent step runs its gate blocks,
+// Bidirectional its two directions, Conv1D, pooling and Embedding their
+// samples, and large products their row or column chunks on the helpers of
+// kernels.ParallelFor; work too small to pay for a hand-off, or fine-grained
+// while another process competes for the cores (kernels.SplitWorth), stays
+// on the caller. Every split gives the bits of the serial run.
+//
+// Memory: outputs come from runtime.Zeros/Empty (pooled; Predict recycles
+// them), scratch from the same pools, given back when the call ends.
 //
 // Concurrency: built layers are immutable and safe for concurrent use (their
-// packed weights are made once, under a sync.Once; scratch buffers come from
-// pools and never outlive a call). The
+// lazily packed weights are made once, under a sync.Once; scratch buffers
+// never outlive a call). The
 // registry is written only from init functions and from Register, which must
 // be called before models are loaded.
 //

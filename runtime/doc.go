@@ -9,6 +9,13 @@
 // to the caller and never share memory with its inputs or with each other.
 // Layers are immutable once built.
 //
+// Memory: Zeros and Empty take tensor data from size-classed pools, and
+// Predict gives an intermediate tensor's memory back once its last reader
+// has run and no live tensor, input or output overlaps it (pool.go). A
+// model in steady state reuses its buffers: Predict then allocates its
+// outputs and a few small headers. A Layer must therefore keep no reference
+// to its inputs or outputs after Forward returns.
+//
 // Concurrency: a Model is immutable once Graph.Build returns it, and Predict
 // is safe for concurrent use by many goroutines. Predict never keeps state,
 // even for a model with stateful layers: a Session (Model.NewSession) carries
