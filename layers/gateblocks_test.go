@@ -104,10 +104,11 @@ func TestLSTMParallelStepBitIdentical(t *testing.T) {
 
 // TestChunkedProjectionBitIdentical runs recurrent layers of every cell
 // (forwards and go_backwards, with and without return_sequences) with the
-// input projection computed a few steps at a time and all at once, and
+// input projection computed all at once, a few steps at a time from
+// gathered inputs, and a step at a time from the inputs in place, and
 // checks every output bit.
 func TestChunkedProjectionBitIdentical(t *testing.T) {
-	defer func(a, b int) { projChunk, projMinSteps = a, b }(projChunk, projMinSteps)
+	defer func(a, b, c int) { projChunk, projMinSteps, projInPlace = a, b, c }(projChunk, projMinSteps, projInPlace)
 	env := Env{KerasVersion: "2.3.1", Backend: "tensorflow"}
 	rng := rand.New(rand.NewSource(5))
 	const in, u, steps, batch = 6, 5, 37, 3
@@ -128,21 +129,25 @@ func TestChunkedProjectionBitIdentical(t *testing.T) {
 			}
 			l, _ := buildLayer(t, "r", c.class, `{"name": "r", "units": `+strconv.Itoa(u)+`, `+opts+extra+`}`, env, []int{-1, steps, in}, ws)
 			x := randTensor(rng, batch, steps, in)
-			projChunk, projMinSteps = 1<<30, 1
+			projChunk, projMinSteps, projInPlace = 1<<30, 1, 0
 			want, err := l.Forward([]*runtime.Tensor{x})
 			if err != nil {
 				t.Fatal(err)
 			}
 			projChunk = 4 * batch * c.gates * u // 4 steps a chunk: 37 = 9*4 + 1
-			got, err := l.Forward([]*runtime.Tensor{x})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range want[0].Data {
-				if got[0].Data[i] != want[0].Data[i] {
-					t.Fatalf("%s %s: element %d = %v chunked, %v whole", c.class, opts, i, got[0].Data[i], want[0].Data[i])
+			for _, inPlace := range []int{0, 1 << 30} {
+				projInPlace = inPlace // gathered, then read in place
+				got, err := l.Forward([]*runtime.Tensor{x})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range want[0].Data {
+					if got[0].Data[i] != want[0].Data[i] {
+						t.Fatalf("%s %s in place %v: element %d = %v chunked, %v whole", c.class, opts, inPlace > 0, i, got[0].Data[i], want[0].Data[i])
+					}
 				}
 			}
+			projInPlace = 0
 		}
 	}
 }

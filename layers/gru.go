@@ -33,8 +33,8 @@ type gruCell struct {
 
 func (c *gruCell) sizes() (int, int, int, int) { return c.in, c.units, 3 * c.units, 1 }
 
-func (c *gruCell) project(x []float32, rows int, xp []float32, ldc int) {
-	c.kernelP.mulBias(rows, 3*c.units, c.in, x, c.in, c.kernel, c.bias, xp, ldc)
+func (c *gruCell) project(x []float32, rows, lda int, xp []float32, ldc int) {
+	c.kernelP.mulBias(rows, 3*c.units, c.in, x, lda, c.kernel, c.bias, xp, ldc)
 }
 
 func (c *gruCell) scratchSize(batch int) int {

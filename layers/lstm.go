@@ -31,8 +31,8 @@ type lstmCell struct {
 
 func (c *lstmCell) sizes() (int, int, int, int) { return c.in, c.units, 4 * c.units, 2 }
 
-func (c *lstmCell) project(x []float32, rows int, xp []float32, ldc int) {
-	mulPackedBias(c.kernelP, rows, x, c.in, c.bias, xp, ldc)
+func (c *lstmCell) project(x []float32, rows, lda int, xp []float32, ldc int) {
+	mulPackedBias(c.kernelP, rows, x, lda, c.bias, xp, ldc)
 }
 
 // scratchSize is the copy of h that the step's products read while the

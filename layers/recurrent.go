@@ -14,10 +14,10 @@ type cell interface {
 	// sizes returns the input width, the number of units, the width of the
 	// input projection and the number of states (each of units values).
 	sizes() (in, units, gates, states int)
-	// project computes the input projection of several time steps at once:
-	// x [rows, in] to the rows of xp [rows, gates] laid ldc apart, bias
-	// included where the cell wants it.
-	project(x []float32, rows int, xp []float32, ldc int)
+	// project computes the input projection of several rows at once: x
+	// [rows, in] with rows lda apart, to the rows of xp [rows, gates] laid
+	// ldc apart, bias included where the cell wants it.
+	project(x []float32, rows, lda int, xp []float32, ldc int)
 	// step advances the states of a batch by one time step, given the input
 	// projection of that step (xp [batch, gates], which step may overwrite).
 	// states[0] is the output h.
@@ -126,6 +126,14 @@ var (
 	projMinSteps = 16
 )
 
+// projInPlace is the largest input kernel (in floats, 256 KiB) whose batch
+// projection runs one product per step on the inputs in place: such weights
+// stay in L2 from step to step, and gathering the inputs (a strided copy of
+// the whole input) cost more than the products gain from it. Larger
+// weights gather a chunk's inputs and stream once per chunk. A variable for
+// the tests.
+var projInPlace = 64 << 10
+
 // runRecurrent runs cell c over x [batch, time, in], from init (one
 // [batch, units] tensor per state; nil for zeros). It returns the layer's
 // outputs and, when wantStates is set, its final states, which share no
@@ -175,8 +183,10 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	var xin []float32 // a chunk's inputs, [chunk, batch, in]
 	if b > 1 {
 		chunk = min(steps, max(projMinSteps, projChunk/(b*gates)))
-		xin = getScratch(chunk * b * nin)
-		defer putScratch(xin)
+		if nin*gates > projInPlace {
+			xin = getScratch(chunk * b * nin)
+			defer putScratch(xin)
+		}
 	}
 	xp := getScratch(chunk * b * gates)
 	defer putScratch(xp)
@@ -185,7 +195,15 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 		c0 = t - t%chunk
 		n := min(chunk, steps-c0)
 		if b == 1 {
-			c.project(x.Data[c0*nin:], n, xp, gates)
+			c.project(x.Data[c0*nin:], n, nin, xp, gates)
+			return
+		}
+		if nin*gates <= projInPlace {
+			// Weights that stay in L2: one product per step, over the
+			// batch's rows of that step read in place (steps*in apart).
+			for s := 0; s < n; s++ {
+				c.project(x.Data[(c0+s)*nin:], b, steps*nin, xp[s*b*gates:], gates)
+			}
 			return
 		}
 		for s := 0; s < n; s++ {
@@ -194,7 +212,7 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 				copy(xin[(s*b+bi)*nin:(s*b+bi+1)*nin], x.Data[src:src+nin])
 			}
 		}
-		c.project(xin, n*b, xp, gates)
+		c.project(xin, n*b, nin, xp, gates)
 	}
 	var seq *runtime.Tensor
 	if o.returnSequences {

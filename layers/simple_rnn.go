@@ -14,8 +14,8 @@ type simpleCell struct {
 
 func (c *simpleCell) sizes() (int, int, int, int) { return c.in, c.units, c.units, 1 }
 
-func (c *simpleCell) project(x []float32, rows int, xp []float32, ldc int) {
-	c.kernelP.mulBias(rows, c.units, c.in, x, c.in, c.kernel, c.bias, xp, ldc)
+func (c *simpleCell) project(x []float32, rows, lda int, xp []float32, ldc int) {
+	c.kernelP.mulBias(rows, c.units, c.in, x, lda, c.kernel, c.bias, xp, ldc)
 }
 
 func (c *simpleCell) scratchSize(int) int { return 0 }
