@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	goruntime "runtime"
+	"sync"
 
 	"github.com/kerasrun/kerasrun/internal/kernels"
 )
@@ -54,17 +55,39 @@ func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []fl
 	// the cores, unless it is long (see kernels.SplitWorth).
 	flops := 2 * batch * u * 4 * u
 	if threads > 1 && nb > 1 && flops >= stepParMinFlops && kernels.SplitWorth(min(nb, 2*threads), flops/min(nb, 2*threads)) {
-		// A few chunks of whole blocks per goroutine: enough to balance
-		// a late helper, few enough that each product streams its
-		// weights in one long run.
-		chunks := min(nb, 2*threads)
-		kernels.ParallelFor(chunks, threads, func(i int) {
-			b0, b1 := nb*i/chunks, nb*(i+1)/chunks
-			c.stepBlocks(b0, b1, z, batch, hp, states[0], states[1])
-		})
+		// A few chunks of whole blocks per goroutine (lstmStep.run):
+		// enough to balance a late helper, few enough that each product
+		// streams its weights in one long run.
+		st := lstmSteps.Get().(*lstmStep)
+		*st = lstmStep{c: c, z: z, hp: hp, h: states[0], cs: states[1], batch: batch, nb: nb, chunks: min(nb, 2*threads), fn: st.fn}
+		kernels.ParallelFor(st.chunks, threads, st.fn)
+		*st = lstmStep{fn: st.fn}
+		lstmSteps.Put(st)
 		return
 	}
 	c.stepBlocks(0, nb, z, batch, hp, states[0], states[1])
+}
+
+// lstmStep is one split step: the arguments of stepBlocks and its chunk
+// count, with fn bound to run once per object, so that a step hands
+// ParallelFor a function without allocating one. The objects are pooled.
+type lstmStep struct {
+	c                 *lstmCell
+	z, hp, h, cs      []float32
+	batch, nb, chunks int
+	fn                func(i int)
+}
+
+var lstmSteps = sync.Pool{New: func() any {
+	st := &lstmStep{}
+	st.fn = st.run
+	return st
+}}
+
+// run runs chunk i of the step: a near-equal share of the blocks.
+func (st *lstmStep) run(i int) {
+	b0, b1 := st.nb*i/st.chunks, st.nb*(i+1)/st.chunks
+	st.c.stepBlocks(b0, b1, st.z, st.batch, st.hp, st.h, st.cs)
 }
 
 // stepBlocks runs blocks [b0, b1) of a step: z += hp·U for their columns,

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 )
 
@@ -149,35 +150,60 @@ func GemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate)
 		return
 	}
+	if pool.busy(threads - 1) {
+		// Inside another parallel loop: nobody to share with.
+		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate)
+		return
+	}
 	const perThread = 4 // chunks per thread: balance against late starts
 	// Each chunk reads all of A (column chunks) or all of B (row chunks):
 	// cut the dimension whose other operand is the smaller to re-read.
 	rowsOK := m >= 2*mr*threads
+	g := gemmJobs.Get().(*gemmJob)
+	*g = gemmJob{m: m, a: a, lda: lda, pb: pb, c: c, ldc: ldc, acc: accumulate, fn: g.fn}
 	switch {
-	case rowsOK && m >= pb.n:
-		gemmRowChunks(m, a, lda, pb, c, ldc, accumulate, threads, perThread*threads)
+	case rowsOK && m >= pb.n, rowsOK && pb.panels < 2*threads:
+		g.tiles = (m + mr - 1) / mr
+		g.chunks = min(g.tiles, perThread*threads)
+		g.byRows = true
 	case pb.panels >= 2*threads:
-		chunks := min(pb.panels, perThread*threads)
-		ParallelFor(chunks, threads, func(i int) {
-			p0, p1 := split(pb.panels, chunks, i)
-			gemmPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate)
-		})
-	case rowsOK:
-		gemmRowChunks(m, a, lda, pb, c, ldc, accumulate, threads, perThread*threads)
+		g.chunks = min(pb.panels, perThread*threads)
 	default:
-		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate)
+		g.chunks = 1
 	}
+	ParallelFor(g.chunks, threads, g.fn)
+	*g = gemmJob{fn: g.fn}
+	gemmJobs.Put(g)
 }
 
-// gemmRowChunks runs Gemm as up to `chunks` blocks of whole row tiles.
-func gemmRowChunks(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool, threads, chunks int) {
-	tiles := (m + mr - 1) / mr
-	chunks = min(tiles, chunks)
-	ParallelFor(chunks, threads, func(i int) {
-		t0, t1 := split(tiles, chunks, i)
-		r0, r1 := t0*mr, min(t1*mr, m)
-		gemmPanels(r1-r0, a[r0*lda:], lda, pb, 0, pb.panels, c[r0*ldc:], ldc, accumulate)
-	})
+// gemmJob is one split product: GemmParallel's arguments and its chunks,
+// with fn bound to run once per object, so that a product hands
+// ParallelFor a function without allocating one. The objects are pooled.
+type gemmJob struct {
+	m, lda, ldc   int
+	a, c          []float32
+	pb            *PackedB
+	acc, byRows   bool
+	tiles, chunks int
+	fn            func(i int)
+}
+
+var gemmJobs = sync.Pool{New: func() any {
+	g := &gemmJob{}
+	g.fn = g.run
+	return g
+}}
+
+// run computes chunk i: whole row tiles, or whole panels.
+func (g *gemmJob) run(i int) {
+	if g.byRows {
+		t0, t1 := split(g.tiles, g.chunks, i)
+		r0, r1 := t0*mr, min(t1*mr, g.m)
+		gemmPanels(r1-r0, g.a[r0*g.lda:], g.lda, g.pb, 0, g.pb.panels, g.c[r0*g.ldc:], g.ldc, g.acc)
+		return
+	}
+	p0, p1 := split(g.pb.panels, g.chunks, i)
+	gemmPanels(g.m, g.a, g.lda, g.pb, p0, p1, g.c, g.ldc, g.acc)
 }
 
 // parMinFlops and parMinFlopsGEMV are the smallest products GemmParallel
