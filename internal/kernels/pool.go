@@ -35,8 +35,8 @@ const callerSpin = 30 * time.Microsecond
 // on one goroutine (SplitWorth).
 const (
 	contendedFor = 50 * time.Millisecond
-	preemptGap   = time.Millisecond       // a poll gap that means descheduled
-	longWait     = 300 * time.Microsecond // a caller wait that means the same
+	preemptGap   = time.Millisecond // a poll gap that means descheduled
+	longWait     = time.Millisecond // a caller wait, beyond 4 indices, that means the same
 )
 
 var contendedUntil atomic.Int64 // unix nanoseconds
@@ -173,7 +173,7 @@ func ParallelFor(n, threads int, fn func(i int)) {
 		// Waiting much longer than an index takes means the helper was
 		// descheduled mid-index.
 		per := start.Sub(t0) / time.Duration(max(mine, 1))
-		if now := time.Now(); now.Sub(start) > longWait+2*per {
+		if now := time.Now(); now.Sub(start) > longWait+4*per {
 			markContended(now)
 		}
 	}
