@@ -92,7 +92,21 @@ func FuzzLayer(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = outs
+		// The importer refuses a model whose static output shapes exceed
+		// Options.MaxTensorElements before anything runs (a RepeatVector
+		// with n = 10^9, say); layers rely on that, so the fuzzer does too.
+		for _, o := range outs {
+			n := 1
+			for i, d := range o {
+				if d < 0 && i < len(in) {
+					d = in[i]
+				}
+				n *= max(d, 1)
+				if n > 1<<20 {
+					return
+				}
+			}
+		}
 		x := runtime.Zeros(in...)
 		for i := range x.Data {
 			x.Data[i] = float32(i%7) - 3

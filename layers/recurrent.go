@@ -194,7 +194,10 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	project := func(t int) {
 		c0 = t - t%chunk
 		n := min(chunk, steps-c0)
-		if b == 1 {
+		switch {
+		case b == 0:
+			return
+		case b == 1:
 			c.project(x.Data[c0*nin:], n, nin, xp, gates)
 			return
 		}
