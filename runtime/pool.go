@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"math/bits"
+	goruntime "runtime"
 	"sync"
 	"unsafe"
 )
@@ -50,6 +51,9 @@ func Buffer(n int) []float32 {
 	if c < 0 {
 		return make([]float32, n)
 	}
+	if p := shared[c].get(); p != nil {
+		return unsafe.Slice((*float32)(p), size)[:n]
+	}
 	if p, ok := bufPools[c].Get().(unsafe.Pointer); ok {
 		return unsafe.Slice((*float32)(p), size)[:n]
 	}
@@ -63,9 +67,70 @@ func Buffer(n int) []float32 {
 func PutBuffer(b []float32) {
 	n := cap(b)
 	if c, size := poolClass(n); c >= 0 && size == n {
-		bufPools[c].Put(unsafe.Pointer(unsafe.SliceData(b)))
+		p := unsafe.Pointer(unsafe.SliceData(b))
+		if !shared[c].put(p) {
+			bufPools[c].Put(p)
+		}
 	}
 }
+
+// A sync.Pool keeps a private entry per P that other Ps cannot take: with
+// two cores, a buffer given back by a helper was often not found by the
+// caller, and allocated again (0.2 MB a call at batch 32). So each class
+// first goes through a small stack shared by all Ps. The stacks are emptied
+// into the sync.Pools at every garbage collection (gcDrain), so an unused
+// buffer still ages out as a pooled one does.
+const sharedDepth = 4
+
+type sharedStack struct {
+	mu sync.Mutex
+	n  int
+	p  [sharedDepth]unsafe.Pointer
+}
+
+var shared [numClasses]sharedStack
+
+func (s *sharedStack) get() unsafe.Pointer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == 0 {
+		return nil
+	}
+	s.n--
+	p := s.p[s.n]
+	s.p[s.n] = nil
+	return p
+}
+
+func (s *sharedStack) put(p unsafe.Pointer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == sharedDepth {
+		return false
+	}
+	s.p[s.n] = p
+	s.n++
+	return true
+}
+
+// gcDrain moves every shared buffer into its sync.Pool. It runs once per
+// garbage collection, from the finalizer of an object it re-creates.
+func gcDrain() {
+	for c := range shared {
+		for p := shared[c].get(); p != nil; p = shared[c].get() {
+			bufPools[c].Put(p)
+		}
+	}
+	armGCDrain()
+}
+
+type gcSentinel struct{ _ *int }
+
+func armGCDrain() {
+	goruntime.SetFinalizer(&gcSentinel{}, func(*gcSentinel) { gcDrain() })
+}
+
+func init() { armGCDrain() }
 
 // Empty returns a tensor of the given shape whose data is NOT initialised:
 // it may hold values from an earlier tensor. Use it only for an output

@@ -109,3 +109,22 @@ func TestRecycleReusesIntermediates(t *testing.T) {
 		t.Fatal("the dead intermediate's memory was never handed out again")
 	}
 }
+
+// TestBufferSharedAcrossGoroutines: a buffer given back on one goroutine
+// is handed out on another (through the shared stack: a sync.Pool keeps a
+// per-P entry that other Ps cannot take).
+func TestBufferSharedAcrossGoroutines(t *testing.T) {
+	const n = 5000
+	done := make(chan []float32)
+	go func() {
+		b := runtime.Buffer(n)
+		runtime.PutBuffer(b)
+		done <- b
+	}()
+	given := <-done
+	got := runtime.Buffer(n)
+	if &got[0] != &given[0] {
+		t.Fatal("a buffer given back on another goroutine was not reused")
+	}
+	runtime.PutBuffer(got)
+}
