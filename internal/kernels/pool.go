@@ -95,7 +95,7 @@ type workerPool struct {
 var pool = workerPool{wake: make(chan struct{}, 1024)}
 
 type parJob struct {
-	next, done atomic.Int32
+	next       atomic.Int32
 	n          int32
 	maxHelpers int32 // helpers that may join (threads-1)
 	helpers    int32 // helpers in the job now; under pool.mu
@@ -136,7 +136,6 @@ func ParallelFor(n, threads int, fn func(i int)) {
 	}
 	j := jobs.Get().(*parJob)
 	j.next.Store(0)
-	j.done.Store(0)
 	j.n, j.maxHelpers, j.helpers, j.joined, j.removed, j.fn = int32(n), int32(threads-1), 0, 0, false, fn
 	pool.push(j, threads-1)
 	t0 := time.Now()
