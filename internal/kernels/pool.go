@@ -28,7 +28,8 @@ const callerSpin = 30 * time.Microsecond
 // step that waits for a chunk the helper holds waits for the rest of the
 // other process's slice. So the pool watches for it: a helper whose spin
 // loop was descheduled (two polls far apart), or a caller that waited long
-// for a helper's chunk, marks the machine contended for contendedFor.
+// for a helper's chunk, is a sign; two signs within confirmWithin mark the
+// machine contended for contendedFor.
 // Meanwhile helpers park as soon as they run out of work (a parked thread
 // that wakes is scheduled promptly, ahead of the busy process), and
 // Contended tells callers to keep work split finer than ContendedMinFlops
@@ -39,10 +40,24 @@ const (
 	longWait     = time.Millisecond // a caller wait, beyond 4 indices, that means the same
 )
 
-var contendedUntil atomic.Int64 // unix nanoseconds
+var (
+	contendedUntil atomic.Int64 // unix nanoseconds
+	lastSign       atomic.Int64 // unix nanoseconds of the last sign of contention
+)
 
+// confirmWithin is how close two signs of contention must come to mark
+// the machine contended: another process taking a core gives signs every
+// few ms, while a quiet VM gives a stray one now and then (a host hiccup),
+// which alone would cost 50 ms of single-core steps.
+const confirmWithin = 100 * time.Millisecond
+
+// markContended records a sign of contention at now, and marks the machine
+// contended when the previous sign was recent.
 func markContended(now time.Time) {
-	contendedUntil.Store(now.Add(contendedFor).UnixNano())
+	t := now.UnixNano()
+	if prev := lastSign.Swap(t); prev != 0 && t-prev < int64(confirmWithin) {
+		contendedUntil.Store(now.Add(contendedFor).UnixNano())
+	}
 }
 
 // While the machine is contended, a parallel loop is worth it only when a

@@ -15,9 +15,16 @@ func TestSplitWorthUnderContention(t *testing.T) {
 	if Contended() || !SplitWorth(2, 1) {
 		t.Fatal("a quiet machine must split any work")
 	}
+	defer lastSign.Store(lastSign.Load())
+	lastSign.Store(0)
+	markContended(time.Now().Add(-2 * confirmWithin))
+	markContended(time.Now())
+	if Contended() {
+		t.Fatal("two signs far apart marked the machine contended")
+	}
 	markContended(time.Now())
 	if !Contended() {
-		t.Fatal("markContended did not mark")
+		t.Fatal("two signs close together did not mark the machine contended")
 	}
 	if SplitWorth(4, ContendedMinFlops-1) {
 		t.Error("a short loop of small pieces is split on a contended machine")
@@ -31,7 +38,7 @@ func TestSplitWorthUnderContention(t *testing.T) {
 	if !SplitWorth(2, ContendedMinFlops) {
 		t.Error("large pieces are not split on a contended machine")
 	}
-	markContended(time.Now().Add(-contendedFor - time.Millisecond))
+	contendedUntil.Store(time.Now().Add(-time.Millisecond).UnixNano())
 	if Contended() {
 		t.Error("the contention mark did not expire")
 	}
