@@ -128,3 +128,28 @@ func TestBufferSharedAcrossGoroutines(t *testing.T) {
 	}
 	runtime.PutBuffer(got)
 }
+
+// TestRecycleHonoursLive: Recycle keeps a tensor whose memory a live tensor
+// shares (it is not handed out again), and gives back one that no live
+// tensor touches.
+func TestRecycleHonoursLive(t *testing.T) {
+	const n = 3000
+	owner := runtime.Empty(n)
+	view := &runtime.Tensor{Shape: []int{n / 2}, Data: owner.Data[n/2:]}
+	runtime.Recycle(owner, view)
+	if owner.Data == nil {
+		t.Fatal("Recycle gave back memory that a live view shares")
+	}
+	if b := runtime.Buffer(n); &b[0] == &owner.Data[0] {
+		t.Fatal("memory kept for a live view was handed out again")
+	}
+	other := runtime.Empty(n)
+	first := &other.Data[0]
+	runtime.Recycle(other, view)
+	if other.Data != nil {
+		t.Fatal("Recycle kept a tensor that no live tensor touches")
+	}
+	if b := runtime.Buffer(n); &b[0] != first {
+		t.Fatal("the recycled memory was not handed out next")
+	}
+}
