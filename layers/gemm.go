@@ -31,22 +31,22 @@ func (p *packed) mul(m, n, k int, a []float32, lda int, b []float32, c []float32
 		}
 		return
 	}
-	p.once.Do(func() { p.pb = kernels.PackB(k, n, b, n) })
-	kernels.GemmParallel(m, a, lda, p.pb, c, ldc, accumulate, goruntime.GOMAXPROCS(0))
+	kernels.GemmParallel(m, a, lda, p.get(k, n, b), c, ldc, accumulate, goruntime.GOMAXPROCS(0))
 }
 
-// mulBias computes c = a·b + bias (each row of c gets bias) for the shapes
-// of mul; a nil bias gives c = a·b. The bias is copied into c first and the
-// product accumulated onto it, which costs less than adding it afterwards.
+// get returns the packed weight b [k, n], packing it on the first call.
+func (p *packed) get(k, n int, b []float32) *kernels.PackedB {
+	p.once.Do(func() { p.pb = kernels.PackB(k, n, b, n) })
+	return p.pb
+}
+
+// mulBias computes c = a·b + bias for the shapes of mul (see
+// mulPackedBias); a nil bias gives c = a·b.
 func (p *packed) mulBias(m, n, k int, a []float32, lda int, b, bias []float32, c []float32, ldc int) {
-	if bias == nil {
-		p.mul(m, n, k, a, lda, b, c, ldc, false)
+	if m == 0 || n == 0 {
 		return
 	}
-	for i := 0; i < m; i++ {
-		copy(c[i*ldc:i*ldc+n], bias)
-	}
-	p.mul(m, n, k, a, lda, b, c, ldc, true)
+	mulPackedBias(p.get(k, n, b), m, a, lda, bias, c, ldc)
 }
 
 // addBias adds bias to every row of x (rows of len(bias)).
@@ -60,8 +60,10 @@ func addBias(x, bias []float32) {
 	}
 }
 
-// mulPackedBias computes c = a·B + bias for a weight B packed at load (see
-// packed.mulBias); a nil bias gives c = a·B.
+// mulPackedBias computes c = a·B + bias (each row of c gets bias) for a
+// packed weight B; a nil bias gives c = a·B. The bias is copied into c
+// first and the product accumulated onto it, which costs less than adding
+// it afterwards.
 func mulPackedBias(pb *kernels.PackedB, m int, a []float32, lda int, bias, c []float32, ldc int) {
 	if m == 0 || pb.N() == 0 {
 		return
