@@ -22,7 +22,7 @@ var (
 	perfErr   error
 )
 
-func perfWorkloads(b *testing.B) string {
+func perfWorkloads(b testing.TB) string {
 	perfOnce.Do(func() {
 		if d := os.Getenv("KERASRUN_PERF_BUILD"); d != "" {
 			perfBuild = d
@@ -52,7 +52,7 @@ func perfWorkloads(b *testing.B) string {
 
 // readRaw reads a raw little-endian input of the harness: float32, or int32
 // token ids when ints is set.
-func readRaw(b *testing.B, path string, shape []int, ints bool) *runtime.Tensor {
+func readRaw(b testing.TB, path string, shape []int, ints bool) *runtime.Tensor {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		b.Fatal(err)

@@ -288,18 +288,20 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 		}
 		var ff, bf []*runtime.Tensor
 		var ferr, berr error
+		dctx := directionCtx(ctx)
 		bothDirections(
-			func() { fo, ff, ferr = fl.ForwardStates(ctx, in, fs) },
-			func() { bo, bf, berr = bl.ForwardStates(ctx, in, bs) })
+			func() { fo, ff, ferr = fl.ForwardStates(dctx, in, fs) },
+			func() { bo, bf, berr = bl.ForwardStates(dctx, in, bs) })
 		if err = errors.Join(ferr, berr); err != nil {
 			return nil, nil, err
 		}
 		final = append(ff, bf...)
 	} else {
 		var ferr, berr error
+		dctx := directionCtx(ctx)
 		bothDirections(
-			func() { fo, ferr = callLayer(ctx, l.fwd, in) },
-			func() { bo, berr = callLayer(ctx, l.bwd, in) })
+			func() { fo, ferr = callLayer(dctx, l.fwd, in) },
+			func() { bo, berr = callLayer(dctx, l.bwd, in) })
 		if err = errors.Join(ferr, berr); err != nil {
 			return nil, nil, err
 		}
@@ -347,6 +349,13 @@ func bothDirections(fwd, bwd func()) {
 			bwd()
 		}
 	})
+}
+
+// directionCtx is the context of each direction: it may use half the
+// cores that ctx allows (at least one), the other half running the other
+// direction.
+func directionCtx(ctx context.Context) context.Context {
+	return withCores(ctx, max(1, coresOf(ctx)/2))
 }
 
 func callLayer(ctx context.Context, l runtime.Layer, in []*runtime.Tensor) ([]*runtime.Tensor, error) {

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"context"
 	"math/rand"
 	goruntime "runtime"
 	"strconv"
@@ -148,6 +149,96 @@ func TestChunkedProjectionBitIdentical(t *testing.T) {
 				}
 			}
 			projInPlace = 0
+		}
+	}
+}
+
+// TestRowSplitBitIdentical runs recurrent layers of every cell with the
+// batch split into pieces of rows (each its own time loop, on up to three
+// cores) and whole, with a mask, go_backwards, return_sequences and
+// return_state, and checks every output bit: a row's arithmetic must not
+// depend on the rows it runs with.
+func TestRowSplitBitIdentical(t *testing.T) {
+	defer func(a, b int) { rowSplitMin, rowSplitSmall = a, b }(rowSplitMin, rowSplitSmall)
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(3))
+	env := Env{KerasVersion: "2.3.1", Backend: "tensorflow"}
+	rng := rand.New(rand.NewSource(9))
+	const in, u, steps = 7, 40, 23
+	for _, c := range []struct {
+		class string
+		gates int
+		bias  []int
+	}{{"LSTM", 4, []int{4 * u}}, {"GRU", 3, []int{2, 3 * u}}, {"SimpleRNN", 1, []int{u}}} {
+		for _, opts := range []string{`"go_backwards": false, "return_sequences": true, "return_state": true`, `"go_backwards": true, "return_sequences": false, "return_state": true`} {
+			ws := []Weight{
+				{Name: "r/kernel:0", Shape: []int{in, c.gates * u}, Data: randTensor(rng, in, c.gates*u).Data},
+				{Name: "r/recurrent_kernel:0", Shape: []int{u, c.gates * u}, Data: randTensor(rng, u, c.gates*u).Data},
+				{Name: "r/bias:0", Shape: c.bias, Data: randTensor(rng, c.bias...).Data},
+			}
+			extra := ""
+			if c.class == "GRU" {
+				extra = `, "reset_after": true`
+			}
+			l, _ := buildLayer(t, "r", c.class, `{"name": "r", "units": `+strconv.Itoa(u)+`, `+opts+extra+`}`, env, []int{-1, steps, in}, ws)
+			for _, sz := range []struct{ batch, rows int }{{13, 4}, {13, 6}, {2, 1}} { // 3, 2 and 2 pieces
+				batch := sz.batch
+				x := randTensor(rng, batch, steps, in)
+				for _, masked := range []bool{false, true} {
+					x.Mask = nil
+					if masked {
+						x.Mask = make([]bool, batch*steps)
+						for i := range x.Mask {
+							x.Mask[i] = rng.Intn(4) > 0
+						}
+					}
+					rowSplitMin, rowSplitSmall = 1<<30, 0
+					want, err := l.Forward([]*runtime.Tensor{x})
+					if err != nil {
+						t.Fatal(err)
+					}
+					rows := sz.rows
+					rowSplitMin = rows
+					if p := recurPieces(context.Background(), l.(*rnnLayer).cell, batch); p != batch/rows {
+						t.Fatalf("rowSplitMin %d: %d pieces, want %d", rows, p, batch/rows)
+					}
+					got, err := l.Forward([]*runtime.Tensor{x})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(got) != len(want) {
+						t.Fatalf("%d outputs split, %d whole", len(got), len(want))
+					}
+					for k := range want {
+						for i := range want[k].Data {
+							if got[k].Data[i] != want[k].Data[i] {
+								t.Fatalf("%s %s mask %v, batch %d in pieces of %d rows: output %d element %d = %v split, %v whole", c.class, opts, masked, batch, rows, k, i, got[k].Data[i], want[k].Data[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestCoresOf checks the core budget that Bidirectional hands each
+// direction: half of what it has, at least one, never above GOMAXPROCS.
+func TestCoresOf(t *testing.T) {
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(4))
+	bg := context.Background()
+	for _, c := range []struct {
+		ctx  context.Context
+		want int
+	}{
+		{bg, 4},
+		{directionCtx(bg), 2},
+		{directionCtx(directionCtx(bg)), 1},
+		{directionCtx(directionCtx(directionCtx(bg))), 1},
+		{withCores(bg, 8), 4},
+		{withCores(bg, 0), 1},
+	} {
+		if got := coresOf(c.ctx); got != c.want {
+			t.Errorf("coresOf = %d, want %d", got, c.want)
 		}
 	}
 }
