@@ -47,14 +47,16 @@ var stepParMinFlops = 1 << 16
 
 func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []float32) {
 	u := c.units
-	hp := scratch[:batch*u]
-	copy(hp, states[0])
 	nb := c.blocks.n()
 	threads := goruntime.GOMAXPROCS(0)
 	// A step is short: split it only while no other process competes for
 	// the cores, unless it is long (see kernels.SplitWorth).
 	flops := 2 * batch * u * 4 * u
 	if threads > 1 && nb > 1 && flops >= stepParMinFlops && kernels.SplitWorth(min(nb, threads), flops/min(nb, threads)) {
+		// The chunks write h while others still read the old one: they
+		// read a copy.
+		hp := scratch[:batch*u]
+		copy(hp, states[0])
 		// One chunk of whole blocks per goroutine (lstmStep.run), so that
 		// each product streams its weights in one long run: 4% faster on
 		// the W3 steps than two chunks each (alternating runs in one
@@ -66,7 +68,9 @@ func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []fl
 		lstmSteps.Put(st)
 		return
 	}
-	c.stepBlocks(0, nb, z, batch, hp, states[0], states[1])
+	// One goroutine runs every product before any gate writes h: the
+	// product reads h itself.
+	c.stepBlocks(0, nb, z, batch, states[0], states[0], states[1])
 }
 
 // lstmStep is one split step: the arguments of stepBlocks and its chunk
