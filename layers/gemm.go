@@ -61,16 +61,16 @@ func addBias(x, bias []float32) {
 }
 
 // mulPackedBias computes c = a·B + bias (each row of c gets bias) for a
-// packed weight B; a nil bias gives c = a·B. The bias is copied into c
-// first and the product accumulated onto it, which costs less than adding
-// it afterwards.
+// packed weight B; a nil bias gives c = a·B. The kernels add the bias as
+// they store their sums (kernels.GemmBiasParallel): the numbers of copying
+// it into c and accumulating, without that pass over c.
 func mulPackedBias(pb *kernels.PackedB, m int, a []float32, lda int, bias, c []float32, ldc int) {
 	if m == 0 || pb.N() == 0 {
 		return
 	}
-	n := pb.N()
-	for i := 0; i < m && bias != nil; i++ {
-		copy(c[i*ldc:i*ldc+n], bias)
+	if bias == nil {
+		kernels.GemmParallel(m, a, lda, pb, c, ldc, false, goruntime.GOMAXPROCS(0))
+		return
 	}
-	kernels.GemmParallel(m, a, lda, pb, c, ldc, bias != nil, goruntime.GOMAXPROCS(0))
+	kernels.GemmBiasParallel(m, a, lda, pb, bias, c, ldc, goruntime.GOMAXPROCS(0))
 }

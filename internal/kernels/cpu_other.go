@@ -4,11 +4,11 @@ package kernels
 
 const hasAVX2 = false
 
-func kernelAVX2(rows, tiles, k int, a *float32, lda int, b *float32, c *float32, ldc int, acc bool, pf *float32) {
+func kernelAVX2(rows, tiles, k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, bias *float32) {
 	panic("kernels: no AVX2 kernels in this build")
 }
 
-func gemvAVX2(k, kb int, a *float32, b *float32, c *float32, acc bool, panels int) {
+func gemvAVX2(k, kb int, a *float32, b *float32, c *float32, acc int, panels int, bias *float32) {
 	panic("kernels: no AVX2 kernels in this build")
 }
 

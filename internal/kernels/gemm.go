@@ -94,7 +94,7 @@ func Gemm(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumu
 	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
 		return
 	}
-	gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate)
+	gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, nil)
 }
 
 // PanelWidth is the number of columns of B in one packed panel.
@@ -127,7 +127,7 @@ func GemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
 		return
 	}
-	gemmPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate)
+	gemmPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate, nil)
 }
 
 // GemmParallel is Gemm spread over up to threads goroutines, the caller's
@@ -141,18 +141,43 @@ func GemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
 		return
 	}
+	gemmParallel(m, a, lda, pb, c, ldc, accumulate, nil, threads)
+}
+
+// GemmBiasParallel is GemmParallel for C = A·B + bias, bias [n] added to
+// every row. The kernels add it to their sums as they store them, which
+// gives the same numbers, bit for bit, as copying bias into every row of C
+// and accumulating, without that extra pass over C.
+func GemmBiasParallel(m int, a []float32, lda int, pb *PackedB, bias, c []float32, ldc int, threads int) {
+	if len(bias) < pb.N() {
+		panic(fmt.Sprintf("kernels: GemmBiasParallel: len(bias)=%d < n=%d", len(bias), pb.N()))
+	}
+	if pb.k == 0 && m > 0 && pb.n > 0 {
+		checkGemm(m, a, lda, pb, c, ldc, true) // bounds
+		for i := 0; i < m; i++ {
+			copy(c[i*ldc:i*ldc+pb.n], bias)
+		}
+		return
+	}
+	if !checkGemm(m, a, lda, pb, c, ldc, false) {
+		return
+	}
+	gemmParallel(m, a, lda, pb, c, ldc, false, bias, threads)
+}
+
+func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool, bias []float32, threads int) {
 	minFlops := parMinFlops
 	if m == 1 {
 		minFlops = parMinFlopsGEMV
 	}
 	flops := 2 * m * pb.k * pb.n
 	if threads <= 1 || flops < minFlops || !SplitWorth(4*threads, flops/(4*threads)) {
-		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate)
+		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, bias)
 		return
 	}
 	if pool.busy(threads - 1) {
 		// Inside another parallel loop: nobody to share with.
-		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate)
+		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, bias)
 		return
 	}
 	const perThread = 4 // chunks per thread: balance against late starts
@@ -160,7 +185,7 @@ func GemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 	// cut the dimension whose other operand is the smaller to re-read.
 	rowsOK := m >= 2*mr*threads
 	g := gemmJobs.Get().(*gemmJob)
-	*g = gemmJob{m: m, a: a, lda: lda, pb: pb, c: c, ldc: ldc, acc: accumulate, fn: g.fn}
+	*g = gemmJob{m: m, a: a, lda: lda, pb: pb, c: c, ldc: ldc, acc: accumulate, bias: bias, fn: g.fn}
 	switch {
 	case rowsOK && m >= pb.n, rowsOK && pb.panels < 2*threads:
 		g.tiles = (m + mr - 1) / mr
@@ -181,7 +206,7 @@ func GemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 // ParallelFor a function without allocating one. The objects are pooled.
 type gemmJob struct {
 	m, lda, ldc   int
-	a, c          []float32
+	a, c, bias    []float32
 	pb            *PackedB
 	acc, byRows   bool
 	tiles, chunks int
@@ -199,11 +224,11 @@ func (g *gemmJob) run(i int) {
 	if g.byRows {
 		t0, t1 := split(g.tiles, g.chunks, i)
 		r0, r1 := t0*mr, min(t1*mr, g.m)
-		gemmPanels(r1-r0, g.a[r0*g.lda:], g.lda, g.pb, 0, g.pb.panels, g.c[r0*g.ldc:], g.ldc, g.acc)
+		gemmPanels(r1-r0, g.a[r0*g.lda:], g.lda, g.pb, 0, g.pb.panels, g.c[r0*g.ldc:], g.ldc, g.acc, g.bias)
 		return
 	}
 	p0, p1 := split(g.pb.panels, g.chunks, i)
-	gemmPanels(g.m, g.a, g.lda, g.pb, p0, p1, g.c, g.ldc, g.acc)
+	gemmPanels(g.m, g.a, g.lda, g.pb, p0, p1, g.c, g.ldc, g.acc, g.bias)
 }
 
 // parMinFlops and parMinFlopsGEMV are the smallest products GemmParallel
@@ -292,8 +317,17 @@ func kBlock(k int) int {
 	return min((k/nb+3)&^3, kc)
 }
 
-// gemmPanels computes the columns of C covered by panels [p0, p1) of B.
-func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, accumulate bool) {
+// What a kernel does with the sums of a k block (its acc argument).
+const (
+	modeStore = 0 // C = sum
+	modeAdd   = 1 // C += sum
+	modeBias  = 2 // C = sum + bias, bias one value per column
+)
+
+// gemmPanels computes the columns of C covered by panels [p0, p1) of B:
+// C (=|+=) A·B, or C = A·B + bias when bias is not nil (and accumulate is
+// not set).
+func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, accumulate bool, bias []float32) {
 	k := pb.k
 	// Every m walks k in the same blocks (and the kernels run one FMA
 	// chain per output element within a block), so that a row of C comes
@@ -307,7 +341,11 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 		if pf > p0 {
 			_ = a[k-1]
 			_ = c[pf*nr-1]
-			gemvAVX2(k, kb, &a[0], &pb.data[p0*k*nr], &c[p0*nr], accumulate, pf-p0)
+			var bp *float32
+			if bias != nil {
+				bp = &bias[p0*nr]
+			}
+			gemvAVX2(k, kb, &a[0], &pb.data[p0*k*nr], &c[p0*nr], firstMode(accumulate, bias), pf-p0, bp)
 		}
 		if pf >= p1 {
 			return
@@ -318,7 +356,10 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 	per := max(mc/mr, 1) // full tiles per row block
 	for pc := 0; pc < k; pc += kb {
 		kcur := min(kb, k-pc)
-		acc := accumulate || pc > 0
+		mode := firstMode(accumulate, bias)
+		if pc > 0 {
+			mode = modeAdd
+		}
 		// Row blocks of `per` full tiles; the tail tiles join the last.
 		for f0 := 0; f0 < full || f0 == 0; f0 += per {
 			nf := min(per, full-f0)
@@ -326,14 +367,26 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 			if f0+per >= full {
 				nt = ntail
 			}
-			blockPanels(a, lda, pb, p0, p1, c, ldc, f0*mr, nf, tail[:nt], pc, kcur, acc)
+			blockPanels(a, lda, pb, p0, p1, c, ldc, f0*mr, nf, tail[:nt], pc, kcur, mode, bias)
 		}
 	}
 }
 
+// firstMode is the kernel mode of the first k block.
+func firstMode(accumulate bool, bias []float32) int {
+	switch {
+	case accumulate:
+		return modeAdd
+	case bias != nil:
+		return modeBias
+	}
+	return modeStore
+}
+
 // blockPanels runs one row block (nf full tiles from row i0, then the tail
-// tiles) against panels [p0, p1) for the k block [pc, pc+kcur).
-func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, i0, nf int, tail []int, pc, kcur int, acc bool) {
+// tiles) against panels [p0, p1) for the k block [pc, pc+kcur), with the
+// kernel mode given (bias is read only in modeBias).
+func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, i0, nf int, tail []int, pc, kcur int, mode int, bias []float32) {
 	k, n := pb.k, pb.n
 	avx := useAVX2
 	var tmp [mr * nr]float32
@@ -341,6 +394,10 @@ func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc
 		bp := pb.data[j*k*nr+pc*nr:]
 		j0 := j * nr
 		w := min(nr, n-j0)
+		var bj []float32 // the panel's bias
+		if mode == modeBias {
+			bj = bias[j0 : j0+w]
+		}
 		// One call per panel prefetches the next panel, so that the
 		// first tile there finds it in cache.
 		next := bp
@@ -354,7 +411,7 @@ func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc
 				// leaves the tail tiles time for it to arrive (3-6% faster
 				// on the W3 batch-32 step, whose weights stream from L3,
 				// than fetching it during the last tail tile).
-				micro(avx, mr, nf, kcur, a[i0*lda+pc:], lda, bp, c[i0*ldc+j0:], ldc, acc, next)
+				micro(avx, mr, nf, kcur, a[i0*lda+pc:], lda, bp, c[i0*ldc+j0:], ldc, mode, next, bj)
 			}
 			i := i0 + nf*mr
 			for t, rows := range tail {
@@ -362,7 +419,7 @@ func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc
 				if nf == 0 && t == len(tail)-1 {
 					pf = next
 				}
-				micro(avx, rows, 1, kcur, a[i*lda+pc:], lda, bp, c[i*ldc+j0:], ldc, acc, pf)
+				micro(avx, rows, 1, kcur, a[i*lda+pc:], lda, bp, c[i*ldc+j0:], ldc, mode, pf, bj)
 				i += rows
 			}
 			continue
@@ -375,15 +432,20 @@ func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc
 			if t >= nf {
 				rows = tail[t-nf]
 			}
-			micro(avx, rows, 1, kcur, a[i*lda+pc:], lda, bp, tmp[:], nr, false, bp)
+			micro(avx, rows, 1, kcur, a[i*lda+pc:], lda, bp, tmp[:], nr, modeStore, bp, nil)
 			for r := 0; r < rows; r++ {
 				cr := c[(i+r)*ldc+j0 : (i+r)*ldc+j0+w]
 				tr := tmp[r*nr : r*nr+w]
-				if acc {
+				switch mode {
+				case modeAdd:
 					for q := range cr {
 						cr[q] += tr[q]
 					}
-				} else {
+				case modeBias:
+					for q := range cr {
+						cr[q] = tr[q] + bj[q]
+					}
+				default:
 					copy(cr, tr)
 				}
 			}
@@ -397,25 +459,31 @@ func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc
 // tiles*rows rows of 16 floats at stride ldc.
 //
 // pf is a hint: the assembly kernel prefetches k cache lines from it.
-func micro(avx bool, rows, tiles, k int, a []float32, lda int, b []float32, c []float32, ldc int, acc bool, pf []float32) {
+// In modeBias, bias holds the panel's 16 column biases.
+func micro(avx bool, rows, tiles, k int, a []float32, lda int, b []float32, c []float32, ldc int, mode int, pf []float32, bias []float32) {
 	h := rows * tiles
 	// Bounds: the last element each pointer reaches.
 	_ = a[(h-1)*lda+k-1]
 	_ = b[k*nr-1]
 	_ = c[(h-1)*ldc+nr-1]
+	var bp *float32
+	if mode == modeBias {
+		bias = bias[:nr]
+		bp = &bias[0]
+	}
 	if avx {
-		kernelAVX2(rows, tiles, k, &a[0], lda, &b[0], &c[0], ldc, acc, &pf[0])
+		kernelAVX2(rows, tiles, k, &a[0], lda, &b[0], &c[0], ldc, mode, &pf[0], bp)
 		return
 	}
 	for t := 0; t < tiles; t++ {
-		kernelGo(rows, k, a[t*rows*lda:], lda, b, c[t*rows*ldc:], ldc, acc)
+		kernelGo(rows, k, a[t*rows*lda:], lda, b, c[t*rows*ldc:], ldc, mode, bias)
 	}
 }
 
 // kernelGo is the portable micro-kernel: 2 rows × 4 columns of scalar
 // accumulators at a time (14 live values, which fit the 16 registers of
 // amd64 and the 32 of arm64).
-func kernelGo(rows, k int, a []float32, lda int, b []float32, c []float32, ldc int, acc bool) {
+func kernelGo(rows, k int, a []float32, lda int, b []float32, c []float32, ldc int, mode int, bias []float32) {
 	b = b[:k*nr]
 	r := 0
 	for ; r+2 <= rows; r += 2 {
@@ -438,8 +506,8 @@ func kernelGo(rows, k int, a []float32, lda int, b []float32, c []float32, ldc i
 				s12 += x1 * b2
 				s13 += x1 * b3
 			}
-			store4(c0[q:q+4], acc, s00, s01, s02, s03)
-			store4(c1[q:q+4], acc, s10, s11, s12, s13)
+			store4(c0[q:q+4], mode, bias, q, s00, s01, s02, s03)
+			store4(c1[q:q+4], mode, bias, q, s10, s11, s12, s13)
 		}
 	}
 	if r < rows {
@@ -454,19 +522,24 @@ func kernelGo(rows, k int, a []float32, lda int, b []float32, c []float32, ldc i
 				s2 += x0 * bq[2]
 				s3 += x0 * bq[3]
 			}
-			store4(c0[q:q+4], acc, s0, s1, s2, s3)
+			store4(c0[q:q+4], mode, bias, q, s0, s1, s2, s3)
 		}
 	}
 }
 
-func store4(c []float32, acc bool, s0, s1, s2, s3 float32) {
+// store4 stores four sums of columns q..q+3 by the kernel mode.
+func store4(c []float32, mode int, bias []float32, q int, s0, s1, s2, s3 float32) {
 	c = c[:4]
-	if acc {
+	switch mode {
+	case modeAdd:
 		c[0] += s0
 		c[1] += s1
 		c[2] += s2
 		c[3] += s3
-		return
+	case modeBias:
+		b := bias[q : q+4]
+		c[0], c[1], c[2], c[3] = s0+b[0], s1+b[1], s2+b[2], s3+b[3]
+	default:
+		c[0], c[1], c[2], c[3] = s0, s1, s2, s3
 	}
-	c[0], c[1], c[2], c[3] = s0, s1, s2, s3
 }

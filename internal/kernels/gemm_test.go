@@ -276,3 +276,36 @@ func TestParallelFor(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmBias checks that GemmBiasParallel, on every gemmCase with the
+// assembly and the pure-Go kernels and on 1 to 3 goroutines, gives bit for
+// bit what copying the bias into every row of C and accumulating gives
+// (itself checked against float64 by TestGemm), and touches nothing
+// outside C.
+func TestGemmBias(t *testing.T) {
+	defer func(a, b int) { parMinFlops, parMinFlopsGEMV = a, b }(parMinFlops, parMinFlopsGEMV)
+	parMinFlops, parMinFlopsGEMV = 0, 0
+	for _, tc := range gemmCases() {
+		d := newGemmData(tc)
+		bias := randSlice(rand.New(rand.NewPCG(uint64(tc.n), 3)), tc.n)
+		pb := PackB(tc.k, tc.n, d.b, d.ldb)
+		for _, asm := range []bool{true, false} {
+			restore := setASM(asm)
+			want := append([]float32(nil), d.c0...)
+			for i := 0; i < tc.m; i++ {
+				copy(want[i*d.ldc:i*d.ldc+tc.n], bias)
+			}
+			Gemm(tc.m, d.a, d.lda, pb, want, d.ldc, true)
+			for _, threads := range []int{1, 2, 3} {
+				got := append([]float32(nil), d.c0...)
+				GemmBiasParallel(tc.m, d.a, d.lda, pb, bias, got, d.ldc, threads)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%v asm=%v threads=%d: c[%d] = %v with the bias folded in, %v copied", tc, asm, threads, i, got[i], want[i])
+					}
+				}
+			}
+			restore()
+		}
+	}
+}

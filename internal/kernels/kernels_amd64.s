@@ -4,8 +4,8 @@
 
 #include "textflag.h"
 
-// func gemmKernel1x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int)
-TEXT ·gemmKernel1x16(SB), NOSPLIT, $0-72
+// func gemmKernel1x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32)
+TEXT ·gemmKernel1x16(SB), NOSPLIT, $0-80
 	MOVQ a+8(FP), R13
 	MOVQ lda+16(FP), R8
 	SHLQ $2, R8
@@ -74,8 +74,17 @@ k1_5:
 store_6:
 	CMPQ acc+48(FP), $0
 	JEQ over_7
+	CMPQ acc+48(FP), $2
+	JEQ bias_8
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
+	JMP over_7
+bias_8:
+	MOVQ bias+72(FP), R10
+	VMOVUPS (R10), Y12
+	VMOVUPS 32(R10), Y13
+	VADDPS Y12, Y0, Y0
+	VADDPS Y13, Y1, Y1
 over_7:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
@@ -87,8 +96,8 @@ end_1:
 	VZEROUPPER
 	RET
 
-// func gemmKernel2x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int)
-TEXT ·gemmKernel2x16(SB), NOSPLIT, $0-72
+// func gemmKernel2x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32)
+TEXT ·gemmKernel2x16(SB), NOSPLIT, $0-80
 	MOVQ a+8(FP), R13
 	MOVQ lda+16(FP), R8
 	SHLQ $2, R8
@@ -97,8 +106,8 @@ TEXT ·gemmKernel2x16(SB), NOSPLIT, $0-72
 	SHLQ $2, R9
 	MOVQ tiles+64(FP), AX
 	TESTQ AX, AX
-	JZ end_8
-tile_9:
+	JZ end_9
+tile_10:
 	MOVQ k+0(FP), CX
 	MOVQ b+24(FP), BX
 	MOVQ R13, SI
@@ -115,8 +124,8 @@ tile_9:
 	VXORPS Y3, Y3, Y3
 	MOVQ CX, R10
 	SHRQ $2, R10
-	JZ tail_11
-k4_10:
+	JZ tail_12
+k4_11:
 	PREFETCHT0 (R12)
 	PREFETCHT0 64(R12)
 	PREFETCHT0 128(R12)
@@ -157,11 +166,11 @@ k4_10:
 	ADDQ $16, SI
 	ADDQ $256, BX
 	DECQ R10
-	JNZ k4_10
-tail_11:
+	JNZ k4_11
+tail_12:
 	ANDQ $3, CX
-	JZ store_13
-k1_12:
+	JZ store_14
+k1_13:
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS (SI), Y14
@@ -173,15 +182,26 @@ k1_12:
 	ADDQ $4, SI
 	ADDQ $64, BX
 	DECQ CX
-	JNZ k1_12
-store_13:
+	JNZ k1_13
+store_14:
 	CMPQ acc+48(FP), $0
-	JEQ over_14
+	JEQ over_15
+	CMPQ acc+48(FP), $2
+	JEQ bias_16
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
 	VADDPS (DX)(R9*1), Y2, Y2
 	VADDPS 32(DX)(R9*1), Y3, Y3
-over_14:
+	JMP over_15
+bias_16:
+	MOVQ bias+72(FP), R10
+	VMOVUPS (R10), Y12
+	VMOVUPS 32(R10), Y13
+	VADDPS Y12, Y0, Y0
+	VADDPS Y13, Y1, Y1
+	VADDPS Y12, Y2, Y2
+	VADDPS Y13, Y3, Y3
+over_15:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
 	VMOVUPS Y2, (DX)(R9*1)
@@ -191,13 +211,13 @@ over_14:
 	ADDQ R8, R13
 	ADDQ R9, DX
 	DECQ AX
-	JNZ tile_9
-end_8:
+	JNZ tile_10
+end_9:
 	VZEROUPPER
 	RET
 
-// func gemmKernel3x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int)
-TEXT ·gemmKernel3x16(SB), NOSPLIT, $0-72
+// func gemmKernel3x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32)
+TEXT ·gemmKernel3x16(SB), NOSPLIT, $0-80
 	MOVQ a+8(FP), R13
 	MOVQ lda+16(FP), R8
 	SHLQ $2, R8
@@ -206,8 +226,8 @@ TEXT ·gemmKernel3x16(SB), NOSPLIT, $0-72
 	SHLQ $2, R9
 	MOVQ tiles+64(FP), AX
 	TESTQ AX, AX
-	JZ end_15
-tile_16:
+	JZ end_17
+tile_18:
 	MOVQ k+0(FP), CX
 	MOVQ b+24(FP), BX
 	MOVQ R13, SI
@@ -228,8 +248,8 @@ tile_16:
 	VXORPS Y5, Y5, Y5
 	MOVQ CX, R10
 	SHRQ $2, R10
-	JZ tail_18
-k4_17:
+	JZ tail_20
+k4_19:
 	PREFETCHT0 (R12)
 	PREFETCHT0 64(R12)
 	PREFETCHT0 128(R12)
@@ -282,11 +302,11 @@ k4_17:
 	ADDQ $16, SI
 	ADDQ $256, BX
 	DECQ R10
-	JNZ k4_17
-tail_18:
+	JNZ k4_19
+tail_20:
 	ANDQ $3, CX
-	JZ store_20
-k1_19:
+	JZ store_22
+k1_21:
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS (SI), Y14
@@ -301,17 +321,30 @@ k1_19:
 	ADDQ $4, SI
 	ADDQ $64, BX
 	DECQ CX
-	JNZ k1_19
-store_20:
+	JNZ k1_21
+store_22:
 	CMPQ acc+48(FP), $0
-	JEQ over_21
+	JEQ over_23
+	CMPQ acc+48(FP), $2
+	JEQ bias_24
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
 	VADDPS (DX)(R9*1), Y2, Y2
 	VADDPS 32(DX)(R9*1), Y3, Y3
 	VADDPS (DX)(R9*2), Y4, Y4
 	VADDPS 32(DX)(R9*2), Y5, Y5
-over_21:
+	JMP over_23
+bias_24:
+	MOVQ bias+72(FP), R10
+	VMOVUPS (R10), Y12
+	VMOVUPS 32(R10), Y13
+	VADDPS Y12, Y0, Y0
+	VADDPS Y13, Y1, Y1
+	VADDPS Y12, Y2, Y2
+	VADDPS Y13, Y3, Y3
+	VADDPS Y12, Y4, Y4
+	VADDPS Y13, Y5, Y5
+over_23:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
 	VMOVUPS Y2, (DX)(R9*1)
@@ -325,13 +358,13 @@ over_21:
 	ADDQ R8, R13
 	ADDQ R9, DX
 	DECQ AX
-	JNZ tile_16
-end_15:
+	JNZ tile_18
+end_17:
 	VZEROUPPER
 	RET
 
-// func gemmKernel4x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int)
-TEXT ·gemmKernel4x16(SB), NOSPLIT, $0-72
+// func gemmKernel4x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32)
+TEXT ·gemmKernel4x16(SB), NOSPLIT, $0-80
 	MOVQ a+8(FP), R13
 	MOVQ lda+16(FP), R8
 	SHLQ $2, R8
@@ -340,8 +373,8 @@ TEXT ·gemmKernel4x16(SB), NOSPLIT, $0-72
 	SHLQ $2, R9
 	MOVQ tiles+64(FP), AX
 	TESTQ AX, AX
-	JZ end_22
-tile_23:
+	JZ end_25
+tile_26:
 	MOVQ k+0(FP), CX
 	MOVQ b+24(FP), BX
 	MOVQ R13, SI
@@ -370,8 +403,8 @@ tile_23:
 	VXORPS Y7, Y7, Y7
 	MOVQ CX, R10
 	SHRQ $2, R10
-	JZ tail_25
-k4_24:
+	JZ tail_28
+k4_27:
 	PREFETCHT0 (R12)
 	PREFETCHT0 64(R12)
 	PREFETCHT0 128(R12)
@@ -437,11 +470,11 @@ k4_24:
 	ADDQ $16, DI
 	ADDQ $256, BX
 	DECQ R10
-	JNZ k4_24
-tail_25:
+	JNZ k4_27
+tail_28:
 	ANDQ $3, CX
-	JZ store_27
-k1_26:
+	JZ store_30
+k1_29:
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS (SI), Y14
@@ -460,10 +493,12 @@ k1_26:
 	ADDQ $4, DI
 	ADDQ $64, BX
 	DECQ CX
-	JNZ k1_26
-store_27:
+	JNZ k1_29
+store_30:
 	CMPQ acc+48(FP), $0
-	JEQ over_28
+	JEQ over_31
+	CMPQ acc+48(FP), $2
+	JEQ bias_32
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
 	VADDPS (DX)(R9*1), Y2, Y2
@@ -472,7 +507,20 @@ store_27:
 	VADDPS 32(DX)(R9*2), Y5, Y5
 	VADDPS (R11), Y6, Y6
 	VADDPS 32(R11), Y7, Y7
-over_28:
+	JMP over_31
+bias_32:
+	MOVQ bias+72(FP), R10
+	VMOVUPS (R10), Y12
+	VMOVUPS 32(R10), Y13
+	VADDPS Y12, Y0, Y0
+	VADDPS Y13, Y1, Y1
+	VADDPS Y12, Y2, Y2
+	VADDPS Y13, Y3, Y3
+	VADDPS Y12, Y4, Y4
+	VADDPS Y13, Y5, Y5
+	VADDPS Y12, Y6, Y6
+	VADDPS Y13, Y7, Y7
+over_31:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
 	VMOVUPS Y2, (DX)(R9*1)
@@ -490,13 +538,13 @@ over_28:
 	ADDQ R8, R13
 	ADDQ R9, DX
 	DECQ AX
-	JNZ tile_23
-end_22:
+	JNZ tile_26
+end_25:
 	VZEROUPPER
 	RET
 
-// func gemmKernel5x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int)
-TEXT ·gemmKernel5x16(SB), NOSPLIT, $0-72
+// func gemmKernel5x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32)
+TEXT ·gemmKernel5x16(SB), NOSPLIT, $0-80
 	MOVQ a+8(FP), R13
 	MOVQ lda+16(FP), R8
 	SHLQ $2, R8
@@ -505,8 +553,8 @@ TEXT ·gemmKernel5x16(SB), NOSPLIT, $0-72
 	SHLQ $2, R9
 	MOVQ tiles+64(FP), AX
 	TESTQ AX, AX
-	JZ end_29
-tile_30:
+	JZ end_33
+tile_34:
 	MOVQ k+0(FP), CX
 	MOVQ b+24(FP), BX
 	MOVQ R13, SI
@@ -539,8 +587,8 @@ tile_30:
 	VXORPS Y9, Y9, Y9
 	MOVQ CX, R10
 	SHRQ $2, R10
-	JZ tail_32
-k4_31:
+	JZ tail_36
+k4_35:
 	PREFETCHT0 (R12)
 	PREFETCHT0 64(R12)
 	PREFETCHT0 128(R12)
@@ -618,11 +666,11 @@ k4_31:
 	ADDQ $16, DI
 	ADDQ $256, BX
 	DECQ R10
-	JNZ k4_31
-tail_32:
+	JNZ k4_35
+tail_36:
 	ANDQ $3, CX
-	JZ store_34
-k1_33:
+	JZ store_38
+k1_37:
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS (SI), Y14
@@ -644,10 +692,12 @@ k1_33:
 	ADDQ $4, DI
 	ADDQ $64, BX
 	DECQ CX
-	JNZ k1_33
-store_34:
+	JNZ k1_37
+store_38:
 	CMPQ acc+48(FP), $0
-	JEQ over_35
+	JEQ over_39
+	CMPQ acc+48(FP), $2
+	JEQ bias_40
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
 	VADDPS (DX)(R9*1), Y2, Y2
@@ -658,7 +708,22 @@ store_34:
 	VADDPS 32(R11), Y7, Y7
 	VADDPS (R11)(R9*1), Y8, Y8
 	VADDPS 32(R11)(R9*1), Y9, Y9
-over_35:
+	JMP over_39
+bias_40:
+	MOVQ bias+72(FP), R10
+	VMOVUPS (R10), Y12
+	VMOVUPS 32(R10), Y13
+	VADDPS Y12, Y0, Y0
+	VADDPS Y13, Y1, Y1
+	VADDPS Y12, Y2, Y2
+	VADDPS Y13, Y3, Y3
+	VADDPS Y12, Y4, Y4
+	VADDPS Y13, Y5, Y5
+	VADDPS Y12, Y6, Y6
+	VADDPS Y13, Y7, Y7
+	VADDPS Y12, Y8, Y8
+	VADDPS Y13, Y9, Y9
+over_39:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
 	VMOVUPS Y2, (DX)(R9*1)
@@ -680,13 +745,13 @@ over_35:
 	ADDQ R8, R13
 	ADDQ R9, DX
 	DECQ AX
-	JNZ tile_30
-end_29:
+	JNZ tile_34
+end_33:
 	VZEROUPPER
 	RET
 
-// func gemmKernel6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int)
-TEXT ·gemmKernel6x16(SB), NOSPLIT, $0-72
+// func gemmKernel6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32)
+TEXT ·gemmKernel6x16(SB), NOSPLIT, $0-80
 	MOVQ a+8(FP), R13
 	MOVQ lda+16(FP), R8
 	SHLQ $2, R8
@@ -695,8 +760,8 @@ TEXT ·gemmKernel6x16(SB), NOSPLIT, $0-72
 	SHLQ $2, R9
 	MOVQ tiles+64(FP), AX
 	TESTQ AX, AX
-	JZ end_36
-tile_37:
+	JZ end_41
+tile_42:
 	MOVQ k+0(FP), CX
 	MOVQ b+24(FP), BX
 	MOVQ R13, SI
@@ -733,8 +798,8 @@ tile_37:
 	VXORPS Y11, Y11, Y11
 	MOVQ CX, R10
 	SHRQ $2, R10
-	JZ tail_39
-k4_38:
+	JZ tail_44
+k4_43:
 	PREFETCHT0 (R12)
 	PREFETCHT0 64(R12)
 	PREFETCHT0 128(R12)
@@ -824,11 +889,11 @@ k4_38:
 	ADDQ $16, DI
 	ADDQ $256, BX
 	DECQ R10
-	JNZ k4_38
-tail_39:
+	JNZ k4_43
+tail_44:
 	ANDQ $3, CX
-	JZ store_41
-k1_40:
+	JZ store_46
+k1_45:
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS (SI), Y14
@@ -853,10 +918,12 @@ k1_40:
 	ADDQ $4, DI
 	ADDQ $64, BX
 	DECQ CX
-	JNZ k1_40
-store_41:
+	JNZ k1_45
+store_46:
 	CMPQ acc+48(FP), $0
-	JEQ over_42
+	JEQ over_47
+	CMPQ acc+48(FP), $2
+	JEQ bias_48
 	VADDPS (DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
 	VADDPS (DX)(R9*1), Y2, Y2
@@ -869,7 +936,24 @@ store_41:
 	VADDPS 32(R11)(R9*1), Y9, Y9
 	VADDPS (R11)(R9*2), Y10, Y10
 	VADDPS 32(R11)(R9*2), Y11, Y11
-over_42:
+	JMP over_47
+bias_48:
+	MOVQ bias+72(FP), R10
+	VMOVUPS (R10), Y12
+	VMOVUPS 32(R10), Y13
+	VADDPS Y12, Y0, Y0
+	VADDPS Y13, Y1, Y1
+	VADDPS Y12, Y2, Y2
+	VADDPS Y13, Y3, Y3
+	VADDPS Y12, Y4, Y4
+	VADDPS Y13, Y5, Y5
+	VADDPS Y12, Y6, Y6
+	VADDPS Y13, Y7, Y7
+	VADDPS Y12, Y8, Y8
+	VADDPS Y13, Y9, Y9
+	VADDPS Y12, Y10, Y10
+	VADDPS Y13, Y11, Y11
+over_47:
 	VMOVUPS Y0, (DX)
 	VMOVUPS Y1, 32(DX)
 	VMOVUPS Y2, (DX)(R9*1)
@@ -895,27 +979,28 @@ over_42:
 	ADDQ R8, R13
 	ADDQ R9, DX
 	DECQ AX
-	JNZ tile_37
-end_36:
+	JNZ tile_42
+end_41:
 	VZEROUPPER
 	RET
 
-// func gemvKernel(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int)
-TEXT ·gemvKernel(SB), NOSPLIT, $0-56
+// func gemvKernel(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, bias *float32)
+TEXT ·gemvKernel(SB), NOSPLIT, $0-64
 	MOVQ b+24(FP), BX
 	MOVQ c+32(FP), DX
+	MOVQ bias+56(FP), DI
 	MOVQ panels+48(FP), AX
 	MOVQ k+0(FP), R11
 	SHLQ $6, R11
-g4_44:
+g4_50:
 	CMPQ AX, $4
-	JLT g2_45
+	JLT g2_51
 	MOVQ a+16(FP), SI
 	MOVQ k+0(FP), R8
 	MOVQ acc+40(FP), R9
 	MOVQ BX, R12
 	LEAQ (BX)(R11*2), R13
-block_47:
+block_53:
 	MOVQ R8, R10
 	CMPQ R10, kb+8(FP)
 	CMOVQGT kb+8(FP), R10
@@ -930,8 +1015,8 @@ block_47:
 	VXORPS Y7, Y7, Y7
 	MOVQ R10, CX
 	SHRQ $2, CX
-	JZ tail_49
-k4_48:
+	JZ tail_55
+k4_54:
 	PREFETCHT0 1024(R12)
 	PREFETCHT0 1088(R12)
 	PREFETCHT0 1152(R12)
@@ -988,12 +1073,12 @@ k4_48:
 	ADDQ $256, R12
 	ADDQ $256, R13
 	DECQ CX
-	JNZ k4_48
-tail_49:
+	JNZ k4_54
+tail_55:
 	MOVQ R10, CX
 	ANDQ $3, CX
-	JZ store_51
-k1_50:
+	JZ store_57
+k1_56:
 	VBROADCASTSS 0(SI), Y8
 	VFMADD231PS (R12), Y8, Y0
 	VFMADD231PS 32(R12), Y8, Y1
@@ -1007,10 +1092,12 @@ k1_50:
 	ADDQ $64, R12
 	ADDQ $64, R13
 	DECQ CX
-	JNZ k1_50
-store_51:
+	JNZ k1_56
+store_57:
 	TESTQ R9, R9
-	JZ over_52
+	JZ over_58
+	CMPQ R9, $2
+	JEQ bias_59
 	VADDPS 0(DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
 	VADDPS 64(DX), Y2, Y2
@@ -1019,7 +1106,17 @@ store_51:
 	VADDPS 160(DX), Y5, Y5
 	VADDPS 192(DX), Y6, Y6
 	VADDPS 224(DX), Y7, Y7
-over_52:
+	JMP over_58
+bias_59:
+	VADDPS 0(DI), Y0, Y0
+	VADDPS 32(DI), Y1, Y1
+	VADDPS 64(DI), Y2, Y2
+	VADDPS 96(DI), Y3, Y3
+	VADDPS 128(DI), Y4, Y4
+	VADDPS 160(DI), Y5, Y5
+	VADDPS 192(DI), Y6, Y6
+	VADDPS 224(DI), Y7, Y7
+over_58:
 	VMOVUPS Y0, 0(DX)
 	VMOVUPS Y1, 32(DX)
 	VMOVUPS Y2, 64(DX)
@@ -1030,22 +1127,23 @@ over_52:
 	VMOVUPS Y7, 224(DX)
 	MOVQ $1, R9
 	TESTQ R8, R8
-	JNZ block_47
+	JNZ block_53
 	ADDQ R11, BX
 	ADDQ R11, BX
 	ADDQ R11, BX
 	ADDQ R11, BX
 	ADDQ $256, DX
+	ADDQ $256, DI
 	SUBQ $4, AX
-	JMP g4_44
-g2_45:
+	JMP g4_50
+g2_51:
 	CMPQ AX, $2
-	JLT g1_46
+	JLT g1_52
 	MOVQ a+16(FP), SI
 	MOVQ k+0(FP), R8
 	MOVQ acc+40(FP), R9
 	MOVQ BX, R12
-block_53:
+block_60:
 	MOVQ R8, R10
 	CMPQ R10, kb+8(FP)
 	CMOVQGT kb+8(FP), R10
@@ -1056,8 +1154,8 @@ block_53:
 	VXORPS Y3, Y3, Y3
 	MOVQ R10, CX
 	SHRQ $2, CX
-	JZ tail_55
-k4_54:
+	JZ tail_62
+k4_61:
 	PREFETCHT0 1024(R12)
 	PREFETCHT0 1088(R12)
 	PREFETCHT0 1152(R12)
@@ -1089,12 +1187,12 @@ k4_54:
 	ADDQ $16, SI
 	ADDQ $256, R12
 	DECQ CX
-	JNZ k4_54
-tail_55:
+	JNZ k4_61
+tail_62:
 	MOVQ R10, CX
 	ANDQ $3, CX
-	JZ store_57
-k1_56:
+	JZ store_64
+k1_63:
 	VBROADCASTSS 0(SI), Y8
 	VFMADD231PS (R12), Y8, Y0
 	VFMADD231PS 32(R12), Y8, Y1
@@ -1103,34 +1201,43 @@ k1_56:
 	ADDQ $4, SI
 	ADDQ $64, R12
 	DECQ CX
-	JNZ k1_56
-store_57:
+	JNZ k1_63
+store_64:
 	TESTQ R9, R9
-	JZ over_58
+	JZ over_65
+	CMPQ R9, $2
+	JEQ bias_66
 	VADDPS 0(DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
 	VADDPS 64(DX), Y2, Y2
 	VADDPS 96(DX), Y3, Y3
-over_58:
+	JMP over_65
+bias_66:
+	VADDPS 0(DI), Y0, Y0
+	VADDPS 32(DI), Y1, Y1
+	VADDPS 64(DI), Y2, Y2
+	VADDPS 96(DI), Y3, Y3
+over_65:
 	VMOVUPS Y0, 0(DX)
 	VMOVUPS Y1, 32(DX)
 	VMOVUPS Y2, 64(DX)
 	VMOVUPS Y3, 96(DX)
 	MOVQ $1, R9
 	TESTQ R8, R8
-	JNZ block_53
+	JNZ block_60
 	ADDQ R11, BX
 	ADDQ R11, BX
 	ADDQ $128, DX
+	ADDQ $128, DI
 	SUBQ $2, AX
-g1_46:
+g1_52:
 	CMPQ AX, $1
-	JLT end_43
+	JLT end_49
 	MOVQ a+16(FP), SI
 	MOVQ k+0(FP), R8
 	MOVQ acc+40(FP), R9
 	MOVQ BX, R12
-block_59:
+block_67:
 	MOVQ R8, R10
 	CMPQ R10, kb+8(FP)
 	CMOVQGT kb+8(FP), R10
@@ -1139,8 +1246,8 @@ block_59:
 	VXORPS Y1, Y1, Y1
 	MOVQ R10, CX
 	SHRQ $2, CX
-	JZ tail_61
-k4_60:
+	JZ tail_69
+k4_68:
 	PREFETCHT0 1024(R12)
 	PREFETCHT0 1088(R12)
 	PREFETCHT0 1152(R12)
@@ -1160,34 +1267,41 @@ k4_60:
 	ADDQ $16, SI
 	ADDQ $256, R12
 	DECQ CX
-	JNZ k4_60
-tail_61:
+	JNZ k4_68
+tail_69:
 	MOVQ R10, CX
 	ANDQ $3, CX
-	JZ store_63
-k1_62:
+	JZ store_71
+k1_70:
 	VBROADCASTSS 0(SI), Y8
 	VFMADD231PS (R12), Y8, Y0
 	VFMADD231PS 32(R12), Y8, Y1
 	ADDQ $4, SI
 	ADDQ $64, R12
 	DECQ CX
-	JNZ k1_62
-store_63:
+	JNZ k1_70
+store_71:
 	TESTQ R9, R9
-	JZ over_64
+	JZ over_72
+	CMPQ R9, $2
+	JEQ bias_73
 	VADDPS 0(DX), Y0, Y0
 	VADDPS 32(DX), Y1, Y1
-over_64:
+	JMP over_72
+bias_73:
+	VADDPS 0(DI), Y0, Y0
+	VADDPS 32(DI), Y1, Y1
+over_72:
 	VMOVUPS Y0, 0(DX)
 	VMOVUPS Y1, 32(DX)
 	MOVQ $1, R9
 	TESTQ R8, R8
-	JNZ block_59
+	JNZ block_67
 	ADDQ R11, BX
 	ADDQ $64, DX
+	ADDQ $64, DI
 	SUBQ $1, AX
-end_43:
+end_49:
 	VZEROUPPER
 	RET
 
@@ -1198,8 +1312,8 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-16
 	SHRQ $3, CX
 	MOVQ CX, DX
 	SHRQ $1, CX
-	JZ one_67
-loop_66:
+	JZ one_76
+loop_75:
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y8
 	VMOVUPS ·expLo<>(SB), Y1
@@ -1258,10 +1372,10 @@ loop_66:
 	VMOVUPS Y8, 32(SI)
 	ADDQ $64, SI
 	DECQ CX
-	JNZ loop_66
-one_67:
+	JNZ loop_75
+one_76:
 	ANDQ $1, DX
-	JZ done_65
+	JZ done_74
 	VMOVUPS (SI), Y0
 	VMOVUPS ·expLo<>(SB), Y1
 	VMAXPS Y0, Y1, Y0
@@ -1290,7 +1404,7 @@ one_67:
 	VMULPS Y4, Y2, Y2
 	VMULPS Y5, Y2, Y0
 	VMOVUPS Y0, (SI)
-done_65:
+done_74:
 	VZEROUPPER
 	RET
 
@@ -1301,8 +1415,8 @@ TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-16
 	SHRQ $3, CX
 	MOVQ CX, DX
 	SHRQ $1, CX
-	JZ one_70
-loop_69:
+	JZ one_79
+loop_78:
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y8
 	VMOVUPS Y0, Y6
@@ -1373,10 +1487,10 @@ loop_69:
 	VMOVUPS Y8, 32(SI)
 	ADDQ $64, SI
 	DECQ CX
-	JNZ loop_69
-one_70:
+	JNZ loop_78
+one_79:
 	ANDQ $1, DX
-	JZ done_68
+	JZ done_77
 	VMOVUPS (SI), Y0
 	VMOVUPS Y0, Y6
 	VORPS ·signbit<>(SB), Y0, Y0
@@ -1411,7 +1525,7 @@ one_70:
 	VADDPS Y1, Y0, Y0
 	VDIVPS Y0, Y2, Y0
 	VMOVUPS Y0, (SI)
-done_68:
+done_77:
 	VZEROUPPER
 	RET
 
@@ -1422,8 +1536,8 @@ TEXT ·tanhAVX2(SB), NOSPLIT, $0-16
 	SHRQ $3, CX
 	MOVQ CX, DX
 	SHRQ $1, CX
-	JZ one_73
-loop_72:
+	JZ one_82
+loop_81:
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y8
 	VANDPS ·absmask<>(SB), Y0, Y6
@@ -1520,10 +1634,10 @@ loop_72:
 	VMOVUPS Y8, 32(SI)
 	ADDQ $64, SI
 	DECQ CX
-	JNZ loop_72
-one_73:
+	JNZ loop_81
+one_82:
 	ANDQ $1, DX
-	JZ done_71
+	JZ done_80
 	VMOVUPS (SI), Y0
 	VANDPS ·absmask<>(SB), Y0, Y6
 	VCMPPS $1, ·tanhSmall<>(SB), Y6, Y7
@@ -1571,7 +1685,7 @@ one_73:
 	VBLENDVPS Y7, Y1, Y6, Y0
 	VORPS Y2, Y0, Y0
 	VMOVUPS Y0, (SI)
-done_71:
+done_80:
 	VZEROUPPER
 	RET
 
@@ -1582,8 +1696,8 @@ TEXT ·reluAVX2(SB), NOSPLIT, $0-16
 	SHRQ $3, CX
 	MOVQ CX, DX
 	SHRQ $1, CX
-	JZ one_76
-loop_75:
+	JZ one_85
+loop_84:
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y8
 	VXORPS Y1, Y1, Y1
@@ -1594,15 +1708,15 @@ loop_75:
 	VMOVUPS Y8, 32(SI)
 	ADDQ $64, SI
 	DECQ CX
-	JNZ loop_75
-one_76:
+	JNZ loop_84
+one_85:
 	ANDQ $1, DX
-	JZ done_74
+	JZ done_83
 	VMOVUPS (SI), Y0
 	VXORPS Y1, Y1, Y1
 	VMAXPS Y0, Y1, Y0
 	VMOVUPS Y0, (SI)
-done_74:
+done_83:
 	VZEROUPPER
 	RET
 
@@ -1611,8 +1725,8 @@ TEXT ·hardSigmoidAVX2(SB), NOSPLIT, $0-20
 	MOVQ x+0(FP), SI
 	MOVQ n+8(FP), CX
 	SHRQ $3, CX
-	JZ done_77
-loop_78:
+	JZ done_86
+loop_87:
 	VMOVUPS (SI), Y0
 	VBROADCASTSS slope+16(FP), Y1
 	VMULPS Y1, Y0, Y0
@@ -1624,8 +1738,8 @@ loop_78:
 	VMOVUPS Y0, (SI)
 	ADDQ $32, SI
 	DECQ CX
-	JNZ loop_78
-done_77:
+	JNZ loop_87
+done_86:
 	VZEROUPPER
 	RET
 
@@ -1644,12 +1758,12 @@ TEXT ·lstmSigmoidAVX2(SB), NOSPLIT, $0-56
 	SUBQ R12, R11
 	MOVQ blocks+48(FP), R10
 	TESTQ R10, R10
-	JZ done_79
-block_80:
+	JZ done_88
+block_89:
 	MOVQ n+32(FP), CX
 	SHRQ $3, CX
-	JZ next_82
-loop_81:
+	JZ next_91
+loop_90:
 	VMOVUPS (R9), Y0
 	VMOVUPS (SI), Y8
 	VANDPS ·absmask<>(SB), Y0, Y6
@@ -1852,13 +1966,13 @@ loop_81:
 	ADDQ $32, DX
 	ADDQ $32, DI
 	DECQ CX
-	JNZ loop_81
-next_82:
+	JNZ loop_90
+next_91:
 	ADDQ R11, SI
 	ADDQ R11, R9
 	DECQ R10
-	JNZ block_80
-done_79:
+	JNZ block_89
+done_88:
 	VZEROUPPER
 	RET
 
@@ -1877,12 +1991,12 @@ TEXT ·lstmHardAVX2(SB), NOSPLIT, $0-56
 	SUBQ R12, R11
 	MOVQ blocks+48(FP), R10
 	TESTQ R10, R10
-	JZ done_83
-block_84:
+	JZ done_92
+block_93:
 	MOVQ n+32(FP), CX
 	SHRQ $3, CX
-	JZ next_86
-loop_85:
+	JZ next_95
+loop_94:
 	VMOVUPS (R9), Y0
 	VMOVUPS (SI), Y8
 	VANDPS ·absmask<>(SB), Y0, Y6
@@ -2010,13 +2124,13 @@ loop_85:
 	ADDQ $32, DX
 	ADDQ $32, DI
 	DECQ CX
-	JNZ loop_85
-next_86:
+	JNZ loop_94
+next_95:
 	ADDQ R11, SI
 	ADDQ R11, R9
 	DECQ R10
-	JNZ block_84
-done_83:
+	JNZ block_93
+done_92:
 	VZEROUPPER
 	RET
 

@@ -49,7 +49,7 @@ func TestTuneAL2(t *testing.T) {
 				flops = append(flops, float64(2*rowsA*k*16))
 				fns = append(fns, func() {
 					for i := 0; i < rowsA; i += 6 {
-						kernelAVX2(6, 1, k, &a[i*lda], lda, &w[0], &c[i*16], 16, false, &w[0])
+						kernelAVX2(6, 1, k, &a[i*lda], lda, &w[0], &c[i*16], 16, modeStore, &w[0], nil)
 					}
 				})
 			}

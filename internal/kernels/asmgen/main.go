@@ -119,7 +119,7 @@ func generate() []byte {
 // GEMM micro-kernels.
 //
 //	gemmKernel{mr}x16(k int, a *float32, lda int, b *float32, c *float32,
-//	                  ldc int, acc int, pf *float32, tiles int)
+//	                  ldc int, acc int, pf *float32, tiles int, bias *float32)
 //
 // For each of `tiles` consecutive row tiles (t = 0..tiles-1):
 //
@@ -128,7 +128,9 @@ func generate() []byte {
 // A is row-major with stride lda (elements), read in place (no packing):
 // row r of a tile is broadcast from a + r*lda + p. Bpanel is one packed
 // panel: k rows of 16 contiguous floats. C is row-major with stride ldc.
-// acc != 0 adds to C, acc == 0 overwrites it. During the last tile, pf is
+// acc == 0 overwrites C, acc == 1 adds to it, and acc == 2 stores the sum
+// plus bias[0:16] in every row (a bias folded in, instead of copied into C
+// first: the same sum, bit for bit). During the last tile, pf is
 // prefetched one cache line per k step (the driver points it at the next
 // panel of B, so that the next call finds it in cache). Each C tile is
 // prefetched before its k loop so that its load at the end does not stall.
@@ -183,8 +185,8 @@ func cRowAddr(r int) string {
 func (g *gen) gemmKernel(mr int) {
 	acc := func(s, r, h int) string { return fmt.Sprintf("Y%d", (s*mr+r)*2+h) }
 	name := fmt.Sprintf("gemmKernel%dx16", mr)
-	g.p("// func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int)", name)
-	g.p("TEXT ·%s(SB), NOSPLIT, $0-72", name)
+	g.p("// func %s(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-80", name)
 	g.i("MOVQ a+8(FP), R13")
 	g.i("MOVQ lda+16(FP), R8")
 	g.i("SHLQ $2, R8")
@@ -278,13 +280,25 @@ func (g *gen) gemmKernel(mr int) {
 	g.i("DECQ CX")
 	g.i("JNZ %s", loop1)
 	g.p("%s:", store)
-	over := g.newLabel("over_")
+	over, addBias := g.newLabel("over_"), g.newLabel("bias_")
 	g.i("CMPQ acc+48(FP), $0")
 	g.i("JEQ %s", over)
+	g.i("CMPQ acc+48(FP), $2")
+	g.i("JEQ %s", addBias)
 	for r := 0; r < mr; r++ {
 		a := cRowAddr(r)
 		g.i("VADDPS %s, %s, %s", a, acc(0, r, 0), acc(0, r, 0))
 		g.i("VADDPS 32%s, %s, %s", a, acc(0, r, 1), acc(0, r, 1))
+	}
+	g.i("JMP %s", over)
+	g.p("%s:", addBias)
+	// The k loop is done with R10 and the B registers.
+	g.i("MOVQ bias+72(FP), R10")
+	g.i("VMOVUPS (R10), Y12")
+	g.i("VMOVUPS 32(R10), Y13")
+	for r := 0; r < mr; r++ {
+		g.i("VADDPS Y12, %s, %s", acc(0, r, 0), acc(0, r, 0))
+		g.i("VADDPS Y13, %s, %s", acc(0, r, 1), acc(0, r, 1))
 	}
 	g.p("%s:", over)
 	for r := 0; r < mr; r++ {
@@ -307,14 +321,15 @@ func (g *gen) gemmKernel(mr int) {
 
 // gemvKernel emits
 //
-//	gemvKernel(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int)
+//	gemvKernel(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, bias *float32)
 //
 // the batch-1 product over `panels` consecutive full panels: for each panel
 // q, c[16q : 16q+16] (=|+=) a[0:k] · panel q. The panels are contiguous
 // (k×16 floats each). k is walked in blocks of kb (the last one shorter),
 // exactly as the GEMM driver walks it: within a block each output element
 // is one sequential FMA chain from zero, and each block's sum is then
-// stored into (first block, acc == 0) or added to C, so that a row's result
+// stored into (first block, acc == 0) or added to C (or, for the first
+// block with acc == 2, to bias[16q : 16q+16]), so that a row's result
 // does not depend on the number of rows of the product. The FMA latency is
 // hidden across panels instead: groups of 4 panels (8 independent chains),
 // then a group of 2 and of 1 for the rest.
@@ -322,13 +337,15 @@ func (g *gen) gemmKernel(mr int) {
 // Registers: accumulators Y0..Y7, broadcast Y8; AX panels left, BX the
 // group's first panel, DX its C, R11 the panel stride in bytes, R12/R13
 // panels 0 and 2 of the group at the current k, SI a, R8 k left, R10 the
-// block length, CX the loop counter, R9 the accumulate flag.
+// block length, CX the loop counter, R9 the accumulate flag, DI the group's
+// bias.
 func (g *gen) gemvKernel() {
 	name := "gemvKernel"
-	g.p("// func %s(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int)", name)
-	g.p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	g.p("// func %s(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, bias *float32)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
 	g.i("MOVQ b+24(FP), BX")
 	g.i("MOVQ c+32(FP), DX")
+	g.i("MOVQ bias+56(FP), DI")
 	g.i("MOVQ panels+48(FP), AX")
 	g.i("MOVQ k+0(FP), R11")
 	g.i("SHLQ $6, R11")
@@ -406,11 +423,18 @@ func (g *gen) gemvKernel() {
 		g.i("DECQ CX")
 		g.i("JNZ %s", loop1)
 		g.p("%s:", store)
-		over := g.newLabel("over_")
+		over, addBias := g.newLabel("over_"), g.newLabel("bias_")
 		g.i("TESTQ R9, R9")
 		g.i("JZ %s", over)
+		g.i("CMPQ R9, $2")
+		g.i("JEQ %s", addBias)
 		for y := 0; y < 2*G; y++ {
 			g.i("VADDPS %d(DX), Y%d, Y%d", 32*y, y, y)
+		}
+		g.i("JMP %s", over)
+		g.p("%s:", addBias)
+		for y := 0; y < 2*G; y++ {
+			g.i("VADDPS %d(DI), Y%d, Y%d", 32*y, y, y)
 		}
 		g.p("%s:", over)
 		for y := 0; y < 2*G; y++ {
@@ -424,6 +448,7 @@ func (g *gen) gemvKernel() {
 			g.i("ADDQ R11, BX")
 		}
 		g.i("ADDQ $%d, DX", 64*G)
+		g.i("ADDQ $%d, DI", 64*G)
 		g.i("SUBQ $%d, AX", G)
 	}
 	g4, g2, g1 := g.newLabel("g4_"), g.newLabel("g2_"), g.newLabel("g1_")
