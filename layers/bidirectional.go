@@ -271,16 +271,21 @@ func (l *bidirectionalLayer) ForwardStates(ctx context.Context, in []*runtime.Te
 }
 
 func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, states []*runtime.Tensor, withStates bool) ([]*runtime.Tensor, []*runtime.Tensor, error) {
+	var fs, bs []*runtime.Tensor
+	if withStates && states != nil {
+		if len(states) < l.nfwd {
+			return nil, nil, fmt.Errorf("layers: layer %q (%s): %d initial states, want the forward layer's %d then the backward layer's", l.name, l.class, len(states), l.nfwd)
+		}
+		fs, bs = states[:l.nfwd], states[l.nfwd:]
+	}
+	fr, ok1 := l.fwd.(*rnnLayer)
+	br, ok2 := l.bwd.(*rnnLayer)
+	if l.merge == "concat" && l.returnSeq && ok1 && ok2 && in[0].Rank() == 3 {
+		return l.runConcat(ctx, fr, br, in, fs, bs, withStates)
+	}
 	var fo, bo, final []*runtime.Tensor
 	var err error
 	if withStates {
-		var fs, bs []*runtime.Tensor
-		if states != nil {
-			if len(states) < l.nfwd {
-				return nil, nil, fmt.Errorf("layers: layer %q (%s): %d initial states, want the forward layer's %d then the backward layer's", l.name, l.class, len(states), l.nfwd)
-			}
-			fs, bs = states[:l.nfwd], states[l.nfwd:]
-		}
 		fl, ok1 := l.fwd.(runtime.StatefulLayer)
 		bl, ok2 := l.bwd.(runtime.StatefulLayer)
 		if !ok1 || !ok2 {
@@ -335,6 +340,40 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 	}
 	out = append(out, fo[1:]...)
 	out = append(out, bo[1:]...)
+	return out, final, nil
+}
+
+// runConcat runs the concat merge of two sequences with each direction
+// writing its half of the merged output, the backward one reversed back in
+// time (seqView): the numbers of merging afterwards (concatLast), without
+// the directions' own sequences and the copy.
+func (l *bidirectionalLayer) runConcat(ctx context.Context, fr, br *rnnLayer, in, fs, bs []*runtime.Tensor, withStates bool) ([]*runtime.Tensor, []*runtime.Tensor, error) {
+	x := in[0]
+	_, uf, _, _ := fr.cell.sizes()
+	_, ub, _, _ := br.cell.sizes()
+	b, steps, w := x.Shape[0], x.Shape[1], uf+ub
+	merged := runtime.Empty(b, steps, w)
+	var fo, bo, ff, bf []*runtime.Tensor
+	var ferr, berr error
+	dctx := directionCtx(ctx)
+	bothDirections(
+		func() {
+			fo, ff, ferr = fr.run(dctx, in, fs, withStates, &seqView{data: merged.Data, stride: w})
+		},
+		func() {
+			bo, bf, berr = br.run(dctx, in, bs, withStates, &seqView{data: merged.Data, stride: w, off: uf, reverse: true})
+		})
+	if err := errors.Join(ferr, berr); err != nil {
+		runtime.PutBuffer(merged.Data)
+		return nil, nil, err
+	}
+	merged.Mask = x.Mask
+	out := append([]*runtime.Tensor{merged}, fo[1:]...)
+	out = append(out, bo[1:]...)
+	var final []*runtime.Tensor
+	if withStates {
+		final = append(ff, bf...)
+	}
 	return out, final, nil
 }
 

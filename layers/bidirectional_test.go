@@ -1,7 +1,10 @@
 package layers
 
 import (
+	"context"
 	"math/rand"
+	goruntime "runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -127,4 +130,87 @@ func TestBidirectionalMergeShapes(t *testing.T) {
 		  "backward_layer": {"class_name": "GRU", "config": {"name": "gru_2", "units": 3, "reset_after": false, "go_backwards": true}}}`,
 		envTF24, []int{-1, 4, 3}, ws)
 	wantErr(t, err, "bidirectional_1", "sum")
+}
+
+// TestBidirectionalConcatInPlace checks that a concat merge of sequences,
+// which has the two directions write the halves of the merged output
+// (runConcat), gives bit for bit what merging the directions' own outputs
+// gives (concatLast), with their states: LSTM and GRU, a distinct backward
+// layer of another width, masks, initial states, return_state, and the
+// batch split into pieces of rows.
+func TestBidirectionalConcatInPlace(t *testing.T) {
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(3))
+	rng := rand.New(rand.NewSource(4))
+	const in, steps, batch, uf, ub = 5, 9, 13, 40, 33
+	for _, c := range []struct {
+		class string
+		gates int
+		bias  func(u int) []int
+		extra string
+	}{
+		{"LSTM", 4, func(u int) []int { return []int{4 * u} }, ""},
+		{"GRU", 3, func(u int) []int { return []int{2, 3 * u} }, `, "reset_after": true`},
+	} {
+		cfg := `{"name": "bidirectional_1", "merge_mode": "concat",
+		  "layer": {"class_name": "` + c.class + `", "config": {"name": "r_1", "units": ` + strconv.Itoa(uf) + `, "return_sequences": true, "return_state": true` + c.extra + `}},
+		  "backward_layer": {"class_name": "` + c.class + `", "config": {"name": "r_2", "units": ` + strconv.Itoa(ub) + `, "return_sequences": true, "return_state": true, "go_backwards": true` + c.extra + `}}}`
+		ws := append(randWeights(rng, "f", in, uf, c.gates, c.bias(uf)...), randWeights(rng, "b", in, ub, c.gates, c.bias(ub)...)...)
+		l, _ := mustBuild(t, "bidirectional_1", "Bidirectional", cfg, envTF24, []int{-1, steps, in}, ws)
+		bl := l.(*bidirectionalLayer)
+		for _, masked := range []bool{false, true} {
+			x := randT(rng, batch, steps, in)
+			if masked {
+				x.Mask = make([]bool, batch*steps)
+				for i := range x.Mask {
+					x.Mask[i] = rng.Intn(3) > 0
+				}
+			}
+			nst := bl.nfwd
+			var init []*runtime.Tensor
+			for _, u := range []int{uf, ub} {
+				for k := 0; k < nst; k++ {
+					init = append(init, randT(rng, batch, u))
+				}
+			}
+			got, gotFinal, err := bl.ForwardStates(context.Background(), []*runtime.Tensor{x}, init)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The merge afterwards, from each direction's own outputs.
+			fo, ff, err := bl.fwd.(*rnnLayer).ForwardStates(context.Background(), []*runtime.Tensor{x}, init[:nst])
+			if err != nil {
+				t.Fatal(err)
+			}
+			bo, bf, err := bl.bwd.(*rnnLayer).ForwardStates(context.Background(), []*runtime.Tensor{x}, init[nst:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append([]*runtime.Tensor{concatLast(fo[0], bo[0], true)}, fo[1:]...)
+			want = append(want, bo[1:]...)
+			wantFinal := append(ff, bf...)
+			if len(got) != len(want) || len(gotFinal) != len(wantFinal) {
+				t.Fatalf("%s: %d outputs and %d states, want %d and %d", c.class, len(got), len(gotFinal), len(want), len(wantFinal))
+			}
+			for k := range want {
+				if !intsEq(got[k].Shape, want[k].Shape) {
+					t.Fatalf("%s: output %d shape %v, want %v", c.class, k, got[k].Shape, want[k].Shape)
+				}
+				for i := range want[k].Data {
+					if got[k].Data[i] != want[k].Data[i] {
+						t.Fatalf("%s mask %v: output %d element %d = %v in place, %v merged after", c.class, masked, k, i, got[k].Data[i], want[k].Data[i])
+					}
+				}
+			}
+			for k := range wantFinal {
+				for i := range wantFinal[k].Data {
+					if gotFinal[k].Data[i] != wantFinal[k].Data[i] {
+						t.Fatalf("%s mask %v: final state %d element %d differs", c.class, masked, k, i)
+					}
+				}
+			}
+			if masked && (len(got[0].Mask) != len(x.Mask) || &got[0].Mask[0] != &x.Mask[0]) {
+				t.Errorf("%s: the merged sequence does not carry the input mask", c.class)
+			}
+		}
+	}
 }

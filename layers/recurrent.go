@@ -203,7 +203,10 @@ func recurPieces(ctx context.Context, c cell, b int) int {
 // At a masked step every state is carried over unchanged and the output is
 // given by o.masked; the output mask is the input mask when the sequence is
 // returned (RNN.compute_mask).
-func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions, x *runtime.Tensor, init []*runtime.Tensor, wantStates bool) ([]*runtime.Tensor, [][]float32, error) {
+//
+// With into set (and return_sequences), the sequence is written into that
+// view instead of a tensor of its own, and the first output is nil.
+func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions, x *runtime.Tensor, init []*runtime.Tensor, wantStates bool, into *seqView) ([]*runtime.Tensor, [][]float32, error) {
 	nin, units, _, nstates := c.sizes()
 	if x.Rank() != 3 || x.Shape[2] != nin {
 		return nil, nil, fmt.Errorf("layers: layer %q (%s): input shape %v, want (batch, time, %d)", name, class, x.Shape, nin)
@@ -233,13 +236,23 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 			copy(states[i], st.Data)
 		}
 	}
+	// Every row of the sequence, or of last, is written in full.
 	var seq *runtime.Tensor
-	if o.returnSequences {
-		seq = runtime.Zeros(b, steps, units)
+	view := seqView{stride: units}
+	switch {
+	case !o.returnSequences:
+	case into != nil:
+		if into.stride < units || into.off < 0 || into.off+units > into.stride || len(into.data) != b*steps*into.stride {
+			return nil, nil, fmt.Errorf("layers: layer %q (%s): output view of %d values (stride %d, offset %d) for a sequence of [%d %d %d]", name, class, len(into.data), into.stride, into.off, b, steps, units)
+		}
+		view = *into
+	default:
+		seq = runtime.Empty(b, steps, units)
 		seq.Mask = mask
+		view.data = seq.Data
 	}
-	var last []float32 // written in full at the last step
-	if seq == nil {
+	var last []float32
+	if !o.returnSequences {
 		last = runtime.Empty(b, units).Data
 	}
 	// Every row of the batch is independent of the others: with rows to
@@ -247,10 +260,7 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	// running its own time loop, with no hand-off between steps.
 	pieces := recurPieces(ctx, c, b)
 	if pieces <= 1 {
-		r := recurRows{c: c, o: o, x: x.Data, b: b, steps: steps, mask: mask, states: states, last: last}
-		if seq != nil {
-			r.seq = seq.Data
-		}
+		r := recurRows{c: c, o: o, x: x.Data, b: b, steps: steps, mask: mask, states: states, seq: view, last: last}
 		if err := r.run(ctx); err != nil {
 			return nil, nil, err
 		}
@@ -266,8 +276,9 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 			for k, st := range states {
 				r.states[k] = st[r0*units : r1*units]
 			}
-			if seq != nil {
-				r.seq = seq.Data[r0*steps*units : r1*steps*units]
+			if view.data != nil {
+				r.seq = view
+				r.seq.data = view.data[r0*steps*view.stride : r1*steps*view.stride]
 			} else {
 				r.last = last[r0*units : r1*units]
 			}
@@ -280,7 +291,7 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 		}
 	}
 	out := []*runtime.Tensor{seq}
-	if seq == nil {
+	if last != nil {
 		out[0] = &runtime.Tensor{Shape: []int{b, units}, Data: last}
 	}
 	if o.returnState {
@@ -311,7 +322,7 @@ func (l *rnnLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 }
 
 func (l *rnnLayer) ForwardContext(ctx context.Context, in []*runtime.Tensor) ([]*runtime.Tensor, error) {
-	out, _, err := runRecurrent(ctx, l.name, l.class, l.cell, l.opts, in[0], nil, false)
+	out, _, err := l.run(ctx, in, nil, false, nil)
 	return out, err
 }
 
@@ -322,9 +333,16 @@ func (l *rnnLayer) Stateful() bool { return l.opts.stateful }
 // ForwardStates runs the layer from the given initial states (nil for
 // zeros) and also returns its final states.
 func (l *rnnLayer) ForwardStates(ctx context.Context, in []*runtime.Tensor, states []*runtime.Tensor) ([]*runtime.Tensor, []*runtime.Tensor, error) {
-	out, final, err := runRecurrent(ctx, l.name, l.class, l.cell, l.opts, in[0], states, true)
-	if err != nil {
-		return nil, nil, err
+	return l.run(ctx, in, states, true, nil)
+}
+
+// run is Forward from the given states (nil for zeros), with the final
+// states when wantStates is set, and the sequence written into `into` when
+// that is set (runRecurrent).
+func (l *rnnLayer) run(ctx context.Context, in []*runtime.Tensor, states []*runtime.Tensor, wantStates bool, into *seqView) ([]*runtime.Tensor, []*runtime.Tensor, error) {
+	out, final, err := runRecurrent(ctx, l.name, l.class, l.cell, l.opts, in[0], states, wantStates, into)
+	if err != nil || !wantStates {
+		return out, nil, err
 	}
 	_, units, _, _ := l.cell.sizes()
 	b := in[0].Shape[0]
@@ -418,15 +436,17 @@ func defaultRecurrentActivation(env Env) string {
 
 // recurRows is the time loop of runRecurrent over some rows of the batch:
 // x [b, steps, in], mask [b*steps] or nil, states (each [b, units], updated
-// in place), and the output: seq [b, steps, units], or last [b, units].
+// in place), and the output: seq (rows of the sequence, see seqView), or
+// last [b, units].
 type recurRows struct {
-	c         cell
-	o         rnnOptions
-	x         []float32
-	b, steps  int
-	mask      []bool
-	states    [][]float32
-	seq, last []float32
+	c        cell
+	o        rnnOptions
+	x        []float32
+	b, steps int
+	mask     []bool
+	states   [][]float32
+	seq      seqView
+	last     []float32
 }
 
 func (r *recurRows) run(ctx context.Context) error {
@@ -517,11 +537,16 @@ func (r *recurRows) run(ctx context.Context) error {
 		}
 		// The step's output: h, or for a masked row the rule of o.masked.
 		// Without return_sequences only the last step's is kept.
-		if r.seq != nil || s == steps-1 {
+		if r.seq.data != nil || s == steps-1 {
 			for bi := 0; bi < b; bi++ {
 				var dst []float32
-				if r.seq != nil {
-					dst = r.seq[(bi*steps+s)*units : (bi*steps+s+1)*units]
+				if r.seq.data != nil {
+					tt := s
+					if r.seq.reverse {
+						tt = steps - 1 - s
+					}
+					i := (bi*steps+tt)*r.seq.stride + r.seq.off
+					dst = r.seq.data[i : i+units]
 				} else {
 					dst = r.last[bi*units : (bi+1)*units]
 				}
@@ -542,4 +567,17 @@ func (r *recurRows) run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// seqView is where a recurrent layer writes its sequence: the output of
+// sample bi at step s (in processing order) goes to
+// data[(bi*steps+t)*stride+off:][:units], with t = s, or steps-1-s when
+// reverse is set. A layer's own sequence has stride units and offset 0;
+// Bidirectional has its two directions write the halves of its
+// concatenated output, the backward one reversed back in time, as Keras
+// merges them.
+type seqView struct {
+	data        []float32
+	stride, off int
+	reverse     bool
 }
