@@ -2,7 +2,9 @@ package layers
 
 import (
 	"fmt"
+	goruntime "runtime"
 
+	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -59,7 +61,11 @@ func (c *embeddingConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int,
 	if err != nil {
 		return nil, nil, err
 	}
-	l := &embeddingLayer{inputDim: c.inputDim, outputDim: c.outputDim, table: t.Data, maskZero: c.maskZero}
+	l := &embeddingLayer{inputDim: c.inputDim, outputDim: c.outputDim, maskZero: c.maskZero}
+	// A large table in huge pages: a batch's gather touches rows all
+	// over it (kernels.WeightFloats).
+	l.table = kernels.WeightFloats(l, len(t.Data))
+	copy(l.table, t.Data)
 	l.base = newBase(c.spec, w)
 	out := append(append([]int(nil), in[0]...), c.outputDim)
 	return l, [][]int{out}, nil
@@ -67,7 +73,7 @@ func (c *embeddingConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int,
 
 func (l *embeddingLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	x := in[0]
-	out := runtime.Zeros(append(append([]int(nil), x.Shape...), l.outputDim)...)
+	out := runtime.Empty(append(append([]int(nil), x.Shape...), l.outputDim)...) // every row is gathered
 	for i, v := range x.Data {
 		if id := int(v); float32(id) != v || id < 0 || id >= l.inputDim {
 			return nil, fmt.Errorf("layers: layer %q (Embedding): token id %v at flat index %d is not an integer in [0, %d)", l.name, v, i, l.inputDim)
@@ -86,6 +92,7 @@ func (l *embeddingLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 			copy(out.Data[i*d:(i+1)*d], l.table[id*d:(id+1)*d])
 		}
 	})
+	goruntime.KeepAlive(l) // the table may be a mapping freed with l
 	if l.maskZero {
 		if x.Rank() != 2 {
 			return nil, fmt.Errorf("layers: layer %q (Embedding): mask_zero needs ids of shape (batch, time), got %v", l.name, x.Shape)

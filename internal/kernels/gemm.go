@@ -2,8 +2,8 @@ package kernels
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
-	"unsafe"
 )
 
 // Tile and block sizes. The micro-kernel computes an mr×nr tile of C; the
@@ -54,7 +54,8 @@ func PackB(k, n int, b []float32, ldb int) *PackedB {
 		panic(fmt.Sprintf("kernels: PackB: len(b)=%d too short for k=%d n=%d ldb=%d", len(b), k, n, ldb))
 	}
 	panels := (n + nr - 1) / nr
-	p := &PackedB{k: k, n: n, panels: panels, data: alignedFloats(panels * k * nr)}
+	p := &PackedB{k: k, n: n, panels: panels}
+	p.data = WeightFloats(p, panels*k*nr)
 	for j := 0; j < panels; j++ {
 		j0 := j * nr
 		w := min(nr, n-j0)
@@ -64,18 +65,6 @@ func PackB(k, n int, b []float32, ldb int) *PackedB {
 		}
 	}
 	return p
-}
-
-// alignedFloats returns a zeroed slice of n floats whose first element is
-// 64-byte (cache line) aligned.
-func alignedFloats(n int) []float32 {
-	buf := make([]float32, n+16)
-	off := 0
-	if n > 0 {
-		addr := uintptr(unsafe.Pointer(&buf[0]))
-		off = int((64 - addr%64) % 64 / 4)
-	}
-	return buf[off : off+n : off+n]
 }
 
 // Gemm computes C = A·B, or C += A·B when accumulate is set, for A [m×k]
@@ -95,6 +84,7 @@ func Gemm(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumu
 		return
 	}
 	gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, nil)
+	runtime.KeepAlive(pb) // its buffer may be a mapping freed with it (WeightFloats)
 }
 
 // PanelWidth is the number of columns of B in one packed panel.
@@ -128,6 +118,7 @@ func GemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 		return
 	}
 	gemmPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate, nil)
+	runtime.KeepAlive(pb)
 }
 
 // GemmParallel is Gemm spread over up to threads goroutines, the caller's
@@ -166,6 +157,7 @@ func GemmBiasParallel(m int, a []float32, lda int, pb *PackedB, bias, c []float3
 }
 
 func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool, bias []float32, threads int) {
+	defer runtime.KeepAlive(pb) // its buffer may be a mapping freed with it (WeightFloats)
 	minFlops := parMinFlops
 	if m == 1 {
 		minFlops = parMinFlopsGEMV
