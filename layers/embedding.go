@@ -2,9 +2,7 @@ package layers
 
 import (
 	"fmt"
-	goruntime "runtime"
 
-	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -61,11 +59,10 @@ func (c *embeddingConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int,
 	if err != nil {
 		return nil, nil, err
 	}
-	l := &embeddingLayer{inputDim: c.inputDim, outputDim: c.outputDim, maskZero: c.maskZero}
-	// A large table in huge pages: a batch's gather touches rows all
-	// over it (kernels.WeightFloats).
-	l.table = kernels.WeightFloats(l, len(t.Data))
-	copy(l.table, t.Data)
+	// The table is the file's copy: a huge-page copy
+	// (kernels.WeightFloats) measured no faster on W2 (a 10 MB table) and
+	// would keep both in the resident set.
+	l := &embeddingLayer{inputDim: c.inputDim, outputDim: c.outputDim, table: t.Data, maskZero: c.maskZero}
 	l.base = newBase(c.spec, w)
 	out := append(append([]int(nil), in[0]...), c.outputDim)
 	return l, [][]int{out}, nil
@@ -92,7 +89,6 @@ func (l *embeddingLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 			copy(out.Data[i*d:(i+1)*d], l.table[id*d:(id+1)*d])
 		}
 	})
-	goruntime.KeepAlive(l) // the table may be a mapping freed with l
 	if l.maskZero {
 		if x.Rank() != 2 {
 			return nil, fmt.Errorf("layers: layer %q (Embedding): mask_zero needs ids of shape (batch, time), got %v", l.name, x.Shape)

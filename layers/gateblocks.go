@@ -43,6 +43,20 @@ func (g gateBlocks) col(gi, j int) int {
 	return col0 + gi*w + j%blockUnits
 }
 
+// srcCols returns, for each column of the block order, the Keras-order
+// column it comes from (kernels.PackBCols packs with it, without a
+// regrouped copy).
+func (g gateBlocks) srcCols() []int {
+	n := g.gates * g.units
+	cols := make([]int, n)
+	for gi := 0; gi < g.gates; gi++ {
+		for j := 0; j < g.units; j++ {
+			cols[g.col(gi, j)] = gi*g.units + j
+		}
+	}
+	return cols
+}
+
 // regroup returns a copy of m [rows, gates·units] (gate-major, as Keras
 // stores it) with its columns in block order. A nil m gives nil.
 func (g gateBlocks) regroup(m []float32, rows int) []float32 {

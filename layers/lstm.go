@@ -195,8 +195,9 @@ func (c *lstmCellConfig) build(in int, w *Weights, class string) (cell, error) {
 		return nil, err
 	}
 	// Packed once at load; the Keras-order copies are dropped.
-	cl.kernelP = kernels.PackB(cl.in, 4*u, cl.blocks.regroup(kernel, cl.in), 4*u)
-	cl.recP = kernels.PackB(u, 4*u, cl.blocks.regroup(recurrent, u), 4*u)
+	cols := cl.blocks.srcCols()
+	cl.kernelP = kernels.PackBCols(cl.in, kernel, 4*u, cols)
+	cl.recP = kernels.PackBCols(u, recurrent, 4*u, cols)
 	cl.bias = cl.blocks.regroup(bias, 1)
 	return cl, nil
 }

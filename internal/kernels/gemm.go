@@ -67,6 +67,40 @@ func PackB(k, n int, b []float32, ldb int) *PackedB {
 	return p
 }
 
+// PackBCols packs B [k×n] whose column j is column cols[j] of the
+// row-major matrix src [k×ldb] (a permutation or selection of src's
+// columns), without building B: the packed result is PackB's of that B.
+// It panics if a column index is out of [0, ldb) or src is too short.
+func PackBCols(k int, src []float32, ldb int, cols []int) *PackedB {
+	n := len(cols)
+	if k < 0 {
+		panic(fmt.Sprintf("kernels: PackBCols: negative k=%d", k))
+	}
+	for _, c := range cols {
+		if c < 0 || c >= ldb {
+			panic(fmt.Sprintf("kernels: PackBCols: column %d out of [0, %d)", c, ldb))
+		}
+	}
+	if k > 0 && n > 0 && len(src) < k*ldb {
+		panic(fmt.Sprintf("kernels: PackBCols: len(src)=%d too short for k=%d ldb=%d", len(src), k, ldb))
+	}
+	panels := (n + nr - 1) / nr
+	p := &PackedB{k: k, n: n, panels: panels}
+	p.data = WeightFloats(p, panels*k*nr)
+	for j := 0; j < panels; j++ {
+		j0 := j * nr
+		pc := cols[j0:min(j0+nr, n)]
+		dst := p.data[j*k*nr:]
+		for r := 0; r < k; r++ {
+			row, d := src[r*ldb:(r+1)*ldb], dst[r*nr:r*nr+len(pc)]
+			for q, c := range pc {
+				d[q] = row[c]
+			}
+		}
+	}
+	return p
+}
+
 // Gemm computes C = A·B, or C += A·B when accumulate is set, for A [m×k]
 // row-major with row stride lda, B packed by PackB (k and n are its own) and
 // C [m×n] row-major with row stride ldc. A and C must not overlap.

@@ -309,3 +309,36 @@ func TestGemmBias(t *testing.T) {
 		}
 	}
 }
+
+// TestPackBCols checks that packing selected columns gives PackB's packing
+// of the matrix made of those columns, for permutations and selections
+// (repeats included) and widths around the panel edges.
+func TestPackBCols(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, s := range [][3]int{{1, 1, 1}, {5, 17, 17}, {7, 40, 33}, {64, 512, 512}, {3, 20, 7}, {0, 5, 3}} {
+		k, ldb, n := s[0], s[1], s[2]
+		src := randSlice(r, max(k*ldb, 1))
+		cols := make([]int, n)
+		for j := range cols {
+			cols[j] = r.IntN(ldb)
+		}
+		if n == ldb {
+			copy(cols, r.Perm(ldb))
+		}
+		b := make([]float32, k*n)
+		for i := 0; i < k; i++ {
+			for j, c := range cols {
+				b[i*n+j] = src[i*ldb+c]
+			}
+		}
+		want, got := PackB(k, n, b, n), PackBCols(k, src, ldb, cols)
+		if got.k != want.k || got.n != want.n || got.panels != want.panels || len(got.data) != len(want.data) {
+			t.Fatalf("k=%d ldb=%d n=%d: packed %d×%d in %d panels, want %d×%d in %d", k, ldb, n, got.k, got.n, got.panels, want.k, want.n, want.panels)
+		}
+		for i := range want.data {
+			if got.data[i] != want.data[i] {
+				t.Fatalf("k=%d ldb=%d n=%d: packed element %d = %v, want %v", k, ldb, n, i, got.data[i], want.data[i])
+			}
+		}
+	}
+}
