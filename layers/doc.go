@@ -21,16 +21,21 @@
 // Weights keep the Keras layout ([in, out] kernels, gate blocks side by side)
 // unless a file says otherwise; cuDNN weights are converted at build
 // (cudnn.go). Products run on weights packed for internal/kernels: LSTM
-// weights are packed at build, their columns regrouped by gateBlocks so that
-// a step splits into independent blocks (gateblocks.go); the others are
-// packed on first use.
+// weights are packed at build, their columns in the block order of
+// gateBlocks so that a step splits into independent blocks (gateblocks.go);
+// the others are packed on first use. Large packed weights live in
+// huge-page mappings (kernels.WeightFloats).
 //
-// Parallelism: with GOMAXPROCS > 1, a recurrent step runs its gate blocks,
-// Bidirectional its two directions, Conv1D, pooling and Embedding their
-// samples, and large products their row or column chunks on the helpers of
-// kernels.ParallelFor; work too small to pay for a hand-off, or fine-grained
-// while another process competes for the cores (kernels.SplitWorth), stays
-// on the caller. Every split gives the bits of the serial run.
+// Parallelism: with GOMAXPROCS > 1, a recurrent layer splits a batch with
+// rows to spare into pieces of rows, each running its own time loop on a
+// core (recurPieces), and otherwise each step by gate blocks; Bidirectional
+// runs its two directions on half the cores each (withCores), writing the
+// halves of a concatenated sequence in place (seqView); Conv1D, pooling
+// and Embedding split their samples, and large products their row or
+// column chunks, on the helpers of kernels.ParallelFor. Work too small to
+// pay for a hand-off, or fine-grained while another process competes for
+// the cores (kernels.SplitWorth), stays on the caller. Every split gives
+// the bits of the serial run.
 //
 // Memory: outputs come from runtime.Zeros/Empty (pooled; Predict recycles
 // them), scratch from the same pools, given back when the call ends.
