@@ -28,8 +28,10 @@ const callerSpin = 30 * time.Microsecond
 // step that waits for a chunk the helper holds waits for the rest of the
 // other process's slice. So the pool watches for it: a helper whose spin
 // loop was descheduled (two polls far apart), or a caller that waited long
-// for a helper's chunk, is a sign; two signs within confirmWithin mark the
-// machine contended for contendedFor.
+// for a helper's chunk, is a sign when another process's thread is
+// runnable at that moment (othersRunning: a stall of the whole VM is no
+// sign); two signs within confirmWithin mark the machine contended for
+// contendedFor.
 // Meanwhile helpers park as soon as they run out of work (a parked thread
 // that wakes is scheduled promptly, ahead of the busy process), and
 // Contended tells callers to keep work split finer than ContendedMinFlops
@@ -54,11 +56,23 @@ const confirmWithin = 100 * time.Millisecond
 // markContended records a sign of contention at now, and marks the machine
 // contended when the previous sign was recent.
 func markContended(now time.Time) {
+	if !othersRunning() {
+		return
+	}
 	t := now.UnixNano()
 	if prev := lastSign.Swap(t); prev != 0 && t-prev < int64(confirmWithin) {
 		contendedUntil.Store(now.Add(contendedFor).UnixNano())
 	}
 }
+
+// othersRunning reports whether another process's thread is runnable now,
+// which tells a sign of contention from a stall of the whole virtual
+// machine: a VM's vCPU that the host deschedules for a moment (steal
+// time) stalls a helper just as another process would, but it does not
+// make the guest run more threads than the cores this process may use.
+// Where the count cannot be read it reports true (every sign counts). A
+// variable for the tests.
+var othersRunning = runnableOverCores
 
 // While the machine is contended, a parallel loop is worth it only when a
 // stall on a descheduled helper (up to the other process's time slice, a

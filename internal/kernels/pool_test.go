@@ -1,6 +1,9 @@
 package kernels
 
 import (
+	"os"
+	"os/exec"
+	goruntime "runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -8,7 +11,7 @@ import (
 
 // TestSplitWorthUnderContention: small pieces stay on one goroutine while
 // the machine is marked contended, large ones are still split, and the
-// mark expires.
+// mark expires; stalls while no other thread is runnable do not count.
 func TestSplitWorthUnderContention(t *testing.T) {
 	defer contendedUntil.Store(contendedUntil.Load())
 	contendedUntil.Store(0)
@@ -16,7 +19,16 @@ func TestSplitWorthUnderContention(t *testing.T) {
 		t.Fatal("a quiet machine must split any work")
 	}
 	defer lastSign.Store(lastSign.Load())
+	defer func(f func() bool) { othersRunning = f }(othersRunning)
+	// A stall of the whole VM (nobody else runnable) is not a sign.
+	othersRunning = func() bool { return false }
 	lastSign.Store(0)
+	markContended(time.Now())
+	markContended(time.Now())
+	if Contended() {
+		t.Fatal("two stalls with no other thread runnable marked the machine contended")
+	}
+	othersRunning = func() bool { return true }
 	markContended(time.Now().Add(-2 * confirmWithin))
 	markContended(time.Now())
 	if Contended() {
@@ -62,5 +74,56 @@ func TestParallelForSlowIndex(t *testing.T) {
 				t.Fatalf("rep %d: index %d ran %d times before ParallelFor returned", rep, i, n)
 			}
 		}
+	}
+}
+
+// TestRunnableThreads parses /proc/loadavg lines.
+func TestRunnableThreads(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		n    int
+		ok   bool
+	}{
+		{"0.52 0.61 0.66 3/412 12345\n", 3, true},
+		{"1.02 1.25 1.22 1/77 25023", 1, true},
+		{"12.00 9.10 8.00 17/1024 1", 17, true},
+		{"0.52 0.61 0.66", 0, false},
+		{"0.52 0.61 0.66 x/412 1", 0, false},
+		{"0.52 0.61 0.66 3 1", 0, false},
+		{"", 0, false},
+	} {
+		if n, ok := runnableThreads([]byte(c.line)); n != c.n || ok != c.ok {
+			t.Errorf("runnableThreads(%q) = %d, %v; want %d, %v", c.line, n, ok, c.n, c.ok)
+		}
+	}
+}
+
+// TestRunnableOverCores: on Linux a process spinning next to this one
+// makes the runnable threads exceed GOMAXPROCS=1.
+func TestRunnableOverCores(t *testing.T) {
+	if goruntime.GOOS != "linux" {
+		t.Skip("reads /proc/loadavg")
+	}
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		t.Skip(err)
+	}
+	if _, ok := runnableThreads(b); !ok {
+		t.Fatalf("/proc/loadavg does not parse: %q", b)
+	}
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(1))
+	// With GOMAXPROCS 1, this goroutine reading plus a spinning child
+	// process make at least 2 runnable threads.
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(2 * time.Second)
+	for !runnableOverCores() {
+		if time.Now().After(deadline) {
+			t.Fatal("a spinning process next to this one never showed as runnable over GOMAXPROCS=1")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
