@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""Markdown tables of one ../shared/perf harness run, for BENCHMARKS.md.
+
+    tools/perf_tables.py RESULTS.json            # kerasrun against ort-node
+    tools/perf_tables.py RESULTS.json --ratios   # one line per case: the ratios
+
+RESULTS.json is the harness's results-peers.json of a run made by
+scripts/perfrun.sh (kerasrun as the columns kerasrun/1t and kerasrun/2t).
+Every figure comes from that file: medians, p10-p90, peak RSS, load_ms and
+the harness's compute floors. The targets are issue 4's: kerasrun's median
+at most 0.8 of ort-node's at batch 1 and 1.0 at batch 32, peak RSS at most
+half of ort-node's, load_ms at most ort-node's.
+"""
+import json
+import sys
+
+TARGET = {1: 0.8, 32: 1.0}
+
+
+def load(path):
+    d = json.load(open(path))
+    res = {}
+    for r in d["results"]:
+        peer = r["column"].split("/")[0]
+        res[(r["workload"][:2], r["batch"], peer, r["threads"])] = r
+    return d, res
+
+
+def fmt(x):
+    return "%.3g" % x if x < 100 else "%.0f" % x
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    d, res = load(sys.argv[1])
+    cases = sorted({(w, b) for (w, b, p, t) in res if p == "kerasrun"})
+    met = {"latency": 0, "rss": 0, "load": 0}
+    n = 0
+    if "--ratios" in sys.argv:
+        for w, b in cases:
+            out = []
+            for t in (1, 2):
+                k, o = res[(w, b, "kerasrun", t)], res[(w, b, "ort-node", t)]
+                q = k["median_ms"] / o["median_ms"]
+                out.append("%dt %.3f%s" % (t, q, "" if q <= TARGET[b] else " MISS"))
+            print(w, "b%d" % b, " | ".join(out))
+        return
+    print("| workload | batch | threads | kerasrun ms (p10-p90) | ort-node ms (p10-p90) | ratio | target | met "
+          "| floor ms | kerasrun ÷ floor | RSS MB kerasrun / ort | RSS ratio (≤ 0.5) | load ms kerasrun / ort |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for w, b in cases:
+        for t in (1, 2):
+            k, o = res[(w, b, "kerasrun", t)], res[(w, b, "ort-node", t)]
+            q = k["median_ms"] / o["median_ms"]
+            ok = q <= TARGET[b]
+            floor = d["floors"]["%s/b%d/%dt" % (w, b, t)]["compute_floor_ms"]
+            rss = k["peak_rss_mb"] / o["peak_rss_mb"]
+            n += 1
+            met["latency"] += ok
+            met["rss"] += rss <= 0.5
+            met["load"] += k["load_ms"] <= o["load_ms"]
+            print("| %s | %d | %d | %s (%s-%s) | %s (%s-%s) | %.3f | ≤ %.1f | %s | %s | %.2f× | %.0f / %.0f | %.2f | %.0f / %.0f |" % (
+                w, b, t, fmt(k["median_ms"]), fmt(k["p10_ms"]), fmt(k["p90_ms"]),
+                fmt(o["median_ms"]), fmt(o["p10_ms"]), fmt(o["p90_ms"]), q, TARGET[b],
+                "yes" if ok else "**no**", fmt(floor), k["median_ms"] / floor,
+                k["peak_rss_mb"], o["peak_rss_mb"], rss, k["load_ms"], o["load_ms"]))
+    print()
+    print("Met: latency %d of %d, peak RSS %d of %d, load_ms %d of %d." % (met["latency"], n, met["rss"], n, met["load"], n))
+
+
+if __name__ == "__main__":
+    main()
