@@ -3,6 +3,8 @@
 
     tools/perf_tables.py RESULTS.json            # kerasrun against ort-node
     tools/perf_tables.py RESULTS.json --ratios   # one line per case: the ratios
+    tools/perf_tables.py RESULTS.json --variance LABEL   # two rows of the
+                                                 # variance table of BENCHMARKS.md
 
 RESULTS.json is the harness's results-peers.json of a run made by
 scripts/perfrun.sh (kerasrun as the columns kerasrun/1t and kerasrun/2t).
@@ -37,6 +39,22 @@ def main():
     cases = sorted({(w, b) for (w, b, p, t) in res if p == "kerasrun"})
     met = {"latency": 0, "rss": 0, "load": 0}
     n = 0
+    if "--variance" in sys.argv:
+        label = sys.argv[sys.argv.index("--variance") + 1]
+        order = [("W1", 1), ("W2", 1), ("W3", 1), ("W1", 32), ("W2", 32), ("W3", 32)]
+        n = 0
+        rows = {}
+        for t in (1, 2):
+            cells = []
+            for w, b in order:
+                q = res[(w, b, "kerasrun", t)]["median_ms"] / res[(w, b, "ort-node", t)]["median_ms"]
+                n += q <= TARGET[b]
+                # A miss shows 3 decimals where 2 would round it onto the target.
+                cells.append("%.2f" % q if q <= TARGET[b] else "**%.3f**" % q)
+            rows[t] = cells
+        print("| %s | 1 | %s | %d of 12 |" % (label, " | ".join(rows[1]), n))
+        print("| | 2 | %s | |" % " | ".join(rows[2]))
+        return
     if "--ratios" in sys.argv:
         for w, b in cases:
             out = []
