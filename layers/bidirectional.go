@@ -272,109 +272,107 @@ func (l *bidirectionalLayer) ForwardStates(ctx context.Context, in []*runtime.Te
 
 func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, states []*runtime.Tensor, withStates bool) ([]*runtime.Tensor, []*runtime.Tensor, error) {
 	var fs, bs []*runtime.Tensor
-	if withStates && states != nil {
-		if len(states) < l.nfwd {
-			return nil, nil, fmt.Errorf("layers: layer %q (%s): %d initial states, want the forward layer's %d then the backward layer's", l.name, l.class, len(states), l.nfwd)
-		}
-		fs, bs = states[:l.nfwd], states[l.nfwd:]
-	}
-	fr, ok1 := l.fwd.(*rnnLayer)
-	br, ok2 := l.bwd.(*rnnLayer)
-	if l.merge == "concat" && l.returnSeq && ok1 && ok2 && in[0].Rank() == 3 {
-		return l.runConcat(ctx, fr, br, in, fs, bs, withStates)
-	}
-	var fo, bo, final []*runtime.Tensor
-	var err error
 	if withStates {
-		fl, ok1 := l.fwd.(runtime.StatefulLayer)
-		bl, ok2 := l.bwd.(runtime.StatefulLayer)
+		if states != nil {
+			if len(states) < l.nfwd {
+				return nil, nil, fmt.Errorf("layers: layer %q (%s): %d initial states, want the forward layer's %d then the backward layer's", l.name, l.class, len(states), l.nfwd)
+			}
+			fs, bs = states[:l.nfwd], states[l.nfwd:]
+		}
+		_, ok1 := l.fwd.(runtime.StatefulLayer)
+		_, ok2 := l.bwd.(runtime.StatefulLayer)
 		if !ok1 || !ok2 {
 			return nil, nil, fmt.Errorf("layers: layer %q (%s): inner layers cannot carry states", l.name, l.class)
 		}
-		var ff, bf []*runtime.Tensor
-		var ferr, berr error
-		dctx := directionCtx(ctx)
-		bothDirections(
-			func() { fo, ff, ferr = fl.ForwardStates(dctx, in, fs) },
-			func() { bo, bf, berr = bl.ForwardStates(dctx, in, bs) })
-		if err = errors.Join(ferr, berr); err != nil {
-			return nil, nil, err
-		}
-		final = append(ff, bf...)
-	} else {
-		var ferr, berr error
-		dctx := directionCtx(ctx)
-		bothDirections(
-			func() { fo, ferr = callLayer(dctx, l.fwd, in) },
-			func() { bo, berr = callLayer(dctx, l.bwd, in) })
-		if err = errors.Join(ferr, berr); err != nil {
-			return nil, nil, err
-		}
 	}
-	// The backward sequence is in processing order: with return_sequences
-	// its time axis is reversed back while merging.
-	f, b := fo[0], bo[0]
+	// A concatenated sequence of two recurrent layers is written in place:
+	// each direction writes its half of the merged output, the backward one
+	// reversed back in time (seqView), which gives the numbers of merging
+	// afterwards (concatLast) without the directions' own sequences and the
+	// copy.
+	var merged *runtime.Tensor
+	var fv, bv *seqView
+	fr, ok1 := l.fwd.(*rnnLayer)
+	br, ok2 := l.bwd.(*rnnLayer)
+	if x := in[0]; l.merge == "concat" && l.returnSeq && ok1 && ok2 && x.Rank() == 3 {
+		_, uf, _, _ := fr.cell.sizes()
+		_, ub, _, _ := br.cell.sizes()
+		w := uf + ub
+		merged = runtime.Empty(x.Shape[0], x.Shape[1], w)
+		fv = &seqView{data: merged.Data, stride: w}
+		bv = &seqView{data: merged.Data, stride: w, off: uf, reverse: true}
+	}
+	dctx := directionCtx(ctx)
+	var res [2]struct {
+		out, final []*runtime.Tensor
+		err        error
+	}
+	bothDirections(
+		func() { res[0].out, res[0].final, res[0].err = direction(dctx, l.fwd, in, fs, withStates, fv) },
+		func() { res[1].out, res[1].final, res[1].err = direction(dctx, l.bwd, in, bs, withStates, bv) })
+	fo, bo := res[0].out, res[1].out
+	if err := errors.Join(res[0].err, res[1].err); err != nil {
+		if merged != nil {
+			runtime.PutBuffer(merged.Data)
+		}
+		return nil, nil, err
+	}
+	var final []*runtime.Tensor
+	if withStates {
+		final = append(res[0].final, res[1].final...)
+	}
 	var mask []bool
 	if l.returnSeq {
 		mask = in[0].Mask
 	}
 	var out []*runtime.Tensor
-	switch l.merge {
-	case "none":
-		if l.returnSeq {
-			rb := reverseTime(b)
-			runtime.Recycle(b, in[0])
-			b = rb
-		}
-		f.Mask, b.Mask = mask, mask
-		out = append(out, f, b)
-	case "concat":
-		out = append(out, concatLast(f, b, l.returnSeq))
-	default:
-		out = append(out, mergeElementwise(l.merge, f, b, l.returnSeq))
-	}
-	if l.merge != "none" {
-		out[0].Mask = mask
-		runtime.Recycle(f, in[0])
-		runtime.Recycle(b, in[0])
+	if merged != nil {
+		merged.Mask = mask
+		out = append(out, merged)
+	} else {
+		out = l.mergeOutputs(fo[0], bo[0], in[0], mask)
 	}
 	out = append(out, fo[1:]...)
 	out = append(out, bo[1:]...)
 	return out, final, nil
 }
 
-// runConcat runs the concat merge of two sequences with each direction
-// writing its half of the merged output, the backward one reversed back in
-// time (seqView): the numbers of merging afterwards (concatLast), without
-// the directions' own sequences and the copy.
-func (l *bidirectionalLayer) runConcat(ctx context.Context, fr, br *rnnLayer, in, fs, bs []*runtime.Tensor, withStates bool) ([]*runtime.Tensor, []*runtime.Tensor, error) {
-	x := in[0]
-	_, uf, _, _ := fr.cell.sizes()
-	_, ub, _, _ := br.cell.sizes()
-	b, steps, w := x.Shape[0], x.Shape[1], uf+ub
-	merged := runtime.Empty(b, steps, w)
-	var fo, bo, ff, bf []*runtime.Tensor
-	var ferr, berr error
-	dctx := directionCtx(ctx)
-	bothDirections(
-		func() {
-			fo, ff, ferr = fr.run(dctx, in, fs, withStates, &seqView{data: merged.Data, stride: w})
-		},
-		func() {
-			bo, bf, berr = br.run(dctx, in, bs, withStates, &seqView{data: merged.Data, stride: w, off: uf, reverse: true})
-		})
-	if err := errors.Join(ferr, berr); err != nil {
-		runtime.PutBuffer(merged.Data)
-		return nil, nil, err
+// direction runs one direction: into the view v when it is set (a
+// recurrent layer), else from the states st when withStates is set.
+func direction(ctx context.Context, inner runtime.Layer, in, st []*runtime.Tensor, withStates bool, v *seqView) ([]*runtime.Tensor, []*runtime.Tensor, error) {
+	switch {
+	case v != nil:
+		return inner.(*rnnLayer).run(ctx, in, st, withStates, v)
+	case withStates:
+		return inner.(runtime.StatefulLayer).ForwardStates(ctx, in, st)
 	}
-	merged.Mask = x.Mask
-	out := append([]*runtime.Tensor{merged}, fo[1:]...)
-	out = append(out, bo[1:]...)
-	var final []*runtime.Tensor
-	if withStates {
-		final = append(ff, bf...)
+	out, err := callLayer(ctx, inner, in)
+	return out, nil, err
+}
+
+// mergeOutputs merges the directions' first outputs f and b by merge_mode. The
+// backward sequence is in processing order: with return_sequences its time
+// axis is reversed back while merging.
+func (l *bidirectionalLayer) mergeOutputs(f, b, x *runtime.Tensor, mask []bool) []*runtime.Tensor {
+	var out []*runtime.Tensor
+	switch l.merge {
+	case "none":
+		if l.returnSeq {
+			rb := reverseTime(b)
+			runtime.Recycle(b, x)
+			b = rb
+		}
+		f.Mask, b.Mask = mask, mask
+		return append(out, f, b)
+	case "concat":
+		out = append(out, concatLast(f, b, l.returnSeq))
+	default:
+		out = append(out, mergeElementwise(l.merge, f, b, l.returnSeq))
 	}
-	return out, final, nil
+	out[0].Mask = mask
+	runtime.Recycle(f, x)
+	runtime.Recycle(b, x)
+	return out
 }
 
 // bothDirections runs the two directions, on two cores when GOMAXPROCS
