@@ -103,6 +103,28 @@ func TestLSTMParallelStepBitIdentical(t *testing.T) {
 	}
 }
 
+// randRecurrent builds a Keras 2.3 recurrent layer "r" of class LSTM, GRU
+// (reset_after) or SimpleRNN with u units over inputs [-1, steps, in],
+// random weights and the extra options opts.
+func randRecurrent(t *testing.T, rng *rand.Rand, class string, in, u, steps int, opts string) runtime.Layer {
+	t.Helper()
+	gates, bias, extra := 1, []int{u}, ""
+	switch class {
+	case "LSTM":
+		gates, bias = 4, []int{4 * u}
+	case "GRU":
+		gates, bias, extra = 3, []int{2, 3 * u}, `, "reset_after": true`
+	}
+	ws := []Weight{
+		{Name: "r/kernel:0", Shape: []int{in, gates * u}, Data: randTensor(rng, in, gates*u).Data},
+		{Name: "r/recurrent_kernel:0", Shape: []int{u, gates * u}, Data: randTensor(rng, u, gates*u).Data},
+		{Name: "r/bias:0", Shape: bias, Data: randTensor(rng, bias...).Data},
+	}
+	env := Env{KerasVersion: "2.3.1", Backend: "tensorflow"}
+	l, _ := buildLayer(t, "r", class, `{"name": "r", "units": `+strconv.Itoa(u)+`, `+opts+extra+`}`, env, []int{-1, steps, in}, ws)
+	return l
+}
+
 // TestChunkedProjectionBitIdentical runs recurrent layers of every cell
 // (forwards and go_backwards, with and without return_sequences) with the
 // input projection computed all at once, a few steps at a time from
@@ -110,32 +132,19 @@ func TestLSTMParallelStepBitIdentical(t *testing.T) {
 // checks every output bit.
 func TestChunkedProjectionBitIdentical(t *testing.T) {
 	defer func(a, b, c int) { projChunk, projMinSteps, projInPlace = a, b, c }(projChunk, projMinSteps, projInPlace)
-	env := Env{KerasVersion: "2.3.1", Backend: "tensorflow"}
 	rng := rand.New(rand.NewSource(5))
 	const in, u, steps, batch = 6, 5, 37, 3
-	for _, c := range []struct {
-		class string
-		gates int
-		bias  []int
-	}{{"LSTM", 4, []int{4 * u}}, {"GRU", 3, []int{2, 3 * u}}, {"SimpleRNN", 1, []int{u}}} {
+	for _, class := range []string{"LSTM", "GRU", "SimpleRNN"} {
 		for _, opts := range []string{`"go_backwards": false, "return_sequences": true`, `"go_backwards": true, "return_sequences": false`} {
-			ws := []Weight{
-				{Name: "r/kernel:0", Shape: []int{in, c.gates * u}, Data: randTensor(rng, in, c.gates*u).Data},
-				{Name: "r/recurrent_kernel:0", Shape: []int{u, c.gates * u}, Data: randTensor(rng, u, c.gates*u).Data},
-				{Name: "r/bias:0", Shape: c.bias, Data: randTensor(rng, c.bias...).Data},
-			}
-			extra := ""
-			if c.class == "GRU" {
-				extra = `, "reset_after": true`
-			}
-			l, _ := buildLayer(t, "r", c.class, `{"name": "r", "units": `+strconv.Itoa(u)+`, `+opts+extra+`}`, env, []int{-1, steps, in}, ws)
+			l := randRecurrent(t, rng, class, in, u, steps, opts)
 			x := randTensor(rng, batch, steps, in)
 			projChunk, projMinSteps, projInPlace = 1<<30, 1, 0
 			want, err := l.Forward([]*runtime.Tensor{x})
 			if err != nil {
 				t.Fatal(err)
 			}
-			projChunk = 4 * batch * c.gates * u // 4 steps a chunk: 37 = 9*4 + 1
+			_, _, gates, _ := l.(*rnnLayer).cell.sizes()
+			projChunk = 4 * batch * gates // 4 steps a chunk: 37 = 9*4 + 1
 			for _, inPlace := range []int{0, 1 << 30} {
 				projInPlace = inPlace // gathered, then read in place
 				got, err := l.Forward([]*runtime.Tensor{x})
@@ -144,7 +153,7 @@ func TestChunkedProjectionBitIdentical(t *testing.T) {
 				}
 				for i := range want[0].Data {
 					if got[0].Data[i] != want[0].Data[i] {
-						t.Fatalf("%s %s in place %v: element %d = %v chunked, %v whole", c.class, opts, inPlace > 0, i, got[0].Data[i], want[0].Data[i])
+						t.Fatalf("%s %s in place %v: element %d = %v chunked, %v whole", class, opts, inPlace > 0, i, got[0].Data[i], want[0].Data[i])
 					}
 				}
 			}
@@ -161,25 +170,11 @@ func TestChunkedProjectionBitIdentical(t *testing.T) {
 func TestRowSplitBitIdentical(t *testing.T) {
 	defer func(a, b int) { rowSplitMin, rowSplitSmall = a, b }(rowSplitMin, rowSplitSmall)
 	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(3))
-	env := Env{KerasVersion: "2.3.1", Backend: "tensorflow"}
 	rng := rand.New(rand.NewSource(9))
 	const in, u, steps = 7, 40, 23
-	for _, c := range []struct {
-		class string
-		gates int
-		bias  []int
-	}{{"LSTM", 4, []int{4 * u}}, {"GRU", 3, []int{2, 3 * u}}, {"SimpleRNN", 1, []int{u}}} {
+	for _, class := range []string{"LSTM", "GRU", "SimpleRNN"} {
 		for _, opts := range []string{`"go_backwards": false, "return_sequences": true, "return_state": true`, `"go_backwards": true, "return_sequences": false, "return_state": true`} {
-			ws := []Weight{
-				{Name: "r/kernel:0", Shape: []int{in, c.gates * u}, Data: randTensor(rng, in, c.gates*u).Data},
-				{Name: "r/recurrent_kernel:0", Shape: []int{u, c.gates * u}, Data: randTensor(rng, u, c.gates*u).Data},
-				{Name: "r/bias:0", Shape: c.bias, Data: randTensor(rng, c.bias...).Data},
-			}
-			extra := ""
-			if c.class == "GRU" {
-				extra = `, "reset_after": true`
-			}
-			l, _ := buildLayer(t, "r", c.class, `{"name": "r", "units": `+strconv.Itoa(u)+`, `+opts+extra+`}`, env, []int{-1, steps, in}, ws)
+			l := randRecurrent(t, rng, class, in, u, steps, opts)
 			for _, sz := range []struct{ batch, rows int }{{13, 4}, {13, 6}, {2, 1}} { // 3, 2 and 2 pieces
 				batch := sz.batch
 				x := randTensor(rng, batch, steps, in)
@@ -211,7 +206,7 @@ func TestRowSplitBitIdentical(t *testing.T) {
 					for k := range want {
 						for i := range want[k].Data {
 							if got[k].Data[i] != want[k].Data[i] {
-								t.Fatalf("%s %s mask %v, batch %d in pieces of %d rows: output %d element %d = %v split, %v whole", c.class, opts, masked, batch, rows, k, i, got[k].Data[i], want[k].Data[i])
+								t.Fatalf("%s %s mask %v, batch %d in pieces of %d rows: output %d element %d = %v split, %v whole", class, opts, masked, batch, rows, k, i, got[k].Data[i], want[k].Data[i])
 							}
 						}
 					}
