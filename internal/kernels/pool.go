@@ -69,10 +69,13 @@ func markContended(now time.Time) {
 // which tells a sign of contention from a stall of the whole virtual
 // machine: a VM's vCPU that the host deschedules for a moment (steal
 // time) stalls a helper just as another process would, but it does not
-// make the guest run more threads than the cores this process may use.
-// Where the count cannot be read it reports true (every sign counts). A
-// variable for the tests.
-var othersRunning = runnableOverCores
+// make the guest run a thread that is not ours. Our own runnable threads
+// are not counted: the Go runtime briefly runs more of them than
+// GOMAXPROCS, and counting those against GOMAXPROCS (as this once did)
+// marked a quiet machine contended once or twice a second, each time
+// putting 50 ms of steps on one core. Where the count cannot be read it
+// reports true (every sign counts). A variable for the tests.
+var othersRunning = othersRunnable
 
 // While the machine is contended, a parallel loop is worth it only when a
 // stall on a descheduled helper (up to the other process's time slice, a

@@ -98,9 +98,61 @@ func TestRunnableThreads(t *testing.T) {
 	}
 }
 
-// TestRunnableOverCores: on Linux a process spinning next to this one
-// makes the runnable threads exceed GOMAXPROCS=1.
-func TestRunnableOverCores(t *testing.T) {
+// TestOthersFrom: only runnable threads beyond this process's own count,
+// and a count that cannot be read counts as another process.
+func TestOthersFrom(t *testing.T) {
+	for _, c := range []struct {
+		line  string
+		own   int
+		ownOK bool
+		want  bool
+	}{
+		{"0.52 0.61 0.66 3/412 12345", 3, true, false}, // the runtime's third thread
+		{"0.52 0.61 0.66 3/412 12345", 2, true, true},
+		{"0.52 0.61 0.66 1/412 12345", 1, true, false},
+		{"0.52 0.61 0.66 2/412 12345", 3, true, false}, // read at different moments
+		{"0.52 0.61 0.66", 1, true, true},
+		{"0.52 0.61 0.66 3/412 12345", 0, false, true},
+	} {
+		if got := othersFrom([]byte(c.line), c.own, c.ownOK); got != c.want {
+			t.Errorf("othersFrom(%q, %d, %v) = %v, want %v", c.line, c.own, c.ownOK, got, c.want)
+		}
+	}
+}
+
+func TestTaskRunnable(t *testing.T) {
+	for _, c := range []struct {
+		stat  string
+		r, ok bool
+	}{
+		{"12 (kerasrun) R 1 12 12 0 -1", true, true},
+		{"12 (kerasrun) S 1 12 12 0 -1", false, true},
+		{"12 (a) b) (c) R 1", true, true},
+		{"12 (odd name) D 1", false, true},
+		{"12 (trunc)", false, false},
+		{"garbage", false, false},
+	} {
+		if r, ok := taskRunnable([]byte(c.stat)); r != c.r || ok != c.ok {
+			t.Errorf("taskRunnable(%q) = %v, %v; want %v, %v", c.stat, r, ok, c.r, c.ok)
+		}
+	}
+}
+
+// TestOwnRunnable: this goroutine, reading, is a runnable thread of its
+// own process.
+func TestOwnRunnable(t *testing.T) {
+	if goruntime.GOOS != "linux" {
+		t.Skip("reads /proc/self/task")
+	}
+	n, ok := ownRunnable()
+	if !ok || n < 1 {
+		t.Fatalf("ownRunnable() = %d, %v; want at least 1 (the reader)", n, ok)
+	}
+}
+
+// TestOthersRunnable: on Linux a process spinning next to this one shows
+// as another process's runnable thread.
+func TestOthersRunnable(t *testing.T) {
 	if goruntime.GOOS != "linux" {
 		t.Skip("reads /proc/loadavg")
 	}
@@ -111,18 +163,17 @@ func TestRunnableOverCores(t *testing.T) {
 	if _, ok := runnableThreads(b); !ok {
 		t.Fatalf("/proc/loadavg does not parse: %q", b)
 	}
-	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(1))
-	// With GOMAXPROCS 1, this goroutine reading plus a spinning child
-	// process make at least 2 runnable threads.
+	// The spinning child is runnable whenever it is not running, and not
+	// ours.
 	cmd := exec.Command("sh", "-c", "while :; do :; done")
 	if err := cmd.Start(); err != nil {
 		t.Skip(err)
 	}
 	defer cmd.Process.Kill()
 	deadline := time.Now().Add(2 * time.Second)
-	for !runnableOverCores() {
+	for !othersRunnable() {
 		if time.Now().After(deadline) {
-			t.Fatal("a spinning process next to this one never showed as runnable over GOMAXPROCS=1")
+			t.Fatal("a spinning process next to this one never showed as another process's runnable thread")
 		}
 		time.Sleep(time.Millisecond)
 	}

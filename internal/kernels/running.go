@@ -19,3 +19,28 @@ func runnableThreads(loadavg []byte) (int, bool) {
 	}
 	return n, true
 }
+
+// taskRunnable parses a /proc/PID/task/TID/stat line, "12 (name) R 1 ...",
+// and reports whether the thread is running or runnable (state R). The name
+// may hold spaces and parentheses, so the state is read after the last ')'.
+func taskRunnable(stat []byte) (runnable, ok bool) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) || stat[i+1] != ' ' {
+		return false, false
+	}
+	return stat[i+2] == 'R', true
+}
+
+// othersFrom reports whether the machine's runnable threads (a
+// /proc/loadavg line) outnumber this process's own runnable ones: then a
+// thread of another process wants a core. The Go runtime may run more of
+// its threads than GOMAXPROCS for a moment (one in a system call while
+// another takes its P, say), and those are no sign of another process. An
+// unreadable count reports true.
+func othersFrom(loadavg []byte, own int, ownOK bool) bool {
+	n, ok := runnableThreads(loadavg)
+	if !ok || !ownOK {
+		return true
+	}
+	return n > own
+}

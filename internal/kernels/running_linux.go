@@ -1,20 +1,46 @@
 package kernels
 
-import (
-	"os"
-	goruntime "runtime"
-)
+import "os"
 
-// runnableOverCores reads the number of runnable threads on the machine
-// (/proc/loadavg, counted when read) and reports whether it is over
-// GOMAXPROCS: then a thread that is not ours wants a core. Ours that are
-// runnable count too, the reading one included, so a machine running
-// nothing else reads at most GOMAXPROCS.
-func runnableOverCores() bool {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return true
+// othersRunnable reports whether a thread of another process is runnable:
+// the machine's runnable threads (/proc/loadavg, counted when read) are
+// more than this process's own (/proc/self/task), the reading thread
+// counted in both (see othersFrom). The two files cannot be read at one
+// instant, and one of our threads that sleeps or wakes in between would
+// look like another process's, so our own are counted before and after
+// the machine's (the larger count), and the answer must hold twice. It
+// runs only on a sign of contention (a stall of a millisecond or more), so
+// the reads it costs (tens of µs) do not matter.
+func othersRunnable() bool {
+	for range 2 {
+		own1, ok1 := ownRunnable()
+		b, err := os.ReadFile("/proc/loadavg")
+		if err != nil {
+			return true
+		}
+		own2, ok2 := ownRunnable()
+		if !othersFrom(b, max(own1, own2), ok1 && ok2) {
+			return false
+		}
 	}
-	n, ok := runnableThreads(b)
-	return !ok || n > goruntime.GOMAXPROCS(0)
+	return true
+}
+
+// ownRunnable counts this process's threads in state R.
+func ownRunnable() (int, bool) {
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 0, false
+	}
+	n := 0
+	for _, t := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/stat")
+		if err != nil {
+			continue // the thread has exited
+		}
+		if r, ok := taskRunnable(b); ok && r {
+			n++
+		}
+	}
+	return n, true
 }

@@ -2,6 +2,6 @@
 
 package kernels
 
-// runnableOverCores cannot count runnable threads here: every sign of
+// othersRunnable cannot count runnable threads here: every sign of
 // contention counts.
-func runnableOverCores() bool { return true }
+func othersRunnable() bool { return true }
