@@ -104,7 +104,7 @@ func generate() []byte {
 		g.gemmKernel(mr)
 	}
 	g.gemvKernel()
-	g.actKernel("expAVX2", func(x string, t []string) { g.exp(x, t) })
+	g.actKernel("expAVX2", func(x string, t []string) { g.exp(x, t, expAny) })
 	g.actKernel("sigmoidAVX2", func(x string, t []string) { g.sigmoid(x, t) })
 	g.actKernel("tanhAVX2", func(x string, t []string) { g.tanh(x, t) })
 	g.actKernel("reluAVX2", func(x string, t []string) { g.relu(x, t) })
@@ -485,17 +485,46 @@ const (
 	expLo = -104.0 // exp(-104) is below half the smallest denormal -> 0
 )
 
-// exp: x = exp(x), with 5 temporaries t. Cody-Waite reduction
-// x = n·ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r (Cephes expf
-// coefficients), then scale by 2^n as 2^(n>>1) · 2^(n-(n>>1)) so that
+// expHiNormal is where exp's input is clamped when its result need not
+// reach the overflow threshold (tanh's exp(2|x|)): exp(88) < 2^127, so n
+// <= 127 and 2^n is one normal float.
+const expHiNormal = 88.0
+
+// expRange says which of exp's input clamps an evaluation needs: exp of
+// any float (expAny), of x <= 0 (expNonPositive: the sigmoid's
+// exp(-|x|), whose results reach the denormals), or of x >= 0 whose
+// result only has to be large (expNonNegative: tanh's exp(2|x|), clamped
+// at expHiNormal, scaled by 2^n in one step). The clamps and the one-step
+// scale left out give exactly the bits the full evaluation gives on those
+// inputs (a clamp that cannot bind is a no-op, NaN included, and scaling
+// by a power of two is exact short of overflow), only fewer instructions.
+type expRange int
+
+const (
+	expAny expRange = iota
+	expNonPositive
+	expNonNegative
+)
+
+// exp: x = exp(x), with 5 temporaries t (4 for expNonNegative). Cody-Waite
+// reduction x = n·ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r (Cephes
+// expf coefficients), then scale by 2^n as 2^(n>>1) · 2^(n-(n>>1)) so that
 // results in the denormal range and up to the overflow threshold are formed
 // without an intermediate overflow.
-func (g *gen) exp(x string, t []string) {
-	t1, t2, t3, t4, t5 := t[0], t[1], t[2], t[3], t[4]
-	g.i("VMOVUPS %s, %s", g.c("expLo", expLo), t1)
-	g.i("VMAXPS %s, %s, %s", x, t1, x)
-	g.i("VMOVUPS %s, %s", g.c("expHi", expHi), t1)
-	g.i("VMINPS %s, %s, %s", x, t1, x)
+func (g *gen) exp(x string, t []string, rng expRange) {
+	t1, t2, t3, t4 := t[0], t[1], t[2], t[3]
+	if rng != expNonNegative {
+		g.i("VMOVUPS %s, %s", g.c("expLo", expLo), t1)
+		g.i("VMAXPS %s, %s, %s", x, t1, x)
+	}
+	switch rng {
+	case expAny:
+		g.i("VMOVUPS %s, %s", g.c("expHi", expHi), t1)
+		g.i("VMINPS %s, %s, %s", x, t1, x)
+	case expNonNegative:
+		g.i("VMOVUPS %s, %s", g.c("expHiNormal", expHiNormal), t1)
+		g.i("VMINPS %s, %s, %s", x, t1, x)
+	}
 	// t1 = n = round(x*log2e)
 	g.i("VMULPS %s, %s, %s", g.c("log2e", float32(math.Log2E)), x, t1)
 	g.i("VROUNDPS $0, %s, %s", t1, t1)
@@ -513,8 +542,16 @@ func (g *gen) exp(x string, t []string) {
 	g.i("VMULPS %s, %s, %s", x, x, t3)
 	g.i("VFMADD213PS %s, %s, %s", x, t3, t2)
 	g.i("VADDPS %s, %s, %s", g.c("one", 1), t2, t2)
-	// scale: n1 = n>>1, n2 = n-n1, x = p * 2^n1 * 2^n2
 	g.i("VCVTTPS2DQ %s, %s", t1, t1)
+	if rng == expNonNegative {
+		// 0 <= n <= 127: x = p * 2^n
+		g.i("VPADDD %s, %s, %s", g.ic("bias127", 127), t1, t1)
+		g.i("VPSLLD $23, %s, %s", t1, t1)
+		g.i("VMULPS %s, %s, %s", t1, t2, x)
+		return
+	}
+	t5 := t[4]
+	// scale: n1 = n>>1, n2 = n-n1, x = p * 2^n1 * 2^n2
 	g.i("VPSRAD $1, %s, %s", t1, t4)
 	g.i("VPSUBD %s, %s, %s", t4, t1, t5)
 	g.i("VPADDD %s, %s, %s", g.ic("bias127", 127), t4, t4)
@@ -533,7 +570,7 @@ func (g *gen) sigmoid(x string, t []string) {
 	sel := t[5]
 	g.i("VMOVUPS %s, %s", x, sel) // the sign of x selects the numerator
 	g.i("VORPS %s, %s, %s", g.ic("signbit", 0x80000000), x, x)
-	g.exp(x, t)
+	g.exp(x, t, expNonPositive)
 	g.i("VMOVUPS %s, %s", g.c("one", 1), t[0])
 	g.i("VBLENDVPS %s, %s, %s, %s", sel, x, t[0], t[1]) // t1 = x<0 ? e : 1
 	g.i("VADDPS %s, %s, %s", t[0], x, x)
@@ -550,7 +587,7 @@ func (g *gen) tanh(x string, t []string) {
 	g.i("VANDPS %s, %s, %s", g.ic("absmask", 0x7fffffff), x, big)
 	g.i("VCMPPS $1, %s, %s, %s", g.c("tanhSmall", tanhSmall), big, mask)
 	g.i("VADDPS %s, %s, %s", big, big, big)
-	g.exp(big, t)
+	g.exp(big, t, expNonNegative)
 	// big = 1 - 2/(e+1)
 	g.i("VADDPS %s, %s, %s", g.c("one", 1), big, big)
 	g.i("VMOVUPS %s, %s", g.c("two", 2), t[0])
