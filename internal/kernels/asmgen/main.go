@@ -242,31 +242,47 @@ func (g *gen) gemmKernel(mr int) {
 	g.i("MOVQ CX, R10")
 	g.i("SHRQ $2, R10")
 	g.i("JZ %s", tail)
-	g.p("%s:", loop4)
+	body := func() {
+		for u := 0; u < 4; u++ {
+			step(0, u)
+		}
+		g.i("ADDQ $16, SI")
+		if mr > 3 {
+			g.i("ADDQ $16, DI")
+		}
+		g.i("ADDQ $256, BX")
+		g.i("DECQ R10")
+	}
 	if mr == 1 {
+		g.p("%s:", loop4)
 		// The GEMV case streams B from L2/L3: ask for it early. The
 		// panels are contiguous, so this runs on into the next one.
 		g.i("PREFETCHT0 1024(BX)")
 		g.i("PREFETCHT0 1088(BX)")
 		g.i("PREFETCHT0 1152(BX)")
 		g.i("PREFETCHT0 1216(BX)")
+		body()
+		g.i("JNZ %s", loop4)
 	} else {
+		// Only the last tile prefetches, and only a panel other than the
+		// current one (the next); the others find the current panel in
+		// cache and keep their load slots.
+		loopPF := g.newLabel("k4pf_")
+		g.i("CMPQ R12, BX")
+		g.i("JNE %s", loopPF)
+		g.p("%s:", loop4)
+		body()
+		g.i("JNZ %s", loop4)
+		g.i("JMP %s", tail)
+		g.p("%s:", loopPF)
 		g.i("PREFETCHT0 (R12)")
 		g.i("PREFETCHT0 64(R12)")
 		g.i("PREFETCHT0 128(R12)")
 		g.i("PREFETCHT0 192(R12)")
 		g.i("ADDQ $256, R12")
+		body()
+		g.i("JNZ %s", loopPF)
 	}
-	for u := 0; u < 4; u++ {
-		step(0, u)
-	}
-	g.i("ADDQ $16, SI")
-	if mr > 3 {
-		g.i("ADDQ $16, DI")
-	}
-	g.i("ADDQ $256, BX")
-	g.i("DECQ R10")
-	g.i("JNZ %s", loop4)
 	g.p("%s:", tail)
 	g.i("ANDQ $3, CX")
 	g.i("JZ %s", store)
