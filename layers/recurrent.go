@@ -223,8 +223,14 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	states := make([][]float32, nstates)
 	for i := range states {
 		states[i] = zeroScratch(b * units)
-		defer putScratch(states[i])
 	}
+	// One deferred call, not one per state: a defer in a loop is
+	// allocated on every call.
+	defer func() {
+		for _, st := range states {
+			putScratch(st)
+		}
+	}()
 	if init != nil {
 		if len(init) != nstates {
 			return nil, nil, fmt.Errorf("layers: layer %q (%s): %d initial states, want %d", name, class, len(init), nstates)

@@ -398,6 +398,12 @@ func forward(ctx context.Context, l Layer, in []*Tensor) ([]*Tensor, error) {
 	return l.Forward(in)
 }
 
+// shapeText prints a shape as FormatShape does, when it is printed: an
+// error message built from it costs nothing until there is an error.
+type shapeText []int
+
+func (s shapeText) String() string { return FormatShape(s) }
+
 // checkInputs checks the inputs against the model before anything runs.
 // Every error names the input and its expected shape.
 func (m *Model) checkInputs(inputs []*Tensor) error {
@@ -407,7 +413,7 @@ func (m *Model) checkInputs(inputs []*Tensor) error {
 	batch := -1
 	for i, t := range inputs {
 		spec := m.inputs[i]
-		want := FormatShape(spec.Shape)
+		want := shapeText(spec.Shape) // formatted only for an error
 		if t == nil {
 			return fmt.Errorf("runtime: input %q is nil, want a tensor of shape %s", spec.Name, want)
 		}
