@@ -132,7 +132,9 @@ func generate() []byte {
 // plus bias[0:16] in every row (a bias folded in, instead of copied into C
 // first: the same sum, bit for bit). During the last tile, pf is
 // prefetched one cache line per k step (the driver points it at the next
-// panel of B, so that the next call finds it in cache). Each C tile is
+// panel of B, so that the next call finds it in cache); a pf equal to b
+// (no next panel) means no prefetch, and the other tiles run a k loop
+// without prefetches. Each C tile is
 // prefetched before its k loop so that its load at the end does not stall.
 //
 // Registers: accumulators Y0..Y11, B row Y12/Y13, broadcasts Y14/Y15;
@@ -208,8 +210,8 @@ func (g *gen) gemmKernel(mr int) {
 		g.i("LEAQ (DX)(R9*2), R11")
 		g.i("ADDQ R9, R11")
 	}
-	// Prefetch pointer: the next panel during the last tile, else the
-	// current panel (already in L1).
+	// Prefetch pointer: pf during the last tile, else the current panel,
+	// which the k loop below takes as "no prefetch".
 	g.i("MOVQ BX, R12")
 	g.i("CMPQ AX, $1")
 	g.i("CMOVQEQ pf+56(FP), R12")
