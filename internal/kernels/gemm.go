@@ -3,7 +3,8 @@ package kernels
 import (
 	"fmt"
 	"runtime"
-	"sync"
+
+	"github.com/kerasrun/kerasrun/internal/freelist"
 )
 
 // Tile and block sizes. The micro-kernel computes an mr×nr tile of C; the
@@ -210,7 +211,7 @@ func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 	// Each chunk reads all of A (column chunks) or all of B (row chunks):
 	// cut the dimension whose other operand is the smaller to re-read.
 	rowsOK := m >= 2*mr*threads
-	g := gemmJobs.Get().(*gemmJob)
+	g := gemmJobs.Get()
 	*g = gemmJob{m: m, a: a, lda: lda, pb: pb, c: c, ldc: ldc, acc: accumulate, bias: bias, fn: g.fn}
 	switch {
 	case rowsOK && m >= pb.n, rowsOK && pb.panels < 2*threads:
@@ -239,7 +240,7 @@ type gemmJob struct {
 	fn            func(i int)
 }
 
-var gemmJobs = sync.Pool{New: func() any {
+var gemmJobs = freelist.List[gemmJob]{New: func() *gemmJob {
 	g := &gemmJob{}
 	g.fn = g.run
 	return g

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kerasrun/kerasrun/internal/freelist"
 )
 
 // The helpers of ParallelFor are long-lived goroutines. A helper that has
@@ -137,7 +139,7 @@ type parJob struct {
 	fn         func(i int)
 }
 
-var jobs = sync.Pool{New: func() any { return &parJob{fin: make(chan struct{}, 1)} }}
+var jobs = freelist.List[parJob]{New: func() *parJob { return &parJob{fin: make(chan struct{}, 1)} }}
 
 // ParallelFor calls fn(i) once for each i in [0, n), on up to threads
 // goroutines: the caller and up to threads-1 of the package's helper
@@ -166,7 +168,7 @@ func ParallelFor(n, threads int, fn func(i int)) {
 		}
 		return
 	}
-	j := jobs.Get().(*parJob)
+	j := jobs.Get()
 	j.next.Store(0)
 	j.n, j.maxHelpers, j.helpers, j.joined, j.removed, j.fn = int32(n), int32(threads-1), 0, 0, false, fn
 	pool.push(j, threads-1)

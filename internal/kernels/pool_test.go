@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kerasrun/kerasrun/internal/race"
 )
 
 // TestSplitWorthUnderContention: small pieces stay on one goroutine while
@@ -147,6 +149,20 @@ func TestOwnRunnable(t *testing.T) {
 	n, ok := ownRunnable()
 	if !ok || n < 1 {
 		t.Fatalf("ownRunnable() = %d, %v; want at least 1 (the reader)", n, ok)
+	}
+}
+
+// TestRunnableCountsAllocateNothing: the contention check reads /proc
+// while Predict runs, which allocates nothing but its outputs.
+func TestRunnableCountsAllocateNothing(t *testing.T) {
+	if goruntime.GOOS != "linux" {
+		t.Skip("reads /proc")
+	}
+	if race.Enabled {
+		t.Skip("the race detector allocates in system calls")
+	}
+	if a := testing.AllocsPerRun(20, func() { othersRunnable() }); a != 0 {
+		t.Fatalf("othersRunnable makes %v allocations", a)
 	}
 }
 

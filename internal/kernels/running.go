@@ -1,21 +1,30 @@
 package kernels
 
-import (
-	"bytes"
-	"strconv"
-)
+import "bytes"
 
 // runnableThreads parses the runnable count of a /proc/loadavg line,
 // "0.52 0.61 0.66 3/412 12345": the 3 of its fourth field.
 func runnableThreads(loadavg []byte) (int, bool) {
-	f := bytes.Fields(loadavg)
-	if len(f) < 4 {
+	f := loadavg
+	for range 3 { // skip the three load averages
+		f = bytes.TrimLeft(f, " \t\n")
+		i := bytes.IndexAny(f, " \t\n")
+		if i < 0 {
+			return 0, false
+		}
+		f = f[i:]
+	}
+	f = bytes.TrimLeft(f, " \t\n")
+	run, _, ok := bytes.Cut(f, []byte("/"))
+	if !ok || len(run) == 0 || len(run) > 9 {
 		return 0, false
 	}
-	run, _, ok := bytes.Cut(f[3], []byte("/"))
-	n, err := strconv.Atoi(string(run))
-	if !ok || err != nil || n < 0 {
-		return 0, false
+	n := 0
+	for _, c := range run {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = 10*n + int(c-'0')
 	}
 	return n, true
 }
