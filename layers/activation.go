@@ -173,9 +173,11 @@ func (c *activationConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int
 }
 
 func (l *activationLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
-	out := in[0].Clone()
+	out := runtime.Empty(in[0].Shape...)
+	copy(out.Data, in[0].Data)
+	out.Mask = in[0].Mask
 	l.act(out.Data, lastDim(out.Shape))
-	return []*runtime.Tensor{out}, nil
+	return runtime.One(out), nil
 }
 
 func lastDim(shape []int) int {

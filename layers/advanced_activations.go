@@ -33,11 +33,11 @@ func (c *pointwiseConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int,
 
 func (l *pointwiseLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	x := in[0]
-	out := &runtime.Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
+	out := runtime.Zeros(x.Shape...)
 	for i, v := range x.Data {
 		out.Data[i] = l.f(v)
 	}
-	return []*runtime.Tensor{withMask(out, x)}, nil
+	return runtime.One(withMask(out, x)), nil
 }
 
 // decodeLeakyReLU: f(x) = x for x > 0, alpha·x otherwise.
@@ -184,8 +184,10 @@ func (l *preluLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 			return nil, fmt.Errorf("layers: layer %q (PReLU): input shape %v does not fit alpha shape %v", l.name, x.Shape, l.ashape)
 		}
 	}
-	out := &runtime.Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
-	idx := broadcastIndex(x.Shape[1:], l.ashape)
+	out := runtime.Zeros(x.Shape...)
+	idxp := broadcastIndex(x.Shape[1:], l.ashape)
+	defer putInts(idxp)
+	idx := *idxp
 	n := len(idx)
 	for i, v := range x.Data {
 		if v > 0 {
@@ -194,16 +196,25 @@ func (l *preluLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 			out.Data[i] = l.alpha[idx[i%n]] * v
 		}
 	}
-	return []*runtime.Tensor{withMask(out, x)}, nil
+	return runtime.One(withMask(out, x)), nil
 }
 
 // broadcastIndex maps every flat position of a tensor of shape full to the
 // flat position of the same element in a tensor of shape small (same rank,
-// each dimension equal or 1) broadcast over it.
-func broadcastIndex(full, small []int) []int {
+// each dimension equal or 1) broadcast over it. The table is scratch from
+// getInts, to give back with putInts.
+func broadcastIndex(full, small []int) *[]int {
 	n := runtime.NumElements(full)
-	idx := make([]int, n)
-	sstr := make([]int, len(small))
+	idxp := getInts(n)
+	idx := *idxp
+	var buf [2 * maxFastRank]int
+	var ints []int
+	if len(full) <= maxFastRank {
+		ints = buf[:len(small)+len(full)]
+	} else {
+		ints = make([]int, len(small)+len(full))
+	}
+	sstr, pos := ints[:len(small)], ints[len(small):]
 	st := 1
 	for i := len(small) - 1; i >= 0; i-- {
 		if small[i] == 1 {
@@ -213,7 +224,6 @@ func broadcastIndex(full, small []int) []int {
 		}
 		st *= small[i]
 	}
-	pos := make([]int, len(full))
 	for i := 0; i < n; i++ {
 		off := 0
 		for k, p := range pos {
@@ -228,7 +238,7 @@ func broadcastIndex(full, small []int) []int {
 			pos[k] = 0
 		}
 	}
-	return idx
+	return idxp
 }
 
 // softmaxLayer normalises over one axis.
@@ -285,9 +295,10 @@ func (l *softmaxLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) 
 	if !ok {
 		return nil, fmt.Errorf("layers: layer %q (Softmax): axis %d is out of range for input shape %v", l.name, l.axis, x.Shape)
 	}
-	out := &runtime.Tensor{Shape: append([]int(nil), x.Shape...), Data: append([]float32(nil), x.Data...)}
+	out := runtime.Empty(x.Shape...)
+	copy(out.Data, x.Data)
 	softmaxAxis(out.Data, out.Shape, ax)
-	return []*runtime.Tensor{withMask(out, x)}, nil
+	return runtime.One(withMask(out, x)), nil
 }
 
 // softmaxAxis applies softmax in place over axis ax of a tensor of shape.
@@ -298,7 +309,9 @@ func softmaxAxis(x []float32, shape []int, ax int) {
 	if n == 0 {
 		return
 	}
-	buf := make([]float64, n)
+	bufp := getF64(n)
+	defer putF64(bufp)
+	buf := *bufp
 	for o := 0; o < outer; o++ {
 		for i := 0; i < inner; i++ {
 			off := o*n*inner + i

@@ -128,9 +128,13 @@ func (l *attentionLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 			return nil, fmt.Errorf("layers: layer %q (Attention): a mask of %d values does not fit inputs of shape %v", l.name, len(m.mask), q.Shape)
 		}
 	}
-	out := &runtime.Tensor{Shape: append(append([]int(nil), q.Shape[:r-1]...), dv), Data: make([]float32, nb*tq*dv)}
-	scores := make([]float32, tv)
-	wts := make([]float64, tv)
+	var shape [maxFastRank + 1]int
+	out := runtime.Zeros(append(append(shape[:0], q.Shape[:r-1]...), dv)...)
+	scores := getScratch(tv)
+	defer putScratch(scores)
+	wtsp := getF64(tv)
+	defer putF64(wtsp)
+	wts := *wtsp
 	for bi := 0; bi < nb; bi++ {
 		qb := q.Data[bi*tq*d : (bi+1)*tq*d]
 		kb := k.Data[bi*tv*d : (bi+1)*tv*d]
@@ -187,7 +191,7 @@ func (l *attentionLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 		}
 	}
 	out.Mask = qMask
-	return []*runtime.Tensor{out}, nil
+	return runtime.One(out), nil
 }
 
 func init() {

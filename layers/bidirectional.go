@@ -6,6 +6,7 @@ import (
 	"fmt"
 	goruntime "runtime"
 
+	"github.com/kerasrun/kerasrun/internal/freelist"
 	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 	"github.com/tidwall/gjson"
@@ -290,8 +291,12 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 	// reversed back in time (seqView), which gives the numbers of merging
 	// afterwards (concatLast) without the directions' own sequences and the
 	// copy.
+	bc := biCalls.Get()
+	defer bc.done()
+	bc.cores = coresCtx{Context: ctx, n: directionCores(ctx)}
+	bc.ctx, bc.in, bc.withStates = &bc.cores, in, withStates
+	bc.inner[0], bc.inner[1], bc.states[0], bc.states[1] = l.fwd, l.bwd, fs, bs
 	var merged *runtime.Tensor
-	var fv, bv *seqView
 	fr, ok1 := l.fwd.(*rnnLayer)
 	br, ok2 := l.bwd.(*rnnLayer)
 	if x := in[0]; l.merge == "concat" && l.returnSeq && ok1 && ok2 && x.Rank() == 3 {
@@ -299,17 +304,12 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 		_, ub, _, _ := br.cell.sizes()
 		w := uf + ub
 		merged = runtime.Empty(x.Shape[0], x.Shape[1], w)
-		fv = &seqView{data: merged.Data, stride: w}
-		bv = &seqView{data: merged.Data, stride: w, off: uf, reverse: true}
+		bc.views[0] = seqView{data: merged.Data, stride: w}
+		bc.views[1] = seqView{data: merged.Data, stride: w, off: uf, reverse: true}
+		bc.into = true
 	}
-	dctx := directionCtx(ctx)
-	var res [2]struct {
-		out, final []*runtime.Tensor
-		err        error
-	}
-	bothDirections(
-		func() { res[0].out, res[0].final, res[0].err = direction(dctx, l.fwd, in, fs, withStates, fv) },
-		func() { res[1].out, res[1].final, res[1].err = direction(dctx, l.bwd, in, bs, withStates, bv) })
+	kernels.ParallelFor(2, goruntime.GOMAXPROCS(0), bc.direction)
+	res := &bc.res
 	fo, bo := res[0].out, res[1].out
 	if err := errors.Join(res[0].err, res[1].err); err != nil {
 		if merged != nil {
@@ -325,16 +325,73 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 	if l.returnSeq {
 		mask = in[0].Mask
 	}
+	// The inner layers' states (return_state), when they return any (the
+	// in-place recurrent layers return only those), taken before merging:
+	// a list may live in its first tensor (runtime.List), which merging
+	// recycles.
+	fst, bst := fo, bo
+	if merged == nil {
+		fst, bst = fo[1:], bo[1:]
+	}
+	var extraBuf [4]*runtime.Tensor
+	extra := append(append(extraBuf[:0], fst...), bst...)
 	var out []*runtime.Tensor
 	if merged != nil {
 		merged.Mask = mask
-		out = append(out, merged)
+		out = runtime.One(merged)
 	} else {
 		out = l.mergeOutputs(fo[0], bo[0], in[0], mask)
 	}
-	out = append(out, fo[1:]...)
-	out = append(out, bo[1:]...)
+	if len(extra) > 0 {
+		var all [6]*runtime.Tensor
+		out = runtime.List(append(append(all[:0], out...), extra...)...)
+	}
 	return out, final, nil
+}
+
+// biCall is one Bidirectional call's run of both directions, pooled so
+// that a call allocates nothing: each direction's layer, states, output
+// view (when the directions write into the merged output) and results.
+type biCall struct {
+	cores      coresCtx        // the directions' context (directionCores)
+	ctx        context.Context // &cores
+	in         []*runtime.Tensor
+	withStates bool
+	into       bool
+	inner      [2]runtime.Layer
+	states     [2][]*runtime.Tensor
+	views      [2]seqView
+	res        [2]struct {
+		out, final []*runtime.Tensor
+		err        error
+	}
+	direction func(i int) // runDirection, bound once
+}
+
+var biCalls = freelist.List[biCall]{New: func() *biCall {
+	bc := &biCall{}
+	bc.direction = bc.runDirection
+	return bc
+}}
+
+// runDirection runs direction i (0 forward, 1 backward). kernels.ParallelFor
+// runs the two on two cores when GOMAXPROCS allows; it never waits for a
+// helper goroutine that has not started: on a busy machine the caller
+// simply runs both.
+func (bc *biCall) runDirection(i int) {
+	var v *seqView
+	if bc.into {
+		v = &bc.views[i]
+	}
+	r := &bc.res[i]
+	r.out, r.final, r.err = direction(bc.ctx, bc.inner[i], bc.in, bc.states[i], bc.withStates, v)
+}
+
+// done gives bc back, holding no memory.
+func (bc *biCall) done() {
+	direction := bc.direction
+	*bc = biCall{direction: direction}
+	biCalls.Put(bc)
 }
 
 // direction runs one direction: into the view v when it is set (a
@@ -363,11 +420,11 @@ func (l *bidirectionalLayer) mergeOutputs(f, b, x *runtime.Tensor, mask []bool) 
 			b = rb
 		}
 		f.Mask, b.Mask = mask, mask
-		return append(out, f, b)
+		return runtime.List(f, b)
 	case "concat":
-		out = append(out, concatLast(f, b, l.returnSeq))
+		out = runtime.One(concatLast(f, b, l.returnSeq))
 	default:
-		out = append(out, mergeElementwise(l.merge, f, b, l.returnSeq))
+		out = runtime.One(mergeElementwise(l.merge, f, b, l.returnSeq))
 	}
 	out[0].Mask = mask
 	runtime.Recycle(f, x)
@@ -375,24 +432,10 @@ func (l *bidirectionalLayer) mergeOutputs(f, b, x *runtime.Tensor, mask []bool) 
 	return out
 }
 
-// bothDirections runs the two directions, on two cores when GOMAXPROCS
-// allows. kernels.ParallelFor never waits for a helper goroutine that has
-// not started: on a busy machine the caller simply runs both.
-func bothDirections(fwd, bwd func()) {
-	kernels.ParallelFor(2, goruntime.GOMAXPROCS(0), func(i int) {
-		if i == 0 {
-			fwd()
-		} else {
-			bwd()
-		}
-	})
-}
-
-// directionCtx is the context of each direction: it may use half the
-// cores that ctx allows (at least one), the other half running the other
-// direction.
-func directionCtx(ctx context.Context) context.Context {
-	return withCores(ctx, max(1, coresOf(ctx)/2))
+// directionCores is the cores each direction may use: half of those ctx
+// allows (at least one), the other half running the other direction.
+func directionCores(ctx context.Context) int {
+	return max(1, coresOf(ctx)/2)
 }
 
 func callLayer(ctx context.Context, l runtime.Layer, in []*runtime.Tensor) ([]*runtime.Tensor, error) {
@@ -433,7 +476,8 @@ func rowOf(r int, shape []int, rev bool) int {
 func concatLast(a, b *runtime.Tensor, rev bool) *runtime.Tensor {
 	na, nb := lastDim(a.Shape), lastDim(b.Shape)
 	rows := len(a.Data) / na
-	shape := append([]int(nil), a.Shape...)
+	var buf [8]int // on the stack for ranks up to 8
+	shape := append(buf[:0], a.Shape...)
 	shape[len(shape)-1] = na + nb
 	out := runtime.Empty(shape...)
 	for r := 0; r < rows; r++ {

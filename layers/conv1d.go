@@ -128,6 +128,7 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer l.doneInput(data)
 	ch := l.in
 	kc := l.k * l.in
 	out := runtime.Zeros(b, outLen, l.filters)
@@ -138,20 +139,8 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		// stride of stride*in: no im2col copy.
 		need := (outLen-1)*l.stride + l.k // padded steps the last row reaches
 		pad := padLeft > 0 || need > steps
-		forSamples(b, outLen*l.filters*kc, func(bi int) {
-			src := data[bi*steps*ch : (bi+1)*steps*ch]
-			if pad {
-				p := zeroScratch(max(need, padLeft+steps) * ch)
-				defer putScratch(p)
-				copy(p[padLeft*ch:], src)
-				src = p
-			}
-			dst := out.Data[bi*outLen*l.filters : (bi+1)*outLen*l.filters]
-			l.kernelP.mulBias(outLen, l.filters, kc, src, l.stride*ch, l.kernel, l.bias, dst, l.filters)
-			if b > 1 {
-				l.act(dst, l.filters)
-			}
-		})
+		conv1dSamples.forSamples(b, outLen*l.filters*kc, conv1dArgs{l: l, data: data, out: out.Data,
+			b: b, steps: steps, outLen: outLen, padLeft: padLeft, need: need, pad: pad})
 		if b == 1 {
 			l.act(out.Data, l.filters)
 		}
@@ -174,7 +163,36 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		l.kernelP.mulBias(b*outLen, l.filters, kc, cols, kc, l.kernel, l.bias, out.Data, l.filters)
 		l.act(out.Data, l.filters)
 	}
-	return []*runtime.Tensor{l.finish(out)}, nil
+	return runtime.One(l.finish(out)), nil
+}
+
+// conv1dArgs is what a sample of Conv1D's product without dilation needs
+// (conv1dSample).
+type conv1dArgs struct {
+	l                               *conv1dLayer
+	data, out                       []float32
+	b, steps, outLen, padLeft, need int
+	pad                             bool
+}
+
+var conv1dSamples = newSamplePool(conv1dSample)
+
+// conv1dSample computes sample bi of the product without dilation, which
+// reads the input in place (see Forward).
+func conv1dSample(a *conv1dArgs, bi int) {
+	l, ch := a.l, a.l.in
+	src := a.data[bi*a.steps*ch : (bi+1)*a.steps*ch]
+	if a.pad {
+		p := zeroScratch(max(a.need, a.padLeft+a.steps) * ch)
+		defer putScratch(p)
+		copy(p[a.padLeft*ch:], src)
+		src = p
+	}
+	dst := a.out[bi*a.outLen*l.filters : (bi+1)*a.outLen*l.filters]
+	l.kernelP.mulBias(a.outLen, l.filters, l.k*l.in, src, l.stride*ch, l.kernel, l.bias, dst, l.filters)
+	if a.b > 1 {
+		l.act(dst, l.filters)
+	}
 }
 
 // conv1dGeom is the geometry that Conv1D and SeparableConv1D share: kernel
@@ -200,6 +218,7 @@ func (g *conv1dGeom) outShape(batch, steps, filters int) ([][]int, error) {
 
 // input checks x and returns its data in channels_last order, with the
 // batch, the number of steps, the output length and the left padding.
+// Give the data back with doneInput.
 func (g *conv1dGeom) input(name, class string, x *runtime.Tensor) (data []float32, b, steps, outLen, padLeft int, err error) {
 	if x.Rank() != 3 {
 		return nil, 0, 0, 0, 0, fmt.Errorf("layers: layer %q (%s): input shape %v, want rank 3", name, class, x.Shape)
@@ -208,7 +227,6 @@ func (g *conv1dGeom) input(name, class string, x *runtime.Tensor) (data []float3
 	data = x.Data
 	if g.channelsFirst {
 		steps, ch = ch, steps
-		data = transpose12(x.Data, b, x.Shape[1], x.Shape[2])
 	}
 	if ch != g.in {
 		return nil, 0, 0, 0, 0, fmt.Errorf("layers: layer %q (%s): input has %d channels, want %d", name, class, ch, g.in)
@@ -223,7 +241,17 @@ func (g *conv1dGeom) input(name, class string, x *runtime.Tensor) (data []float3
 	case "same":
 		padLeft = samePad("same", steps, outLen, g.k, g.stride, g.dil)
 	}
+	if g.channelsFirst {
+		data = transpose12(x.Data, b, x.Shape[1], x.Shape[2])
+	}
 	return data, b, steps, outLen, padLeft, nil
+}
+
+// doneInput gives back the data that input returned.
+func (g *conv1dGeom) doneInput(data []float32) {
+	if g.channelsFirst {
+		putScratch(data)
+	}
 }
 
 // finish returns a channels_last output [batch, steps, filters] in the
@@ -233,7 +261,10 @@ func (g *conv1dGeom) finish(out *runtime.Tensor) *runtime.Tensor {
 		return out
 	}
 	b, n, f := out.Shape[0], out.Shape[1], out.Shape[2]
-	return &runtime.Tensor{Shape: []int{b, f, n}, Data: transpose12(out.Data, b, n, f)}
+	cf := runtime.Empty(b, f, n)
+	transpose12Into(cf.Data, out.Data, b, n, f)
+	runtime.Recycle(out)
+	return cf
 }
 
 // flipKernel reverses the first axis of a [k, ...] kernel.
@@ -246,9 +277,16 @@ func flipKernel(k []float32, n int) []float32 {
 	return out
 }
 
-// transpose12 swaps the last two axes of a [b, n, m] array.
+// transpose12 swaps the last two axes of a [b, n, m] array, into scratch
+// (getScratch) to give back.
 func transpose12(x []float32, b, n, m int) []float32 {
-	out := make([]float32, len(x))
+	out := getScratch(len(x))
+	transpose12Into(out, x, b, n, m)
+	return out
+}
+
+// transpose12Into writes x, a [b, n, m] array, into out as [b, m, n].
+func transpose12Into(out, x []float32, b, n, m int) {
 	for bi := 0; bi < b; bi++ {
 		src := x[bi*n*m : (bi+1)*n*m]
 		dst := out[bi*n*m : (bi+1)*n*m]
@@ -258,7 +296,6 @@ func transpose12(x []float32, b, n, m int) []float32 {
 			}
 		}
 	}
-	return out
 }
 
 func init() {

@@ -48,23 +48,35 @@ func shape2D(b, h, w, c int, channelsFirst bool) []int {
 	return []int{b, h, w, c}
 }
 
-// toChannelsLast returns x's data as [b, h, w, c].
+// toChannelsLast returns x's data as [b, h, w, c]: x's own data, or
+// scratch to give back with doneChannelsLast.
 func toChannelsLast(x *runtime.Tensor, channelsFirst bool) []float32 {
 	if !channelsFirst {
 		return x.Data
 	}
-	d, _ := permuteData(x.Data, x.Shape, []int{0, 2, 3, 1})
+	d := getScratch(len(x.Data))
+	permuteInto(d, x.Data, x.Shape, []int{0, 2, 3, 1})
 	return d
 }
 
-// fromChannelsLast wraps [b, h, w, c] data as a tensor in the layer's
-// format.
+// doneChannelsLast gives back what toChannelsLast returned.
+func doneChannelsLast(d []float32, channelsFirst bool) {
+	if channelsFirst {
+		putScratch(d)
+	}
+}
+
+// fromChannelsLast returns [b, h, w, c] data, from getScratch, as a tensor
+// in the layer's format: over data itself, or in a tensor of its own (and
+// data is given back).
 func fromChannelsLast(data []float32, b, h, w, c int, channelsFirst bool) *runtime.Tensor {
 	if !channelsFirst {
-		return &runtime.Tensor{Shape: []int{b, h, w, c}, Data: data}
+		return runtime.View(data, b, h, w, c)
 	}
-	d, s := permuteData(data, []int{b, h, w, c}, []int{0, 3, 1, 2})
-	return &runtime.Tensor{Shape: s, Data: d}
+	out := runtime.Empty(b, c, h, w)
+	permuteInto(out.Data, data, []int{b, h, w, c}, []int{0, 3, 1, 2})
+	putScratch(data)
+	return out
 }
 
 // samePad is the padding before the first element on one axis.
@@ -196,7 +208,8 @@ func (l *conv2dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	// im2col: one row of kh*kw*in values per output position.
 	kc := l.k[0] * l.k[1] * ch
 	rows := b * oh * ow
-	cols := make([]float32, rows*kc)
+	cols := zeroScratch(rows * kc) // padded positions stay zero
+	defer putScratch(cols)
 	for bi := 0; bi < b; bi++ {
 		img := data[bi*h*w*ch : (bi+1)*h*w*ch]
 		for i := 0; i < oh; i++ {
@@ -218,13 +231,14 @@ func (l *conv2dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 			}
 		}
 	}
-	res := make([]float32, rows*l.filters)
+	doneChannelsLast(data, l.channelsFirst)
+	res := getScratch(rows * l.filters)
 	l.kernelP.mul(rows, l.filters, kc, cols, kc, l.kernel, res, l.filters, false)
 	if l.bias != nil {
 		addBias(res, l.bias)
 	}
 	l.act(res, l.filters)
-	return []*runtime.Tensor{fromChannelsLast(res, b, oh, ow, l.filters, l.channelsFirst)}, nil
+	return runtime.One(fromChannelsLast(res, b, oh, ow, l.filters, l.channelsFirst)), nil
 }
 
 // ---- MaxPooling2D and AveragePooling2D ---------------------------------
@@ -297,8 +311,10 @@ func (l *pool2DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	pt := samePad(l.padding, h, oh, l.k[0], l.stride[0], 1)
 	pl := samePad(l.padding, w, ow, l.k[1], l.stride[1], 1)
 	data := toChannelsLast(x, l.channelsFirst)
-	res := make([]float32, b*oh*ow*ch)
-	acc := make([]float64, ch)
+	res := getScratch(b * oh * ow * ch) // every value is written
+	accp := getF64(ch)
+	defer putF64(accp)
+	acc := *accp
 	for bi := 0; bi < b; bi++ {
 		img := data[bi*h*w*ch : (bi+1)*h*w*ch]
 		for i := 0; i < oh; i++ {
@@ -335,7 +351,8 @@ func (l *pool2DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 			}
 		}
 	}
-	return []*runtime.Tensor{fromChannelsLast(res, b, oh, ow, ch, l.channelsFirst)}, nil
+	doneChannelsLast(data, l.channelsFirst)
+	return runtime.One(fromChannelsLast(res, b, oh, ow, ch, l.channelsFirst)), nil
 }
 
 func init() {

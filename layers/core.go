@@ -78,7 +78,7 @@ func (l *flattenLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) 
 	b := x.Shape[0]
 	n := runtime.NumElements(x.Shape[1:])
 	if !l.channelsFirst {
-		return []*runtime.Tensor{{Shape: []int{b, n}, Data: x.Data}}, nil
+		return runtime.One(runtime.View(x.Data, b, n)), nil
 	}
 	// Keras: with channels_first, Flatten first moves the channel axis last.
 	c := x.Shape[1]
@@ -93,7 +93,7 @@ func (l *flattenLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) 
 			}
 		}
 	}
-	return []*runtime.Tensor{out}, nil
+	return runtime.One(out), nil
 }
 
 func init() {

@@ -69,11 +69,12 @@ func (l *denseLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		return nil, fmt.Errorf("layers: layer %q (Dense): input shape %v, want last dimension %d", l.name, x.Shape, l.in)
 	}
 	rows := runtime.NumElements(x.Shape[:x.Rank()-1])
-	outShape := append(append([]int(nil), x.Shape[:x.Rank()-1]...), l.units)
+	var shape [8]int // on the stack for ranks up to 8
+	outShape := append(append(shape[:0], x.Shape[:x.Rank()-1]...), l.units)
 	out := runtime.Zeros(outShape...)
 	l.kernelP.mulBias(rows, l.units, l.in, x.Data, l.in, l.kernel, l.bias, out.Data, l.units)
 	l.act(out.Data, l.units)
-	return []*runtime.Tensor{withMask(out, x)}, nil
+	return runtime.One(withMask(out, x)), nil
 }
 
 func init() {

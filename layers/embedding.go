@@ -70,7 +70,8 @@ func (c *embeddingConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int,
 
 func (l *embeddingLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	x := in[0]
-	out := runtime.Empty(append(append([]int(nil), x.Shape...), l.outputDim)...) // every row is gathered
+	var shape [8]int                                                            // on the stack for ranks up to 7 (the output has one more)
+	out := runtime.Empty(append(append(shape[:0], x.Shape...), l.outputDim)...) // every row is gathered
 	for i, v := range x.Data {
 		if id := int(v); float32(id) != v || id < 0 || id >= l.inputDim {
 			return nil, fmt.Errorf("layers: layer %q (Embedding): token id %v at flat index %d is not an integer in [0, %d)", l.name, v, i, l.inputDim)
@@ -82,24 +83,36 @@ func (l *embeddingLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 	if x.Rank() > 0 && x.Shape[0] > 0 {
 		per = rows / x.Shape[0]
 	}
-	d := l.outputDim
-	forSamples(rows/max(per, 1), per*d, func(s int) {
-		for i := s * per; i < (s+1)*per; i++ {
-			id := int(x.Data[i])
-			copy(out.Data[i*d:(i+1)*d], l.table[id*d:(id+1)*d])
-		}
-	})
+	embedSamples.forSamples(rows/max(per, 1), per*l.outputDim, embedArgs{l: l, ids: x.Data, out: out.Data, per: per})
 	if l.maskZero {
 		if x.Rank() != 2 {
 			return nil, fmt.Errorf("layers: layer %q (Embedding): mask_zero needs ids of shape (batch, time), got %v", l.name, x.Shape)
 		}
 		// Keras: mask = ids != 0; the embedding of id 0 is not zeroed.
-		out.Mask = make([]bool, len(x.Data))
+		out.Mask = runtime.MaskBuffer(len(x.Data))
 		for i, v := range x.Data {
 			out.Mask[i] = v != 0
 		}
 	}
-	return []*runtime.Tensor{out}, nil
+	return runtime.One(out), nil
+}
+
+// embedArgs is what a sample of Embedding's gather needs (embedSample).
+type embedArgs struct {
+	l        *embeddingLayer
+	ids, out []float32
+	per      int // ids per sample
+}
+
+var embedSamples = newSamplePool(embedSample)
+
+// embedSample gathers the rows of sample s's ids.
+func embedSample(a *embedArgs, s int) {
+	d := a.l.outputDim
+	for i := s * a.per; i < (s+1)*a.per; i++ {
+		id := int(a.ids[i])
+		copy(a.out[i*d:(i+1)*d], a.l.table[id*d:(id+1)*d])
+	}
 }
 
 func init() {

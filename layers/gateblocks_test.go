@@ -219,6 +219,10 @@ func TestRowSplitBitIdentical(t *testing.T) {
 // TestCoresOf checks the core budget that Bidirectional hands each
 // direction: half of what it has, at least one, never above GOMAXPROCS.
 func TestCoresOf(t *testing.T) {
+	// directionCtx is the context Bidirectional gives a direction.
+	directionCtx := func(ctx context.Context) context.Context {
+		return withCores(ctx, directionCores(ctx))
+	}
 	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(4))
 	bg := context.Background()
 	for _, c := range []struct {

@@ -52,7 +52,8 @@ func (l *maskingLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) 
 		return nil, fmt.Errorf("layers: layer %q (Masking): input shape %v, want (batch, time, features)", l.name, x.Shape)
 	}
 	rows, f := x.Shape[0]*x.Shape[1], x.Shape[2]
-	out := &runtime.Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data)), Mask: make([]bool, rows)}
+	out := runtime.Empty(x.Shape...) // every row is written
+	out.Mask = runtime.MaskBuffer(rows)
 	for r := 0; r < rows; r++ {
 		src := x.Data[r*f : (r+1)*f]
 		keep := false
@@ -72,7 +73,7 @@ func (l *maskingLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) 
 			dst[i] = v * 0 // as Keras's x * mask: an infinite mask_value gives NaN
 		}
 	}
-	return []*runtime.Tensor{out}, nil
+	return runtime.One(out), nil
 }
 
 func init() {

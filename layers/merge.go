@@ -159,7 +159,11 @@ func (l *mergeLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	}
 	acc := in[0]
 	for _, x := range in[1:] {
+		prev := acc
 		acc, err = broadcastBinary(acc, x, f)
+		if prev != in[0] {
+			runtime.Recycle(prev) // an earlier partial result
+		}
 		if err != nil {
 			return nil, fmt.Errorf("layers: layer %q (%s): %w", l.name, l.class, err)
 		}
@@ -174,7 +178,7 @@ func (l *mergeLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		}
 	}
 	acc.Mask = mask
-	return []*runtime.Tensor{acc}, nil
+	return runtime.One(acc), nil
 }
 
 // andMasks returns the AND of the masks present on in, or nil.
@@ -185,7 +189,8 @@ func andMasks(in []*runtime.Tensor) ([]bool, error) {
 			continue
 		}
 		if out == nil {
-			out = append([]bool(nil), x.Mask...)
+			out = runtime.MaskBuffer(len(x.Mask))
+			copy(out, x.Mask)
 			continue
 		}
 		if len(x.Mask) != len(out) {
@@ -205,7 +210,7 @@ func broadcastBinary(a, b *runtime.Tensor, f func(x, y float32) float32) (*runti
 		return nil, fmt.Errorf("inputs of shapes %v and %v cannot be merged", a.Shape, b.Shape)
 	}
 	if equalShapes(a.Shape, b.Shape) {
-		out := &runtime.Tensor{Shape: append([]int(nil), a.Shape...), Data: make([]float32, len(a.Data))}
+		out := runtime.Zeros(a.Shape...)
 		for i, v := range a.Data {
 			out.Data[i] = f(v, b.Data[i])
 		}
@@ -213,8 +218,12 @@ func broadcastBinary(a, b *runtime.Tensor, f func(x, y float32) float32) (*runti
 	}
 	// Expand the lower rank after the batch axis, then broadcast sizes of 1.
 	rank := max(a.Rank(), b.Rank())
-	as, bs := expandAfterBatch(a.Shape, rank), expandAfterBatch(b.Shape, rank)
-	shape := make([]int, rank)
+	var asBuf, bsBuf, shapeBuf [maxFastRank]int
+	as, bs := expandAfterBatch(asBuf[:0], a.Shape, rank), expandAfterBatch(bsBuf[:0], b.Shape, rank)
+	shape := shapeBuf[:0]
+	for range rank {
+		shape = append(shape, 0)
+	}
 	for i := range shape {
 		switch {
 		case as[i] == bs[i] || bs[i] == 1:
@@ -225,16 +234,20 @@ func broadcastBinary(a, b *runtime.Tensor, f func(x, y float32) float32) (*runti
 			return nil, fmt.Errorf("inputs of shapes %v and %v cannot be broadcast together", a.Shape, b.Shape)
 		}
 	}
+	out := runtime.Empty(shape...) // every value is written
 	ai, bi := broadcastIndex(shape, as), broadcastIndex(shape, bs)
-	out := &runtime.Tensor{Shape: shape, Data: make([]float32, len(ai))}
+	defer putInts(ai)
+	defer putInts(bi)
 	for i := range out.Data {
-		out.Data[i] = f(a.Data[ai[i]], b.Data[bi[i]])
+		out.Data[i] = f(a.Data[(*ai)[i]], b.Data[(*bi)[i]])
 	}
 	return out, nil
 }
 
-func expandAfterBatch(s []int, rank int) []int {
-	out := []int{s[0]}
+// expandAfterBatch appends to out the shape s with sizes of 1 inserted
+// after the batch axis up to rank.
+func expandAfterBatch(out, s []int, rank int) []int {
+	out = append(out, s[0])
 	for i := len(s); i < rank; i++ {
 		out = append(out, 1)
 	}
@@ -314,7 +327,8 @@ func (l *concatLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	if !ok || ax == 0 {
 		return nil, fmt.Errorf("layers: layer %q (Concatenate): axis %d does not fit input shape %v", l.name, l.axis, x0.Shape)
 	}
-	shape := append([]int(nil), x0.Shape...)
+	var shapeBuf [maxFastRank]int
+	shape := append(shapeBuf[:0], x0.Shape...)
 	shape[ax] = 0
 	for _, x := range in {
 		if x.Rank() != rank {
@@ -329,7 +343,7 @@ func (l *concatLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	}
 	outer := runtime.NumElements(shape[:ax])
 	inner := runtime.NumElements(shape[ax+1:])
-	out := &runtime.Tensor{Shape: shape, Data: make([]float32, runtime.NumElements(shape))}
+	out := runtime.Empty(shape...) // every value is written
 	row := shape[ax] * inner
 	off := 0
 	for _, x := range in {
@@ -344,7 +358,7 @@ func (l *concatLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		return nil, fmt.Errorf("layers: layer %q (Concatenate): %w", l.name, err)
 	}
 	out.Mask = mask
-	return []*runtime.Tensor{out}, nil
+	return runtime.One(out), nil
 }
 
 // concatMasks is Keras's Concatenate.compute_mask for masks over
@@ -372,7 +386,7 @@ func concatMasks(in []*runtime.Tensor, ax int) ([]bool, error) {
 	for _, x := range in {
 		total += x.Shape[1]
 	}
-	out := make([]bool, b*total)
+	out := runtime.MaskBuffer(b * total) // every value is written
 	off := 0
 	for _, x := range in {
 		t := x.Shape[1]
@@ -455,7 +469,12 @@ func (c *dotConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error
 // dotShape: the batch axis, the other axes of a, then the other axes of b;
 // [batch, 1] when nothing else is left.
 func dotShape(a, b []int, ax [2]int) []int {
-	out := []int{a[0]}
+	return dotShapeInto(make([]int, 0, len(a)+len(b)), a, b, ax)
+}
+
+// dotShapeInto is dotShape appending to out[:0].
+func dotShapeInto(out, a, b []int, ax [2]int) []int {
+	out = append(out[:0], a[0])
 	for i := 1; i < len(a); i++ {
 		if i != ax[0] {
 			out = append(out, a[i])
@@ -473,15 +492,17 @@ func dotShape(a, b []int, ax [2]int) []int {
 }
 
 // moveLast returns the rank-3 x ([b, n1, n2]) as [b, rest, k] with axis ax
-// last, in float64, L2-normalised along k when normalize.
-func moveLast(x *runtime.Tensor, ax int, normalize bool) (rest, k int, out []float64) {
+// last, in float64, L2-normalised along k when normalize: in scratch from
+// getF64, to give back.
+func moveLast(x *runtime.Tensor, ax int, normalize bool) (rest, k int, outp *[]float64) {
 	b := x.Shape[0]
 	if x.Rank() == 2 {
 		rest, k = 1, x.Shape[1]
 	} else {
 		rest, k = x.Shape[3-ax], x.Shape[ax]
 	}
-	out = make([]float64, len(x.Data))
+	outp = getF64(len(x.Data))
+	out := *outp
 	for i := 0; i < b; i++ {
 		for p := 0; p < rest; p++ {
 			for q := 0; q < k; q++ {
@@ -510,7 +531,7 @@ func moveLast(x *runtime.Tensor, ax int, normalize bool) (rest, k int, out []flo
 			}
 		}
 	}
-	return rest, k, out
+	return rest, k, outp
 }
 
 func (l *dotLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
@@ -519,9 +540,13 @@ func (l *dotLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		return nil, fmt.Errorf("layers: layer %q (Dot): inputs of shapes %v and %v do not fit axes %v", l.name, in[0].Shape, in[1].Shape, l.axes)
 	}
 	b := in[0].Shape[0]
-	p, k, xa := moveLast(in[0], l.axes[0], l.normalize)
-	q, _, xb := moveLast(in[1], l.axes[1], l.normalize)
-	out := &runtime.Tensor{Shape: dotShape(in[0].Shape, in[1].Shape, l.axes), Data: make([]float32, b*p*q)}
+	p, k, xap := moveLast(in[0], l.axes[0], l.normalize)
+	q, _, xbp := moveLast(in[1], l.axes[1], l.normalize)
+	defer putF64(xap)
+	defer putF64(xbp)
+	xa, xb := *xap, *xbp
+	var shape [2 * maxFastRank]int
+	out := runtime.Empty(dotShapeInto(shape[:0], in[0].Shape, in[1].Shape, l.axes)...) // every value is written
 	for i := 0; i < b; i++ {
 		for u := 0; u < p; u++ {
 			ra := xa[(i*p+u)*k : (i*p+u+1)*k]
@@ -535,7 +560,7 @@ func (l *dotLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 			}
 		}
 	}
-	return []*runtime.Tensor{out}, nil
+	return runtime.One(out), nil
 }
 
 func init() {

@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/kerasrun/kerasrun/runtime"
@@ -218,10 +219,13 @@ func ones(n int) []float32 {
 
 // paramIndex maps every flat position of a tensor of shape to the flat
 // index of its parameter over the given axes (sizes pshape).
-func paramIndex(shape, axes, pshape []int) ([]int, error) {
-	small := make([]int, len(shape))
-	for i := range small {
-		small[i] = 1
+// The table is scratch from getInts, to give back; it is nil on the fast
+// path.
+func paramIndex(shape, axes, pshape []int) (*[]int, error) {
+	var smallBuf [maxFastRank]int
+	small := smallBuf[:0]
+	for range shape {
+		small = append(small, 1)
 	}
 	for i, a := range axes {
 		if shape[a] != pshape[i] {
@@ -244,7 +248,7 @@ func (l *batchNormLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 	if err != nil {
 		return nil, fmt.Errorf("layers: layer %q (%s): %w", l.name, l.class, err)
 	}
-	out := &runtime.Tensor{Shape: append([]int(nil), x.Shape...), Data: make([]float32, len(x.Data))}
+	out := runtime.Zeros(x.Shape...)
 	if idx == nil {
 		n := len(l.scale)
 		for i, v := range x.Data {
@@ -253,11 +257,12 @@ func (l *batchNormLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 		}
 	} else {
 		for i, v := range x.Data {
-			p := idx[i]
+			p := (*idx)[i]
 			out.Data[i] = v*l.scale[p] + l.shift[p]
 		}
+		putInts(idx)
 	}
-	return []*runtime.Tensor{withMask(out, x)}, nil
+	return runtime.One(withMask(out, x)), nil
 }
 
 // ---- LayerNormalization ----------------------------------------------------
@@ -334,24 +339,24 @@ func (l *layerNormLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 	}
 	// Move the normalised axes last: [groups, n].
 	rank := x.Rank()
-	isAxis := make([]bool, rank)
-	for _, a := range l.axes {
-		isAxis[a] = true
-	}
-	perm := make([]int, 0, rank)
+	var permBuf [maxFastRank]int
+	perm := permBuf[:0]
 	for i := 0; i < rank; i++ {
-		if !isAxis[i] {
+		if !slices.Contains(l.axes, i) {
 			perm = append(perm, i)
 		}
 	}
 	perm = append(perm, l.axes...)
-	data, pshape := x.Data, x.Shape
-	moved := !isIdentity(perm)
-	if moved {
-		data, pshape = permuteData(x.Data, x.Shape, perm)
+	out := runtime.Empty(x.Shape...)
+	data, res := x.Data, out.Data
+	var moved *runtime.Tensor
+	if !isIdentity(perm) {
+		moved = permuteTensor(x, perm)
+		data, res = moved.Data, getScratch(len(x.Data))
+		defer runtime.Recycle(moved)
+		defer putScratch(res)
 	}
 	n := runtime.NumElements(l.pshape)
-	res := make([]float32, len(data))
 	for g := 0; g+n <= len(data) && n > 0; g += n {
 		row := data[g : g+n]
 		var mean float64
@@ -377,15 +382,18 @@ func (l *layerNormLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 			res[g+j] = float32(y)
 		}
 	}
-	out := &runtime.Tensor{Shape: append([]int(nil), x.Shape...), Data: res}
-	if moved {
-		inv := make([]int, rank)
+	if moved != nil {
+		var invBuf [maxFastRank]int
+		inv := invBuf[:0]
+		for range perm {
+			inv = append(inv, 0)
+		}
 		for i, p := range perm {
 			inv[p] = i
 		}
-		out.Data, _ = permuteData(res, pshape, inv)
+		permuteInto(out.Data, res, moved.Shape, inv)
 	}
-	return []*runtime.Tensor{withMask(out, x)}, nil
+	return runtime.One(withMask(out, x)), nil
 }
 
 func isIdentity(perm []int) bool {

@@ -101,6 +101,7 @@ func (l *pool1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	if l.channelsFirst {
 		n, ch = ch, n
 		data = transpose12(x.Data, b, x.Shape[1], x.Shape[2])
+		defer putScratch(data)
 	}
 	m := convOutLen(n, l.k, l.stride, 1, l.padding)
 	if m <= 0 {
@@ -111,41 +112,14 @@ func (l *pool1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		left = poolPadLeft(n, m, l.k, l.stride)
 	}
 	out := runtime.Zeros(b, m, ch)
-	forSamples(b, n*ch, func(i int) {
-		var acc []float64
-		if l.avg {
-			acc = make([]float64, ch)
-		}
-		src := data[i*n*ch : (i+1)*n*ch]
-		for t := 0; t < m; t++ {
-			lo := max(t*l.stride-left, 0)
-			hi := min(t*l.stride-left+l.k, n)
-			dst := out.Data[(i*m+t)*ch : (i*m+t+1)*ch]
-			if l.avg {
-				clear(acc)
-				for p := lo; p < hi; p++ {
-					for c, v := range src[p*ch : (p+1)*ch] {
-						acc[c] += float64(v)
-					}
-				}
-				for c := range dst {
-					dst[c] = float32(acc[c] / float64(hi-lo))
-				}
-				continue
-			}
-			copy(dst, src[lo*ch:(lo+1)*ch])
-			for p := lo + 1; p < hi; p++ {
-				// max is NaN when either is: a NaN in the window wins.
-				for c, v := range src[p*ch : (p+1)*ch] {
-					dst[c] = max(dst[c], v)
-				}
-			}
-		}
-	})
+	pool1DSamples.forSamples(b, n*ch, pool1DArgs{l: l, data: data, out: out.Data, n: n, m: m, ch: ch, left: left})
 	if l.channelsFirst {
-		out = &runtime.Tensor{Shape: []int{b, ch, m}, Data: transpose12(out.Data, b, m, ch)}
+		cf := runtime.Empty(b, ch, m)
+		transpose12Into(cf.Data, out.Data, b, m, ch)
+		runtime.Recycle(out)
+		out = cf
 	}
-	return []*runtime.Tensor{out}, nil
+	return runtime.One(out), nil
 }
 
 // ---- global pooling -------------------------------------------------------
@@ -258,9 +232,11 @@ func (l *globalPoolLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, erro
 		}
 		mask = x.Mask
 	}
-	res := make([]float32, b*ch)
-	acc := make([]float64, ch)
-	cnt := make([]float64, ch)
+	res := getScratch(b * ch) // every value is written
+	accp, cntp := getF64(ch), getF64(ch)
+	defer putF64(accp)
+	defer putF64(cntp)
+	acc, cnt := *accp, *cntp
 	for i := 0; i < b; i++ {
 		src := x.Data[i*ch*steps : (i+1)*ch*steps]
 		clear(acc)
@@ -298,9 +274,10 @@ func (l *globalPoolLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, erro
 			}
 		}
 	}
-	shape := []int{b, ch}
+	var shapeBuf [maxFastRank]int
+	shape := append(shapeBuf[:0], b, ch)
 	if l.keepdims {
-		shape = []int{b}
+		shape = append(shapeBuf[:0], b)
 		if l.channelsFirst {
 			shape = append(shape, ch)
 		}
@@ -311,7 +288,52 @@ func (l *globalPoolLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, erro
 			shape = append(shape, ch)
 		}
 	}
-	return []*runtime.Tensor{{Shape: shape, Data: res}}, nil
+	return runtime.One(runtime.View(res, shape...)), nil
+}
+
+// pool1DArgs is what a sample of a 1D pooling needs (pool1DSample).
+type pool1DArgs struct {
+	l              *pool1DLayer
+	data, out      []float32
+	n, m, ch, left int
+}
+
+var pool1DSamples = newSamplePool(pool1DSample)
+
+// pool1DSample pools sample i: n steps of ch channels into m.
+func pool1DSample(a *pool1DArgs, i int) {
+	l, n, m, ch, left, data := a.l, a.n, a.m, a.ch, a.left, a.data
+	var acc []float64
+	if l.avg {
+		accp := getF64(ch)
+		defer putF64(accp)
+		acc = *accp
+	}
+	src := data[i*n*ch : (i+1)*n*ch]
+	for t := 0; t < m; t++ {
+		lo := max(t*l.stride-left, 0)
+		hi := min(t*l.stride-left+l.k, n)
+		dst := a.out[(i*m+t)*ch : (i*m+t+1)*ch]
+		if l.avg {
+			clear(acc)
+			for p := lo; p < hi; p++ {
+				for c, v := range src[p*ch : (p+1)*ch] {
+					acc[c] += float64(v)
+				}
+			}
+			for c := range dst {
+				dst[c] = float32(acc[c] / float64(hi-lo))
+			}
+			continue
+		}
+		copy(dst, src[lo*ch:(lo+1)*ch])
+		for p := lo + 1; p < hi; p++ {
+			// max is NaN when either is: a NaN in the window wins.
+			for c, v := range src[p*ch : (p+1)*ch] {
+				dst[c] = max(dst[c], v)
+			}
+		}
+	}
 }
 
 func init() {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	goruntime "runtime"
+	"slices"
 
+	"github.com/kerasrun/kerasrun/internal/freelist"
 	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 )
@@ -143,7 +145,21 @@ type coresKey struct{}
 // parallel (Bidirectional's directions) gives each part, so that a part
 // does not split further what already has no core to spare.
 func withCores(ctx context.Context, n int) context.Context {
-	return context.WithValue(ctx, coresKey{}, n)
+	return &coresCtx{Context: ctx, n: n}
+}
+
+// coresCtx is the context withCores returns, a type of its own so that a
+// caller can keep it in pooled memory (Bidirectional's biCall).
+type coresCtx struct {
+	context.Context
+	n int
+}
+
+func (c *coresCtx) Value(key any) any {
+	if key == (coresKey{}) {
+		return c.n
+	}
+	return c.Context.Value(key)
 }
 
 // coresOf returns the cores ctx lets a layer use: GOMAXPROCS unless
@@ -205,7 +221,8 @@ func recurPieces(ctx context.Context, c cell, b int) int {
 // returned (RNN.compute_mask).
 //
 // With into set (and return_sequences), the sequence is written into that
-// view instead of a tensor of its own, and the first output is nil.
+// view instead of a tensor of its own, and the list holds only the states
+// that return_state adds (it is nil without).
 func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions, x *runtime.Tensor, init []*runtime.Tensor, wantStates bool, into *seqView) ([]*runtime.Tensor, [][]float32, error) {
 	nin, units, _, nstates := c.sizes()
 	if x.Rank() != 3 || x.Shape[2] != nin {
@@ -219,18 +236,14 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	if mask != nil && len(mask) != b*steps {
 		return nil, nil, fmt.Errorf("layers: layer %q (%s): input mask has %d values, want %d (batch %d x time %d)", name, class, len(mask), b*steps, b, steps)
 	}
-	// The states live in pooled scratch; wantStates returns copies.
-	states := make([][]float32, nstates)
-	for i := range states {
-		states[i] = zeroScratch(b * units)
+	// The states live in pooled scratch; wantStates returns copies. The
+	// per-call bookkeeping comes from a pool too (recurCall).
+	rc := recurCalls.Get()
+	defer rc.done()
+	for range nstates {
+		rc.states = append(rc.states, zeroScratch(b*units))
 	}
-	// One deferred call, not one per state: a defer in a loop is
-	// allocated on every call.
-	defer func() {
-		for _, st := range states {
-			putScratch(st)
-		}
-	}()
+	states := rc.states
 	if init != nil {
 		if len(init) != nstates {
 			return nil, nil, fmt.Errorf("layers: layer %q (%s): %d initial states, want %d", name, class, len(init), nstates)
@@ -257,53 +270,42 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 		seq.Mask = mask
 		view.data = seq.Data
 	}
-	var last []float32
+	var last *runtime.Tensor
 	if !o.returnSequences {
-		last = runtime.Empty(b, units).Data
+		last = runtime.Empty(b, units)
 	}
 	// Every row of the batch is independent of the others: with rows to
 	// spare the rows are split over the cores (recurPieces), each piece
 	// running its own time loop, with no hand-off between steps.
-	pieces := recurPieces(ctx, c, b)
-	if pieces <= 1 {
-		r := recurRows{c: c, o: o, x: x.Data, b: b, steps: steps, mask: mask, states: states, seq: view, last: last}
-		if err := r.run(ctx); err != nil {
-			return nil, nil, err
-		}
-	} else {
-		errs := make([]error, pieces)
-		kernels.ParallelFor(pieces, pieces, func(i int) {
-			r0, r1 := b*i/pieces, b*(i+1)/pieces
-			r := recurRows{c: c, o: o, x: x.Data[r0*steps*nin : r1*steps*nin], b: r1 - r0, steps: steps,
-				states: make([][]float32, nstates)}
-			if mask != nil {
-				r.mask = mask[r0*steps : r1*steps]
-			}
-			for k, st := range states {
-				r.states[k] = st[r0*units : r1*units]
-			}
-			if view.data != nil {
-				r.seq = view
-				r.seq.data = view.data[r0*steps*view.stride : r1*steps*view.stride]
-			} else {
-				r.last = last[r0*units : r1*units]
-			}
-			errs[i] = r.run(ctx)
-		})
-		for _, err := range errs {
-			if err != nil {
-				return nil, nil, err
-			}
-		}
-	}
-	out := []*runtime.Tensor{seq}
+	rc.rows = recurRows{c: c, o: o, x: x.Data, b: b, steps: steps, mask: mask, states: states, seq: view}
 	if last != nil {
-		out[0] = &runtime.Tensor{Shape: []int{b, units}, Data: last}
+		rc.rows.last = last.Data
 	}
-	if o.returnState {
-		for _, st := range states {
-			out = append(out, &runtime.Tensor{Shape: []int{b, units}, Data: append([]float32(nil), st...)})
+	if err := rc.run(ctx, recurPieces(ctx, c, b)); err != nil {
+		runtime.Recycle(seq)
+		runtime.Recycle(last)
+		return nil, nil, err
+	}
+	first := seq
+	if last != nil {
+		first = last
+	}
+	var out []*runtime.Tensor
+	switch {
+	case o.returnState:
+		var list [3]*runtime.Tensor // an LSTM's output and two states
+		outs := list[:0]
+		if first != nil {
+			outs = append(outs, first)
 		}
+		for _, st := range states {
+			t := runtime.Empty(b, units)
+			copy(t.Data, st)
+			outs = append(outs, t)
+		}
+		out = runtime.List(outs...)
+	case first != nil:
+		out = runtime.One(first)
 	}
 	if !wantStates {
 		return out, nil, nil
@@ -455,6 +457,81 @@ type recurRows struct {
 	last     []float32
 }
 
+// recurCall is the bookkeeping of one runRecurrent call, pooled so that a
+// call allocates nothing: its states, its rows, and when the rows are split
+// into pieces (run), each piece's rows, error and states.
+type recurCall struct {
+	ctx    context.Context
+	states [][]float32
+	rows   recurRows
+	pieces []recurRows
+	errs   []error
+	pst    [][]float32 // the pieces' states, nstates per piece
+	piece  func(i int) // runPiece, bound once
+}
+
+var recurCalls = freelist.List[recurCall]{New: func() *recurCall {
+	rc := &recurCall{}
+	rc.piece = rc.runPiece
+	return rc
+}}
+
+// done gives back the states' scratch and rc itself, holding no memory.
+func (rc *recurCall) done() {
+	for _, st := range rc.states {
+		putScratch(st)
+	}
+	clear(rc.states)
+	rc.states = rc.states[:0]
+	rc.rows = recurRows{}
+	clear(rc.pieces)
+	clear(rc.errs)
+	clear(rc.pst)
+	rc.ctx = nil
+	recurCalls.Put(rc)
+}
+
+// run runs rc.rows, split into n pieces of rows on as many goroutines when
+// n > 1.
+func (rc *recurCall) run(ctx context.Context, n int) error {
+	if n <= 1 {
+		return rc.rows.run(ctx)
+	}
+	r := &rc.rows
+	nin, units, _, nstates := r.c.sizes()
+	rc.ctx = ctx
+	rc.pieces = slices.Grow(rc.pieces[:0], n)[:n]
+	rc.errs = slices.Grow(rc.errs[:0], n)[:n]
+	rc.pst = slices.Grow(rc.pst[:0], n*nstates)[:n*nstates]
+	for i := range n {
+		r0, r1 := r.b*i/n, r.b*(i+1)/n
+		p := recurRows{c: r.c, o: r.o, x: r.x[r0*r.steps*nin : r1*r.steps*nin], b: r1 - r0, steps: r.steps,
+			states: rc.pst[i*nstates : (i+1)*nstates : (i+1)*nstates]}
+		if r.mask != nil {
+			p.mask = r.mask[r0*r.steps : r1*r.steps]
+		}
+		for k, st := range r.states {
+			p.states[k] = st[r0*units : r1*units]
+		}
+		if r.seq.data != nil {
+			p.seq = r.seq
+			p.seq.data = r.seq.data[r0*r.steps*r.seq.stride : r1*r.steps*r.seq.stride]
+		} else {
+			p.last = r.last[r0*units : r1*units]
+		}
+		rc.pieces[i] = p
+	}
+	kernels.ParallelFor(n, n, rc.piece)
+	for _, err := range rc.errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (rc *recurCall) runPiece(i int) { rc.errs[i] = rc.pieces[i].run(rc.ctx) }
+
 func (r *recurRows) run(ctx context.Context) error {
 	c, o, b, steps, mask, states := r.c, r.o, r.b, r.steps, r.mask, r.states
 	nin, units, gates, nstates := c.sizes()
@@ -507,8 +584,14 @@ func (r *recurRows) run(ctx context.Context) error {
 	var seen []bool     // whether a row has had an unmasked step
 	var maskedRows []int
 	if mask != nil {
-		saved = make([]float32, nstates*b*units)
-		seen = make([]bool, b)
+		saved = getScratch(nstates * b * units)
+		defer putScratch(saved)
+		seen = runtime.MaskBuffer(b)
+		clear(seen)
+		defer runtime.PutMask(seen)
+		rows := getInts(b)
+		defer putInts(rows)
+		maskedRows = (*rows)[:0]
 	}
 	for s := 0; s < steps; s++ {
 		if s&63 == 63 {

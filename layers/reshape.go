@@ -42,30 +42,46 @@ func channelsFirstOption(r *Reader) bool {
 	return r.OneOf("data_format", "channels_last", "channels_last", "channels_first") == "channels_first"
 }
 
-// permuteData returns x (of shape) with its axes reordered: output axis i
-// is input axis perm[i].
-func permuteData(x []float32, shape, perm []int) ([]float32, []int) {
+// maxFastRank is the largest rank whose index bookkeeping (permuteInto,
+// the shapes of some layers) lives on the stack.
+const maxFastRank = 8
+
+// permutedShape writes into dst (of length len(shape)) the shape of x
+// permuted by perm: output axis i is input axis perm[i].
+func permutedShape(dst, shape, perm []int) []int {
+	for i, p := range perm {
+		dst[i] = shape[p]
+	}
+	return dst
+}
+
+// permuteInto writes x (of shape) into dst (len(x) values) with its axes
+// reordered: output axis i is input axis perm[i].
+func permuteInto(dst, x []float32, shape, perm []int) {
 	rank := len(shape)
-	oshape := make([]int, rank)
-	istr := make([]int, rank)
+	if len(x) == 0 {
+		return
+	}
+	var buf [4 * maxFastRank]int
+	var ints []int
+	if rank <= maxFastRank {
+		ints = buf[:4*rank]
+	} else {
+		ints = make([]int, 4*rank)
+	}
+	oshape, istr, ostr, pos := ints[:rank], ints[rank:2*rank], ints[2*rank:3*rank], ints[3*rank:]
 	st := 1
 	for i := rank - 1; i >= 0; i-- {
 		istr[i] = st
 		st *= shape[i]
 	}
-	ostr := make([]int, rank) // input stride of each output axis
 	for i, p := range perm {
 		oshape[i] = shape[p]
-		ostr[i] = istr[p]
+		ostr[i] = istr[p] // input stride of each output axis
 	}
-	out := make([]float32, len(x))
-	if len(x) == 0 {
-		return out, oshape
-	}
-	pos := make([]int, rank)
 	src := 0
-	for i := range out {
-		out[i] = x[src]
+	for i := range dst[:len(x)] {
+		dst[i] = x[src]
 		for k := rank - 1; k >= 0; k-- {
 			pos[k]++
 			src += ostr[k]
@@ -76,7 +92,21 @@ func permuteData(x []float32, shape, perm []int) ([]float32, []int) {
 			pos[k] = 0
 		}
 	}
-	return out, oshape
+}
+
+// permuteTensor returns x with its axes reordered (permuteInto) in a
+// tensor of its own.
+func permuteTensor(x *runtime.Tensor, perm []int) *runtime.Tensor {
+	var buf [maxFastRank]int
+	var shape []int
+	if len(perm) <= maxFastRank {
+		shape = buf[:len(perm)]
+	} else {
+		shape = make([]int, len(perm))
+	}
+	out := runtime.Empty(permutedShape(shape, x.Shape, perm)...)
+	permuteInto(out.Data, x.Data, x.Shape, perm)
+	return out
 }
 
 // ---- Reshape ------------------------------------------------------------
@@ -114,7 +144,13 @@ func decodeReshape(r *Reader) (Config, error) {
 
 // resolveReshape fills in the -1 of target for n elements per sample.
 func resolveReshape(target []int, n int) ([]int, error) {
-	out := append([]int(nil), target...)
+	return resolveReshapeTo(nil, target, n)
+}
+
+// resolveReshapeTo is resolveReshape appending the shape to out.
+func resolveReshapeTo(out, target []int, n int) ([]int, error) {
+	at := len(out)
+	out = append(out, target...)
 	known, free := 1, -1
 	for i, d := range target {
 		if d == -1 {
@@ -127,7 +163,7 @@ func resolveReshape(target []int, n int) ([]int, error) {
 		if known == 0 || n%known != 0 {
 			return nil, fmt.Errorf("cannot reshape %d values per sample to %v", n, target)
 		}
-		out[free] = n / known
+		out[at+free] = n / known
 	} else if known != n {
 		return nil, fmt.Errorf("cannot reshape %d values per sample to %v", n, target)
 	}
@@ -167,12 +203,12 @@ func (l *reshapeLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) 
 	if x.Rank() < 1 {
 		return nil, fmt.Errorf("layers: layer %q (Reshape): input of rank 0", l.name)
 	}
-	t, err := resolveReshape(l.target, runtime.NumElements(x.Shape[1:]))
+	var buf [maxFastRank]int
+	shape, err := resolveReshapeTo(append(buf[:0], x.Shape[0]), l.target, runtime.NumElements(x.Shape[1:]))
 	if err != nil {
 		return nil, fmt.Errorf("layers: layer %q (Reshape): input shape %v: %w", l.name, x.Shape, err)
 	}
-	shape := append([]int{x.Shape[0]}, t...)
-	return []*runtime.Tensor{{Shape: shape, Data: x.Data}}, nil
+	return runtime.One(runtime.View(x.Data, shape...)), nil
 }
 
 // ---- Permute ------------------------------------------------------------
@@ -225,8 +261,7 @@ func (l *permuteLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) 
 	if x.Rank() != len(l.perm) {
 		return nil, fmt.Errorf("layers: layer %q (Permute): input shape %v, want rank %d", l.name, x.Shape, len(l.perm))
 	}
-	data, shape := permuteData(x.Data, x.Shape, l.perm)
-	return []*runtime.Tensor{{Shape: shape, Data: data}}, nil
+	return runtime.One(permuteTensor(x, l.perm)), nil
 }
 
 // ---- RepeatVector ---------------------------------------------------------
@@ -269,7 +304,7 @@ func (l *repeatVectorLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, er
 			copy(out.Data[(i*l.n+t)*d:], row)
 		}
 	}
-	return []*runtime.Tensor{out}, nil
+	return runtime.One(out), nil
 }
 
 // ---- ZeroPadding1D, Cropping1D, UpSampling1D -------------------------------
@@ -374,7 +409,7 @@ func (l *steps1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) 
 				}
 			}
 		}
-		return []*runtime.Tensor{out}, nil
+		return runtime.One(out), nil
 	}
 	out := runtime.Zeros(b, ch, m)
 	for i := 0; i < b; i++ {
@@ -388,7 +423,7 @@ func (l *steps1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) 
 			}
 		}
 	}
-	return []*runtime.Tensor{out}, nil
+	return runtime.One(out), nil
 }
 
 func init() {

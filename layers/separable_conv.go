@@ -104,11 +104,15 @@ func (l *separableConv1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor,
 	if err != nil {
 		return nil, err
 	}
+	defer l.doneInput(data)
 	ch := l.in
 	// Depthwise step: [b*outLen, in*mult], accumulated in float64.
 	dm := l.in * l.mult
-	depth := make([]float32, b*outLen*dm)
-	acc := make([]float64, dm)
+	depth := getScratch(b * outLen * dm) // every value is written
+	defer putScratch(depth)
+	accp := getF64(dm)
+	defer putF64(accp)
+	acc := *accp
 	for bi := 0; bi < b; bi++ {
 		src := data[bi*steps*ch : (bi+1)*steps*ch]
 		for t := 0; t < outLen; t++ {
@@ -138,7 +142,7 @@ func (l *separableConv1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor,
 		addBias(out.Data, l.bias)
 	}
 	l.act(out.Data, l.filters)
-	return []*runtime.Tensor{l.finish(out)}, nil
+	return runtime.One(l.finish(out)), nil
 }
 
 func init() {

@@ -106,17 +106,26 @@ func (l *timeDistributedLayer) ForwardContext(ctx context.Context, in []*runtime
 		return nil, fmt.Errorf("layers: layer %q (TimeDistributed): input shape %v, want (batch, time, ...)", l.name, x.Shape)
 	}
 	b, t := x.Shape[0], x.Shape[1]
-	xi := &runtime.Tensor{Shape: append([]int{b * t}, x.Shape[2:]...), Data: x.Data}
-	ys, err := callLayer(ctx, l.inner, []*runtime.Tensor{xi})
+	var shape [maxFastRank + 1]int
+	xi := runtime.View(x.Data, append(append(shape[:0], b*t), x.Shape[2:]...)...)
+	ys, err := callLayer(ctx, l.inner, runtime.One(xi))
 	if err != nil {
+		runtime.Recycle(xi, x)
 		return nil, err
 	}
 	if len(ys) != 1 || ys[0].Rank() < 1 || ys[0].Shape[0] != b*t {
 		return nil, fmt.Errorf("layers: layer %q (TimeDistributed): the wrapped layer returned an unexpected output", l.name)
 	}
 	y := ys[0]
-	out := &runtime.Tensor{Shape: append([]int{b, t}, y.Shape[1:]...), Data: y.Data, Mask: x.Mask}
-	return []*runtime.Tensor{out}, nil
+	out := runtime.View(y.Data, append(append(shape[:0], b, t), y.Shape[1:]...)...)
+	out.Mask = x.Mask
+	// The headers of the inner call go back; their data lives on in x
+	// and out.
+	if y != xi {
+		runtime.Recycle(y, out)
+	}
+	runtime.Recycle(xi, x, out)
+	return runtime.One(out), nil
 }
 
 func init() {

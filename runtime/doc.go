@@ -9,12 +9,17 @@
 // to the caller and never share memory with its inputs or with each other.
 // Layers are immutable once built.
 //
-// Memory: Zeros and Empty take tensor data from size-classed pools, and
-// Predict gives an intermediate tensor's memory back once its last reader
-// has run and no live tensor, input or output overlaps it (pool.go). A
-// model in steady state reuses its buffers: Predict then allocates its
-// outputs and a few small headers. A Layer must therefore keep no reference
-// to its inputs or outputs after Forward returns.
+// Memory: Zeros, Empty and View take tensor headers, data and masks
+// (MaskBuffer) from pools, and Predict gives an intermediate tensor's
+// header, data and mask back once its last reader has run and no live
+// tensor, input or output uses them (pool.go, header.go). A layer returns
+// one output with One and several with List, which keep the list in the
+// first tensor, and takes its scratch from the pools too. A model in steady
+// state then reuses everything: Predict allocates its outputs (header,
+// data, mask) and the list of them, and nothing else
+// (importer.TestPredictAllocatesOnlyOutputs checks every fixture model). A
+// Layer must therefore keep no reference to its inputs or outputs after
+// Forward returns.
 //
 // Concurrency: a Model is immutable once Graph.Build returns it, and Predict
 // is safe for concurrent use by many goroutines. Predict never keeps state,
@@ -26,5 +31,6 @@
 // inputs) is returned as an error. Programmer errors, such as building a graph
 // with a slot that does not exist, panic.
 //
-// This package imports only the standard library.
+// This package imports only the standard library and kerasrun's
+// internal/freelist.
 package runtime

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"unsafe"
+
+	"github.com/kerasrun/kerasrun/internal/freelist"
 )
 
 // Layer is a built layer: immutable, safe for concurrent use.
@@ -19,7 +21,9 @@ type Layer interface {
 	// modify its inputs, and it must keep no reference to its inputs or
 	// outputs after it returns: Predict recycles the memory of a tensor
 	// once its last reader has run (see Empty). An output may share its
-	// input's memory (a view, or the input itself).
+	// input's memory (a view, or the input itself). The list it returns
+	// is read once, before anything else runs (One and List make it
+	// without allocating).
 	Forward(in []*Tensor) ([]*Tensor, error)
 }
 
@@ -51,6 +55,7 @@ type node struct {
 	layer Layer
 	in    []int
 	out   []int
+	inAt  int // where its input list starts in runState.in
 }
 
 // Graph builds a Model. Add inputs, then calls in an order where every
@@ -137,13 +142,21 @@ func (g *Graph) Build() (*Model, error) {
 	if len(g.outputs) == 0 {
 		return nil, errors.New("runtime: model has no outputs")
 	}
-	return &Model{
+	nin := 0
+	for i := range g.nodes {
+		g.nodes[i].inAt = nin
+		nin += len(g.nodes[i].in)
+	}
+	m := &Model{
 		name:   g.Name,
 		inputs: g.inputs, inSlots: g.inSlots,
 		outputs: g.outputs, outSlots: g.outSlots,
 		nodes: g.nodes, nslots: len(g.shapes), layers: g.layers,
 		dies: deaths(g.nodes, len(g.shapes), g.inSlots, g.outSlots),
-	}, nil
+		nin:  nin,
+	}
+	m.runs.New = m.newRun
+	return m, nil
 }
 
 // deaths returns, for each node, the slots whose tensors are dead once it
@@ -194,6 +207,8 @@ type Model struct {
 	nslots   int
 	layers   []LayerInfo
 	dies     [][]int // per node: slots dead after it (see deaths)
+	nin      int     // the nodes' inputs, all counted
+	runs     freelist.List[runState]
 }
 
 // Name is the model's name.
@@ -248,7 +263,9 @@ func (m *Model) predict(ctx context.Context, sess *sessionRun, inputs []*Tensor)
 	if err := m.checkInputs(inputs); err != nil {
 		return nil, err
 	}
-	slots := make([]*Tensor, m.nslots)
+	rs := m.runs.Get()
+	defer m.putRun(rs)
+	slots := rs.slots
 	for i, s := range m.inSlots {
 		slots[s] = inputs[i]
 	}
@@ -256,7 +273,7 @@ func (m *Model) predict(ctx context.Context, sess *sessionRun, inputs []*Tensor)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		in := make([]*Tensor, len(n.in))
+		in := rs.in[n.inAt : n.inAt+len(n.in) : n.inAt+len(n.in)]
 		for i, s := range n.in {
 			in[i] = slots[s]
 		}
@@ -271,7 +288,7 @@ func (m *Model) predict(ctx context.Context, sess *sessionRun, inputs []*Tensor)
 			slots[s] = out[i]
 		}
 		for _, s := range m.dies[ni] {
-			recycle(slots, s, inputs)
+			recycle(slots, s, inputs, sess)
 		}
 	}
 	res := make([]*Tensor, len(m.outSlots))
@@ -279,6 +296,24 @@ func (m *Model) predict(ctx context.Context, sess *sessionRun, inputs []*Tensor)
 		res[i] = m.own(slots[s], inputs, res[:i])
 	}
 	return res, nil
+}
+
+// runState is the scratch of one predict call: the tensor in each slot and
+// the input list of each node (at node.inAt). Models keep them in a pool.
+type runState struct {
+	slots []*Tensor
+	in    []*Tensor
+}
+
+func (m *Model) newRun() *runState {
+	return &runState{slots: make([]*Tensor, m.nslots), in: make([]*Tensor, m.nin)}
+}
+
+// putRun clears rs, so that the pool holds no tensor, and gives it back.
+func (m *Model) putRun(rs *runState) {
+	clear(rs.slots)
+	clear(rs.in)
+	m.runs.Put(rs)
 }
 
 // blameInputs names the model inputs that feed node n directly in err: a
@@ -303,45 +338,104 @@ func (m *Model) blameInputs(n node, err error) error {
 	return fmt.Errorf("runtime: input %s: %w", strings.Join(names, ", "), err)
 }
 
-// own returns t, or a copy of it when its data or mask is shared with an
-// input or with an output already returned, so that the caller owns every
-// output outright (layers such as Dropout or Flatten hand back their
-// input's memory).
+// own returns t such that the caller owns it outright: a copy when t is an
+// input or an output already returned, or when its data is shared with one
+// (layers such as Dropout or Flatten hand back their input's memory), and
+// t with a copy of its mask when only the mask is shared (two outputs with
+// the mask of one input, say).
 func (m *Model) own(t *Tensor, inputs, prev []*Tensor) *Tensor {
-	shared := false
-	for _, x := range inputs {
-		shared = shared || overlaps(t.Data, x.Data) || overlapsMask(t.Mask, x.Mask)
+	copyAll, copyMask := false, false
+	for _, xs := range [2][]*Tensor{inputs, prev} {
+		for _, x := range xs {
+			copyAll = copyAll || x == t || overlaps(t.Data, x.Data)
+			copyMask = copyMask || overlapsMask(t.Mask, x.Mask)
+		}
 	}
-	for _, x := range prev {
-		shared = shared || overlaps(t.Data, x.Data) || overlapsMask(t.Mask, x.Mask)
+	switch {
+	case copyAll:
+		c := Empty(t.Shape...)
+		copy(c.Data, t.Data)
+		c.Mask = t.Mask
+		t = c
+	case !copyMask:
+		return t
 	}
-	if shared {
-		return t.Clone()
+	if t.Mask != nil {
+		mask := MaskBuffer(len(t.Mask))
+		copy(mask, t.Mask)
+		t.Mask = mask
 	}
 	return t
 }
 
-// recycle gives the data of the dead slot s back to the pools unless
-// another slot still holds it (a view, or the same tensor) or it belongs to
-// an input, and then empties the slot.
-func recycle(slots []*Tensor, s int, inputs []*Tensor) {
+// recycle gives the data and the mask of the dead slot s back to the
+// pools unless another slot still holds them (a view, the same tensor, a
+// mask passed on) or they belong to an input, then its header (see header.go) unless a live tensor, an input
+// or a session state is it or holds its Shape, and then empties the slot.
+func recycle(slots []*Tensor, s int, inputs []*Tensor, sess *sessionRun) {
 	t := slots[s]
 	slots[s] = nil
-	if t == nil || cap(t.Data) == 0 {
+	if t == nil {
 		return
 	}
-	all := t.Data[:cap(t.Data)]
+	if cap(t.Data) > 0 && !dataLive(t.Data[:cap(t.Data)], slots, inputs) {
+		PutBuffer(t.Data)
+	}
+	if cap(t.Mask) > 0 && !maskLive(t.Mask[:cap(t.Mask)], slots, inputs) {
+		PutMask(t.Mask)
+	}
+	if !t.recyclable || headerLive(t, slots, inputs) || sess.holds(t) {
+		return
+	}
+	putHeader(t)
+}
+
+// dataLive reports whether the array all overlaps the data of a live slot
+// or an input (nil entries are skipped).
+func dataLive(all []float32, slots, inputs []*Tensor) bool {
 	for _, x := range inputs {
-		if overlaps(all, x.Data) {
-			return
+		if x != nil && overlaps(all, x.Data) {
+			return true
 		}
 	}
 	for _, x := range slots {
 		if x != nil && overlaps(all, x.Data) {
-			return
+			return true
 		}
 	}
-	PutBuffer(t.Data)
+	return false
+}
+
+// maskLive reports whether the array all overlaps the mask of a live slot
+// or an input.
+func maskLive(all []bool, slots, inputs []*Tensor) bool {
+	for _, x := range inputs {
+		if x != nil && overlapsMask(all, x.Mask) {
+			return true
+		}
+	}
+	for _, x := range slots {
+		if x != nil && overlapsMask(all, x.Mask) {
+			return true
+		}
+	}
+	return false
+}
+
+// headerLive reports whether a live slot or an input is the header h or
+// holds its Shape.
+func headerLive(h *Tensor, slots, inputs []*Tensor) bool {
+	for _, x := range inputs {
+		if x != nil && sharesHeader(h, x) {
+			return true
+		}
+	}
+	for _, x := range slots {
+		if x != nil && sharesHeader(h, x) {
+			return true
+		}
+	}
+	return false
 }
 
 func overlaps(a, b []float32) bool {

@@ -17,14 +17,15 @@ import (
 // outputs returned to the caller, is garbage collected as usual. Layers
 // take their own scratch memory from the same pools (Buffer, PutBuffer).
 //
-// The size classes have three significant bits (64, 80, 96, 112, 128,
-// 160, ... floats), so a buffer wastes at most a quarter of its memory.
+// The size classes have three significant bits (8, 10, 12, 14, 16, 20,
+// ... floats), so a buffer wastes at most a quarter of its memory (a
+// buffer of fewer than 8 floats takes 8).
 // The pools hold a pointer to the first element of each array, so that
 // putting one back does not allocate.
 
 const (
-	minPoolFloats = 64     // smaller buffers are allocated as usual
-	maxPoolShift  = 40 - 3 // larger ones too
+	minPoolFloats = 8      // smaller buffers take a buffer of 8
+	maxPoolShift  = 40 - 3 // larger ones are allocated as usual
 	numClasses    = (maxPoolShift + 1) * 8
 )
 
@@ -33,14 +34,15 @@ var bufPools [numClasses]sync.Pool
 // poolClass returns the size class that holds n floats and its capacity,
 // or -1 when n is not pooled.
 func poolClass(n int) (class, size int) {
-	if n < minPoolFloats {
+	if n <= 0 {
 		return -1, n
 	}
+	n = max(n, minPoolFloats)
 	shift := bits.Len(uint(n-1)) - 3
 	if shift > maxPoolShift {
 		return -1, n
 	}
-	k := (n-1)>>shift + 1 // 5..8 (4..8 at the smallest sizes)
+	k := (n-1)>>shift + 1 // 5..8 (8 at shift 0, n = 8)
 	return shift*8 + k - 1, k << shift
 }
 
@@ -71,6 +73,35 @@ func PutBuffer(b []float32) {
 		if !shared[c].put(p) {
 			bufPools[c].Put(p)
 		}
+	}
+}
+
+// Masks are pooled as data is, in the same size classes, so that the
+// layers of a masked model (Masking, an Embedding with mask_zero, the
+// merges) take their output masks from the pools and predict gives back
+// the mask of a dead intermediate tensor that no live one shares.
+var maskPools [numClasses]sync.Pool
+
+// MaskBuffer returns n mask values with undefined contents from the pools.
+// Give it back with PutMask when done, or let the garbage collector have
+// it.
+func MaskBuffer(n int) []bool {
+	c, size := poolClass(n)
+	if c < 0 {
+		return make([]bool, n)
+	}
+	if p, ok := maskPools[c].Get().(unsafe.Pointer); ok {
+		return unsafe.Slice((*bool)(p), size)[:n]
+	}
+	return make([]bool, n, size)
+}
+
+// PutMask gives m back for reuse by MaskBuffer, as PutBuffer does for
+// data.
+func PutMask(m []bool) {
+	n := cap(m)
+	if c, size := poolClass(n); c >= 0 && size == n {
+		maskPools[c].Put(unsafe.Pointer(unsafe.SliceData(m)))
 	}
 }
 
@@ -137,7 +168,10 @@ func init() { armGCDrain() }
 // that the layer overwrites entirely; otherwise use Zeros. It panics on a
 // negative dimension.
 func Empty(shape ...int) *Tensor {
-	return &Tensor{Shape: append([]int(nil), shape...), Data: Buffer(numel(shape))}
+	n := numel(shape)
+	t := newHeader(shape)
+	t.Data = Buffer(n)
+	return t
 }
 
 func numel(shape []int) int {
@@ -151,21 +185,21 @@ func numel(shape []int) int {
 	return n
 }
 
-// Recycle gives the data of t, a tensor the caller made (with Zeros or
-// Empty) and no longer needs, back for reuse by Zeros and Empty. Nothing
-// may use t or its data afterwards. t is kept when its data overlaps one of
-// the live tensors (say a layer's input that an inner layer may have
-// passed through).
+// Recycle gives the data of t, a tensor the caller made (with Zeros,
+// Empty or View) and no longer needs, back for reuse, and its header too.
+// Nothing may use t or its data afterwards. The data is kept when it
+// overlaps one of the live tensors (say a layer's input that an inner
+// layer may have passed through), the header when a live tensor is t or
+// holds its Shape.
 func Recycle(t *Tensor, live ...*Tensor) {
-	if t == nil || cap(t.Data) == 0 {
+	if t == nil {
 		return
 	}
-	all := t.Data[:cap(t.Data)]
-	for _, x := range live {
-		if x != nil && overlaps(all, x.Data) {
-			return
-		}
+	if cap(t.Data) > 0 && !dataLive(t.Data[:cap(t.Data)], nil, live) {
+		PutBuffer(t.Data)
 	}
-	PutBuffer(t.Data)
 	t.Data = nil
+	if t.recyclable && !headerLive(t, nil, live) {
+		putHeader(t)
+	}
 }

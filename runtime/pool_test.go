@@ -129,26 +129,22 @@ func TestBufferSharedAcrossGoroutines(t *testing.T) {
 	runtime.PutBuffer(got)
 }
 
-// TestRecycleHonoursLive: Recycle keeps a tensor whose memory a live tensor
-// shares (it is not handed out again), and gives back one that no live
-// tensor touches.
+// TestRecycleHonoursLive: Recycle keeps memory that a live tensor shares
+// (it is not handed out again), and gives back memory that no live tensor
+// touches. t itself may not be looked at after Recycle (its header is
+// recycled too), so the test keeps the address of its data.
 func TestRecycleHonoursLive(t *testing.T) {
 	const n = 3000
 	owner := runtime.Empty(n)
+	kept := &owner.Data[0]
 	view := &runtime.Tensor{Shape: []int{n / 2}, Data: owner.Data[n/2:]}
 	runtime.Recycle(owner, view)
-	if owner.Data == nil {
-		t.Fatal("Recycle gave back memory that a live view shares")
-	}
-	if b := runtime.Buffer(n); &b[0] == &owner.Data[0] {
+	if b := runtime.Buffer(n); &b[0] == kept {
 		t.Fatal("memory kept for a live view was handed out again")
 	}
 	other := runtime.Empty(n)
 	first := &other.Data[0]
 	runtime.Recycle(other, view)
-	if other.Data != nil {
-		t.Fatal("Recycle kept a tensor that no live tensor touches")
-	}
 	if b := runtime.Buffer(n); &b[0] != first {
 		t.Fatal("the recycled memory was not handed out next")
 	}

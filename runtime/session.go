@@ -107,6 +107,25 @@ type sessionRun struct {
 	prev, next map[int][]*Tensor // by node index
 }
 
+// holds reports whether one of the session's states (those it started
+// from, kept should the call fail, and those collected so far) is the
+// header t or holds its Shape.
+func (r *sessionRun) holds(t *Tensor) bool {
+	if r == nil {
+		return false
+	}
+	for _, m := range [2]map[int][]*Tensor{r.prev, r.next} {
+		for _, states := range m {
+			for _, x := range states {
+				if x != nil && sharesHeader(t, x) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 func (r *sessionRun) forward(ctx context.Context, node int, l Layer, in []*Tensor) ([]*Tensor, error) {
 	sl, ok := l.(StatefulLayer)
 	if !ok || !sl.Stateful() {

@@ -15,6 +15,13 @@ type Tensor struct {
 	Shape []int
 	Data  []float32
 	Mask  []bool
+
+	// For headers from Empty, Zeros and View (header.go): Shape's storage,
+	// the list that One and List return, and the mark that predict may
+	// recycle it.
+	dims       [inlineRank]int
+	list       [maxList]*Tensor
+	recyclable bool
 }
 
 // NewTensor returns a tensor over data with the given shape. It returns an
@@ -62,7 +69,7 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 	if NumElements(shape) != len(t.Data) {
 		panic(fmt.Sprintf("runtime: cannot reshape %v to %v", t.Shape, shape))
 	}
-	return &Tensor{Shape: append([]int(nil), shape...), Data: t.Data}
+	return View(t.Data, shape...)
 }
 
 // NumElements returns the product of the dimensions of a concrete shape.
