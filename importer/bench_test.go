@@ -14,13 +14,22 @@ import (
 )
 
 // The perf workloads W1-W3 of ../shared/perf (WORKLOADS.md), generated once
-// per test binary by its peers/gen.py into a temporary folder, or taken from
-// $KERASRUN_PERF_BUILD.
+// per test binary by its peers/gen.py into a temporary folder (removed by
+// TestMain when the tests end), or taken from $KERASRUN_PERF_BUILD.
 var (
 	perfOnce  sync.Once
 	perfBuild string
+	perfTemp  string
 	perfErr   error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if perfTemp != "" {
+		os.RemoveAll(perfTemp)
+	}
+	os.Exit(code)
+}
 
 func perfWorkloads(b testing.TB) string {
 	perfOnce.Do(func() {
@@ -38,6 +47,7 @@ func perfWorkloads(b testing.TB) string {
 			perfErr = err
 			return
 		}
+		perfTemp = dir
 		if out, err := exec.Command("/usr/bin/python3", gen, dir).CombinedOutput(); err != nil {
 			perfErr = fmt.Errorf("%v: %s", err, out)
 			return
