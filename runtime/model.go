@@ -368,74 +368,44 @@ func (m *Model) own(t *Tensor, inputs, prev []*Tensor) *Tensor {
 	return t
 }
 
-// recycle gives the data and the mask of the dead slot s back to the
-// pools unless another slot still holds them (a view, the same tensor, a
-// mask passed on) or they belong to an input, then its header (see header.go) unless a live tensor, an input
-// or a session state is it or holds its Shape, and then empties the slot.
+// recycle empties the dead slot s and gives the data and the mask of its
+// tensor back to the pools unless another slot still holds them (a view,
+// the same tensor, a mask passed on) or they belong to an input, and its
+// header (see header.go) unless a live tensor, an input or a session state
+// is it or holds its Shape.
 func recycle(slots []*Tensor, s int, inputs []*Tensor, sess *sessionRun) {
 	t := slots[s]
 	slots[s] = nil
 	if t == nil {
 		return
 	}
-	if cap(t.Data) > 0 && !dataLive(t.Data[:cap(t.Data)], slots, inputs) {
+	data, mask, header := liveParts(t, slots, inputs)
+	if cap(t.Data) > 0 && !data {
 		PutBuffer(t.Data)
 	}
-	if cap(t.Mask) > 0 && !maskLive(t.Mask[:cap(t.Mask)], slots, inputs) {
+	if cap(t.Mask) > 0 && !mask {
 		PutMask(t.Mask)
 	}
-	if !t.recyclable || headerLive(t, slots, inputs) || sess.holds(t) {
-		return
+	if t.recyclable && !header && !sess.holds(t) {
+		putHeader(t)
 	}
-	putHeader(t)
 }
 
-// dataLive reports whether the array all overlaps the data of a live slot
-// or an input (nil entries are skipped).
-func dataLive(all []float32, slots, inputs []*Tensor) bool {
-	for _, x := range inputs {
-		if x != nil && overlaps(all, x.Data) {
-			return true
+// liveParts reports whether a live slot or an input (nil entries are
+// skipped) still uses t's data array, its mask array or its header (is t,
+// or holds its Shape).
+func liveParts(t *Tensor, slots, inputs []*Tensor) (data, mask, header bool) {
+	allData, allMask := t.Data[:cap(t.Data)], t.Mask[:cap(t.Mask)]
+	for _, xs := range [2][]*Tensor{inputs, slots} {
+		for _, x := range xs {
+			if x != nil {
+				data = data || overlaps(allData, x.Data)
+				mask = mask || overlapsMask(allMask, x.Mask)
+				header = header || sharesHeader(t, x)
+			}
 		}
 	}
-	for _, x := range slots {
-		if x != nil && overlaps(all, x.Data) {
-			return true
-		}
-	}
-	return false
-}
-
-// maskLive reports whether the array all overlaps the mask of a live slot
-// or an input.
-func maskLive(all []bool, slots, inputs []*Tensor) bool {
-	for _, x := range inputs {
-		if x != nil && overlapsMask(all, x.Mask) {
-			return true
-		}
-	}
-	for _, x := range slots {
-		if x != nil && overlapsMask(all, x.Mask) {
-			return true
-		}
-	}
-	return false
-}
-
-// headerLive reports whether a live slot or an input is the header h or
-// holds its Shape.
-func headerLive(h *Tensor, slots, inputs []*Tensor) bool {
-	for _, x := range inputs {
-		if x != nil && sharesHeader(h, x) {
-			return true
-		}
-	}
-	for _, x := range slots {
-		if x != nil && sharesHeader(h, x) {
-			return true
-		}
-	}
-	return false
+	return data, mask, header
 }
 
 func overlaps(a, b []float32) bool {

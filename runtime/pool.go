@@ -195,11 +195,12 @@ func Recycle(t *Tensor, live ...*Tensor) {
 	if t == nil {
 		return
 	}
-	if cap(t.Data) > 0 && !dataLive(t.Data[:cap(t.Data)], nil, live) {
+	data, _, header := liveParts(t, nil, live)
+	if cap(t.Data) > 0 && !data {
 		PutBuffer(t.Data)
 	}
 	t.Data = nil
-	if t.recyclable && !headerLive(t, nil, live) {
+	if t.recyclable && !header {
 		putHeader(t)
 	}
 }
