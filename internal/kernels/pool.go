@@ -31,7 +31,7 @@ const callerSpin = 30 * time.Microsecond
 // other process's slice. So the pool watches for it: a helper whose spin
 // loop was descheduled (two polls far apart), or a caller that waited long
 // for a helper's chunk, is a sign when another process's thread is
-// runnable at that moment (othersRunning: a stall of the whole VM is no
+// runnable at that moment (othersRunnable: a stall of the whole VM is no
 // sign); two signs within confirmWithin mark the machine contended for
 // contendedFor.
 // Meanwhile helpers park as soon as they run out of work (a parked thread
@@ -55,10 +55,24 @@ var (
 // which alone would cost 50 ms of single-core steps.
 const confirmWithin = 100 * time.Millisecond
 
-// markContended records a sign of contention at now, and marks the machine
-// contended when the previous sign was recent.
+// markContended records a sign of contention at now, if another process's
+// thread is runnable now (othersRunnable), which tells a sign of contention
+// from a stall of the whole virtual machine: a VM's vCPU that the host
+// deschedules for a moment (steal time) stalls a helper just as another
+// process would, but it does not make the guest run a thread that is not
+// ours. Our own runnable threads are not counted: the Go runtime briefly
+// runs more of them than GOMAXPROCS, and counting those against GOMAXPROCS
+// (as this once did) marked a quiet machine contended once or twice a
+// second, each time putting 50 ms of steps on one core. Where the count
+// cannot be read every sign counts.
 func markContended(now time.Time) {
-	if !othersRunning() {
+	noteSign(now, othersRunnable())
+}
+
+// noteSign records a sign of contention at now when others holds, and
+// marks the machine contended when the previous sign was recent.
+func noteSign(now time.Time, others bool) {
+	if !others {
 		return
 	}
 	t := now.UnixNano()
@@ -66,18 +80,6 @@ func markContended(now time.Time) {
 		contendedUntil.Store(now.Add(contendedFor).UnixNano())
 	}
 }
-
-// othersRunning reports whether another process's thread is runnable now,
-// which tells a sign of contention from a stall of the whole virtual
-// machine: a VM's vCPU that the host deschedules for a moment (steal
-// time) stalls a helper just as another process would, but it does not
-// make the guest run a thread that is not ours. Our own runnable threads
-// are not counted: the Go runtime briefly runs more of them than
-// GOMAXPROCS, and counting those against GOMAXPROCS (as this once did)
-// marked a quiet machine contended once or twice a second, each time
-// putting 50 ms of steps on one core. Where the count cannot be read it
-// reports true (every sign counts). A variable for the tests.
-var othersRunning = othersRunnable
 
 // While the machine is contended, a parallel loop is worth it only when a
 // stall on a descheduled helper (up to the other process's time slice, a

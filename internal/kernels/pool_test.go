@@ -21,22 +21,19 @@ func TestSplitWorthUnderContention(t *testing.T) {
 		t.Fatal("a quiet machine must split any work")
 	}
 	defer lastSign.Store(lastSign.Load())
-	defer func(f func() bool) { othersRunning = f }(othersRunning)
 	// A stall of the whole VM (nobody else runnable) is not a sign.
-	othersRunning = func() bool { return false }
 	lastSign.Store(0)
-	markContended(time.Now())
-	markContended(time.Now())
+	noteSign(time.Now(), false)
+	noteSign(time.Now(), false)
 	if Contended() {
 		t.Fatal("two stalls with no other thread runnable marked the machine contended")
 	}
-	othersRunning = func() bool { return true }
-	markContended(time.Now().Add(-2 * confirmWithin))
-	markContended(time.Now())
+	noteSign(time.Now().Add(-2*confirmWithin), true)
+	noteSign(time.Now(), true)
 	if Contended() {
 		t.Fatal("two signs far apart marked the machine contended")
 	}
-	markContended(time.Now())
+	noteSign(time.Now(), true)
 	if !Contended() {
 		t.Fatal("two signs close together did not mark the machine contended")
 	}
