@@ -208,12 +208,7 @@ func broadcastIndex(full, small []int) *[]int {
 	idxp := getInts(n)
 	idx := *idxp
 	var buf [2 * maxFastRank]int
-	var ints []int
-	if len(full) <= maxFastRank {
-		ints = buf[:len(small)+len(full)]
-	} else {
-		ints = make([]int, len(small)+len(full))
-	}
+	ints := intsIn(buf[:], len(small)+len(full))
 	sstr, pos := ints[:len(small)], ints[len(small):]
 	st := 1
 	for i := len(small) - 1; i >= 0; i-- {

@@ -220,10 +220,7 @@ func broadcastBinary(a, b *runtime.Tensor, f func(x, y float32) float32) (*runti
 	rank := max(a.Rank(), b.Rank())
 	var asBuf, bsBuf, shapeBuf [maxFastRank]int
 	as, bs := expandAfterBatch(asBuf[:0], a.Shape, rank), expandAfterBatch(bsBuf[:0], b.Shape, rank)
-	shape := shapeBuf[:0]
-	for range rank {
-		shape = append(shape, 0)
-	}
+	shape := intsIn(shapeBuf[:], rank)
 	for i := range shape {
 		switch {
 		case as[i] == bs[i] || bs[i] == 1:

@@ -223,9 +223,9 @@ func ones(n int) []float32 {
 // path.
 func paramIndex(shape, axes, pshape []int) (*[]int, error) {
 	var smallBuf [maxFastRank]int
-	small := smallBuf[:0]
-	for range shape {
-		small = append(small, 1)
+	small := intsIn(smallBuf[:], len(shape))
+	for i := range small {
+		small[i] = 1
 	}
 	for i, a := range axes {
 		if shape[a] != pshape[i] {
@@ -384,10 +384,7 @@ func (l *layerNormLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 	}
 	if moved != nil {
 		var invBuf [maxFastRank]int
-		inv := invBuf[:0]
-		for range perm {
-			inv = append(inv, 0)
-		}
+		inv := intsIn(invBuf[:], len(perm))
 		for i, p := range perm {
 			inv[p] = i
 		}

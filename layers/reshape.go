@@ -46,6 +46,16 @@ func channelsFirstOption(r *Reader) bool {
 // the shapes of some layers) lives on the stack.
 const maxFastRank = 8
 
+// intsIn returns n zeroed ints: buf[:n] when they fit (a caller's array on
+// its stack), new ones otherwise.
+func intsIn(buf []int, n int) []int {
+	if n > len(buf) {
+		return make([]int, n)
+	}
+	clear(buf[:n])
+	return buf[:n]
+}
+
 // permutedShape writes into dst (of length len(shape)) the shape of x
 // permuted by perm: output axis i is input axis perm[i].
 func permutedShape(dst, shape, perm []int) []int {
@@ -63,12 +73,7 @@ func permuteInto(dst, x []float32, shape, perm []int) {
 		return
 	}
 	var buf [4 * maxFastRank]int
-	var ints []int
-	if rank <= maxFastRank {
-		ints = buf[:4*rank]
-	} else {
-		ints = make([]int, 4*rank)
-	}
+	ints := intsIn(buf[:], 4*rank)
 	oshape, istr, ostr, pos := ints[:rank], ints[rank:2*rank], ints[2*rank:3*rank], ints[3*rank:]
 	st := 1
 	for i := rank - 1; i >= 0; i-- {
@@ -98,13 +103,7 @@ func permuteInto(dst, x []float32, shape, perm []int) {
 // tensor of its own.
 func permuteTensor(x *runtime.Tensor, perm []int) *runtime.Tensor {
 	var buf [maxFastRank]int
-	var shape []int
-	if len(perm) <= maxFastRank {
-		shape = buf[:len(perm)]
-	} else {
-		shape = make([]int, len(perm))
-	}
-	out := runtime.Empty(permutedShape(shape, x.Shape, perm)...)
+	out := runtime.Empty(permutedShape(intsIn(buf[:], len(perm)), x.Shape, perm)...)
 	permuteInto(out.Data, x.Data, x.Shape, perm)
 	return out
 }
