@@ -29,15 +29,18 @@ const callerSpin = 30 * time.Microsecond
 // a CPU hog to the OS scheduler: it gets time slices of milliseconds, and a
 // step that waits for a chunk the helper holds waits for the rest of the
 // other process's slice. So the pool watches for it: a helper whose spin
-// loop was descheduled (two polls far apart), or a caller that waited long
-// for a helper's chunk, is a sign when another process's thread is
-// runnable at that moment (othersRunnable: a stall of the whole VM is no
-// sign); two signs within confirmWithin mark the machine contended for
-// contendedFor.
+// loop was descheduled (two polls far apart), a caller that waited long
+// for a helper's chunk, or a thread that spent a quarter of its recent
+// time waiting for a CPU (noteWaits), is a sign when another process's
+// thread is runnable at that moment (othersRunnable: a stall of the whole
+// VM is no sign); two signs within confirmWithin mark the machine
+// contended for contendedFor.
 // Meanwhile helpers park as soon as they run out of work (a parked thread
-// that wakes is scheduled promptly, ahead of the busy process), and
-// Contended tells callers to keep work split finer than ContendedMinFlops
-// on one goroutine (SplitWorth).
+// that wakes is scheduled promptly, ahead of the busy process), a helper
+// that joins a loop whose work is shared out as it goes runs off its
+// caller's CPU (awayFrom), and Contended tells callers to keep work split finer than ContendedMinFlops
+// on one goroutine (SplitWorth), or to share it in ways that never wait
+// for a descheduled thread (ParallelForDetached, layers' shared LSTM loop).
 const (
 	contendedFor = 50 * time.Millisecond
 	preemptGap   = time.Millisecond // a poll gap that means descheduled
@@ -104,9 +107,30 @@ func SplitWorth(n, flopsPerIndex int) bool {
 	return flopsPerIndex >= ContendedMinPiece && n*flopsPerIndex >= ContendedMinTotal
 }
 
+// Contention is what Contended reports: what the machine shows
+// (ContentionMachine, the default), or, set by OverrideContention for a
+// test, always contended (ContentionBusy) or never (ContentionQuiet).
+type Contention int32
+
+const (
+	ContentionMachine Contention = iota
+	ContentionBusy
+	ContentionQuiet
+)
+
+var contentionOverride atomic.Int32
+
+// OverrideContention makes Contended report c from now on, for tests that
+// check one way of splitting work, or count allocations, whatever else
+// runs on the machine.
+func OverrideContention(c Contention) { contentionOverride.Store(int32(c)) }
+
 // Contended reports whether the pool has seen another process compete for
 // the cores in the last contendedFor.
 func Contended() bool {
+	if o := contentionOverride.Load(); o != int32(ContentionMachine) {
+		return o == int32(ContentionBusy)
+	}
 	until := contendedUntil.Load()
 	if until == 0 {
 		return false // the common case, without reading the clock
@@ -139,6 +163,14 @@ type parJob struct {
 	removed    bool  // taken off pool.jobs; under pool.mu
 	fin        chan struct{}
 	fn         func(i int)
+	// release, set by ParallelForDetached, is called once the last index
+	// has returned; orphan is set (under pool.mu) when the caller left
+	// before a helper did, which then calls release itself.
+	release func()
+	orphan  bool
+	// avoid is the caller's CPU, or -1: the helpers that join run off it
+	// (awayFrom; see parallelFor).
+	avoid int32
 }
 
 var jobs = freelist.List[parJob]{New: func() *parJob { return &parJob{fin: make(chan struct{}, 1)} }}
@@ -155,6 +187,27 @@ var jobs = freelist.List[parJob]{New: func() *parJob { return &parJob{fin: make(
 //
 // fn must be safe to call concurrently for different indices.
 func ParallelFor(n, threads int, fn func(i int)) {
+	parallelFor(n, threads, fn, nil)
+}
+
+// ParallelForDetached is ParallelFor, except that when the caller has run
+// out of indices it does not wait for a helper still inside one: it
+// returns at once, and release is called (on whichever goroutine leaves
+// last) when every fn call has returned. It is for loops whose indices
+// finish their shared work among themselves (layers' shared time loop),
+// where a helper that the OS has descheduled in the middle of an index
+// has nothing left that anyone needs, and waiting for it to be scheduled
+// again would stall the caller for the rest of another process's time
+// slice. Whatever that index still reads must stay valid until release.
+func ParallelForDetached(n, threads int, fn func(i int), release func()) {
+	if n <= 0 {
+		release()
+		return
+	}
+	parallelFor(n, threads, fn, release)
+}
+
+func parallelFor(n, threads int, fn func(i int), release func()) {
 	if n <= 0 {
 		return
 	}
@@ -168,11 +221,26 @@ func ParallelFor(n, threads int, fn func(i int)) {
 		for i := 0; i < n; i++ {
 			fn(i)
 		}
+		if release != nil {
+			release()
+		}
 		return
 	}
 	j := jobs.Get()
 	j.next.Store(0)
 	j.n, j.maxHelpers, j.helpers, j.joined, j.removed, j.fn = int32(n), int32(threads-1), 0, 0, false, fn
+	j.release, j.orphan = release, false
+	// On a contended machine, a loop whose indices the cores share out
+	// as they go (more indices than goroutines, or a detached loop) runs
+	// its helpers off the caller's CPU (awayFrom). A loop of one index a
+	// goroutine does not: there the helper's half would run at the busy
+	// core's speed, the caller's at full speed, and the loop end with the
+	// slower.
+	j.avoid = -1
+	if (n > threads || release != nil) && Contended() {
+		j.avoid = int32(currentCPU())
+	}
+	noteWaits(time.Now())
 	pool.push(j, threads-1)
 	t0 := time.Now()
 	mine := 0
@@ -187,6 +255,12 @@ func ParallelFor(n, threads int, fn func(i int)) {
 	pool.mu.Lock()
 	pool.remove(j)
 	wait := j.helpers > 0
+	if wait && release != nil {
+		// The last helper out calls release and gives j back.
+		j.orphan = true
+		pool.mu.Unlock()
+		return
+	}
 	pool.mu.Unlock()
 	if wait {
 		// A helper is still running its last index: poll briefly (it is
@@ -212,8 +286,11 @@ func ParallelFor(n, threads int, fn func(i int)) {
 			markContended(now)
 		}
 	}
-	j.fn = nil
+	j.fn, j.release = nil, nil
 	jobs.Put(j)
+	if release != nil {
+		release()
+	}
 }
 
 // push publishes j and makes sure up to want helpers exist and are awake.
@@ -279,8 +356,11 @@ func (p *workerPool) take() *parJob {
 func (p *workerPool) helper() {
 	deadline := time.Now().Add(spinFor)
 	last := time.Now() // the previous poll, to notice being descheduled
+	away := newAwayFrom()
 	for {
 		if j := p.take(); j != nil {
+			away.follow(int(j.avoid))
+			noteWaits(time.Now())
 			for {
 				i := j.next.Add(1) - 1
 				if i >= j.n {
@@ -291,10 +371,21 @@ func (p *workerPool) helper() {
 			p.working.Add(-1)
 			p.mu.Lock()
 			j.helpers--
+			var orphan *parJob
 			if j.removed && j.helpers == 0 {
-				j.fin <- struct{}{}
+				if j.orphan {
+					orphan = j
+				} else {
+					j.fin <- struct{}{}
+				}
 			}
 			p.mu.Unlock()
+			if orphan != nil {
+				release := orphan.release
+				orphan.fn, orphan.release = nil, nil
+				jobs.Put(orphan)
+				release()
+			}
 			last = time.Now()
 			deadline = last.Add(spinFor)
 			continue

@@ -53,3 +53,20 @@ func othersFrom(loadavg []byte, own int, ownOK bool) bool {
 	}
 	return n > own
 }
+
+// schedstatWait parses a /proc/.../schedstat line, "run_ns wait_ns
+// slices": the thread's time spent runnable but waiting for a CPU.
+func schedstatWait(line []byte) (int64, bool) {
+	f := bytes.Fields(line)
+	if len(f) < 2 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range f[1] {
+		if c < '0' || c > '9' || n > (1<<62)/10 {
+			return 0, false
+		}
+		n = 10*n + int64(c-'0')
+	}
+	return n, len(f[1]) > 0
+}

@@ -3,6 +3,7 @@ package kernels
 import (
 	"bytes"
 	"encoding/binary"
+	goruntime "runtime"
 	"syscall"
 	"unsafe"
 )
@@ -104,4 +105,18 @@ func readProc(dir int, path string, buf []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return buf[:n], true
+}
+
+// threadWait returns the calling thread's id and its run-queue wait so
+// far in ns (/proc/thread-self/schedstat; see noteWaits).
+func threadWait() (tid int, wait int64, ok bool) {
+	goruntime.LockOSThread() // the file and the id of one thread
+	defer goruntime.UnlockOSThread()
+	var buf [96]byte
+	b, ok := readProc(atCWD, "/proc/thread-self/schedstat\x00", buf[:])
+	if !ok {
+		return 0, 0, false
+	}
+	wait, ok = schedstatWait(b)
+	return syscall.Gettid(), wait, ok
 }

@@ -1,0 +1,81 @@
+package kernels
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Run-queue waits. The most direct sign that another process competes for
+// the cores is the time our own threads spend runnable but not running,
+// which Linux counts per thread (/proc/thread-self/schedstat). On a quiet
+// machine it is about 1-2% of their time (with GOMAXPROCS at most the
+// cores); with one core of two kept busy by another process, 40-50%
+// (measured on the 2-vCPU VM of ../shared/perf, W1 and W3 under `yes`).
+// Threads that are about to run parallel work (noteWaits) read theirs at
+// most once per waitEvery between them, and a thread that waited more
+// than a quarter of the time since its own previous reading marks the
+// machine contended. It costs one small /proc read (a few µs) per
+// waitEvery at most, and nothing where schedstat cannot be read.
+const (
+	waitEvery  = 2_000_000   // ns between readings, over all threads
+	waitWindow = 200_000_000 // ns: an older reading of the same thread is too old to compare
+)
+
+var (
+	lastWaitRead atomic.Int64 // unix ns of the last reading
+	waitTab      struct {
+		mu   sync.Mutex
+		next int
+		tid  [16]int32
+		wait [16]int64
+		at   [16]int64
+	}
+)
+
+// noteWaits reads the calling thread's run-queue wait when no thread has
+// for waitEvery, and counts a sign of contention (markContended) when the
+// thread waited for more than a quarter of the time since its previous
+// reading. Like the other signs, it counts only while another process's
+// thread is runnable (our own threads wait too when the Go runtime runs
+// more of them than there are cores: its garbage collector's, while a
+// model loads), and it takes two signs within confirmWithin.
+func noteWaits(now time.Time) {
+	ns := now.UnixNano()
+	last := lastWaitRead.Load()
+	if ns-last < waitEvery || !lastWaitRead.CompareAndSwap(last, ns) {
+		return
+	}
+	tid, wait, ok := threadWait()
+	if ok && waitedMuch(int32(tid), wait, ns) {
+		markContended(now)
+	}
+}
+
+// waitedMuch records thread tid's run-queue wait at now and reports
+// whether it grew by more than a quarter of the time since the thread's
+// previous record (when that is recent).
+func waitedMuch(tid int32, wait, now int64) bool {
+	t := &waitTab
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i := -1
+	for k, id := range t.tid {
+		if id == tid {
+			i = k
+			break
+		}
+	}
+	much := false
+	if i >= 0 {
+		if dt := now - t.at[i]; dt > 0 && dt <= waitWindow {
+			much = 4*(wait-t.wait[i]) > dt
+		}
+	} else {
+		i = t.next
+		t.next = (t.next + 1) % len(t.tid)
+		t.tid[i] = tid
+	}
+	t.wait[i], t.at[i] = wait, now
+	return much
+}
