@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -168,6 +169,9 @@ func TestChunkedProjectionBitIdentical(t *testing.T) {
 // return_state, and checks every output bit: a row's arithmetic must not
 // depend on the rows it runs with.
 func TestRowSplitBitIdentical(t *testing.T) {
+	// Pieces of rows are a quiet machine's way (recurPieces).
+	kernels.OverrideContention(kernels.ContentionQuiet)
+	defer kernels.OverrideContention(kernels.ContentionMachine)
 	defer func(a, b int) { rowSplitMin, rowSplitSmall = a, b }(rowSplitMin, rowSplitSmall)
 	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(3))
 	rng := rand.New(rand.NewSource(9))
@@ -193,7 +197,7 @@ func TestRowSplitBitIdentical(t *testing.T) {
 					}
 					rows := sz.rows
 					rowSplitMin = rows
-					if p := recurPieces(context.Background(), l.(*rnnLayer).cell, batch); p != batch/rows {
+					if p := recurPieces(context.Background(), l.(*rnnLayer).cell, batch, steps); p != batch/rows {
 						t.Fatalf("rowSplitMin %d: %d pieces, want %d", rows, p, batch/rows)
 					}
 					got, err := l.Forward([]*runtime.Tensor{x})

@@ -182,9 +182,10 @@ var (
 )
 
 // recurPieces returns how many pieces runRecurrent splits a batch of b
-// rows of cell c into, one per core. It returns 1 when the batch has too
-// few rows, which leaves the cores to split each step's product instead
-// (cell.step). Pieces of rows run whole time loops on their own, so the
+// rows (of the given steps) of cell c into, one per core. It returns 1
+// when the batch has too few rows, which leaves the cores to split each
+// step's product instead (cell.step), and when the cores share the steps
+// of an LSTM on a contended machine (lstmCell.sharedSteps). Pieces of rows run whole time loops on their own, so the
 // cores never wait for each other between steps, but each streams all
 // the weights every step: that costs little once a piece has a few rows,
 // or when the weights stay in a core's L2. Measured on the 2-vCPU VM of
@@ -195,7 +196,12 @@ var (
 // 512 KB) at batch 2 (pieces of 1 row), 0.95 ms against 1.32; at batch 8,
 // 3.3 against 3.9. Four pieces of 8 rows on 2 cores ran 9% slower than
 // two of 16.
-func recurPieces(ctx context.Context, c cell, b int) int {
+func recurPieces(ctx context.Context, c cell, b, steps int) int {
+	if lc, ok := c.(*lstmCell); ok && lc.sharedSteps(ctx, b, steps) {
+		// Contended: pieces on cores that run at different speeds end
+		// as late as the slowest; the shared loop keeps every core busy.
+		return 1
+	}
 	threads := coresOf(ctx)
 	in, units, gates, _ := c.sizes()
 	rows := rowSplitMin
@@ -281,7 +287,7 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 	if last != nil {
 		rc.rows.last = last.Data
 	}
-	if err := rc.run(ctx, recurPieces(ctx, c, b)); err != nil {
+	if err := rc.run(ctx, recurPieces(ctx, c, b, steps)); err != nil {
 		runtime.Recycle(seq)
 		runtime.Recycle(last)
 		return nil, nil, err
@@ -455,6 +461,7 @@ type recurRows struct {
 	states   [][]float32
 	seq      seqView
 	last     []float32
+	err      error // set by a shared loop (runShared)
 }
 
 // recurCall is the bookkeeping of one runRecurrent call, pooled so that a
@@ -540,17 +547,20 @@ func (r *recurRows) run(ctx context.Context) error {
 	// With a batch it is computed a chunk of steps at a time (so that its
 	// buffer stays near projChunk floats), as one product over the chunk's
 	// inputs gathered time-major: the weights are streamed once per chunk.
+	// An LSTM on a contended machine shares its steps among the cores
+	// (runShared); it projects every step at once.
+	lc, _ := c.(*lstmCell)
+	shared := lc != nil && lc.sharedSteps(ctx, b, steps)
 	chunk := steps
 	var xin []float32 // a chunk's inputs, [chunk, batch, in]
-	if b > 1 {
+	if b > 1 && !shared {
 		chunk = min(steps, max(projMinSteps, projChunk/(b*gates)))
-		if nin*gates > projInPlace {
-			xin = getScratch(chunk * b * nin)
-			defer putScratch(xin)
-		}
+	}
+	if b > 1 && nin*gates > projInPlace {
+		xin = getScratch(chunk * b * nin)
+		defer putScratch(xin)
 	}
 	xp := getScratch(chunk * b * gates)
-	defer putScratch(xp)
 	c0 := -1 // first step of the chunk in xp
 	project := func(t int) {
 		c0 = t - t%chunk
@@ -578,6 +588,11 @@ func (r *recurRows) run(ctx context.Context) error {
 		}
 		c.project(xin, n*b, nin, xp, gates)
 	}
+	if shared {
+		project(0)
+		return r.runShared(ctx, lc, xp)
+	}
+	defer putScratch(xp)
 	scratch := getScratch(c.scratchSize(b))
 	defer putScratch(scratch)
 	var saved []float32 // states of the masked rows of one step
@@ -624,38 +639,46 @@ func (r *recurRows) run(ctx context.Context) error {
 				copy(st[bi*units:(bi+1)*units], saved[(k*b+bi)*units:(k*b+bi+1)*units])
 			}
 		}
-		// The step's output: h, or for a masked row the rule of o.masked.
-		// Without return_sequences only the last step's is kept.
-		if r.seq.data != nil || s == steps-1 {
-			for bi := 0; bi < b; bi++ {
-				var dst []float32
-				if r.seq.data != nil {
-					tt := s
-					if r.seq.reverse {
-						tt = steps - 1 - s
-					}
-					i := (bi*steps+tt)*r.seq.stride + r.seq.off
-					dst = r.seq.data[i : i+units]
-				} else {
-					dst = r.last[bi*units : (bi+1)*units]
+		r.emit(s, t, states[0], seen)
+	}
+	return nil
+}
+
+// emit writes the output of step s (time t; see run) from h, the output
+// state after the step: h, or for a masked row the rule of o.masked.
+// Without return_sequences only the last step's is kept. It then counts
+// the step's unmasked rows in seen.
+func (r *recurRows) emit(s, t int, h []float32, seen []bool) {
+	b, steps, mask, o := r.b, r.steps, r.mask, r.o
+	_, units, _, _ := r.c.sizes()
+	if r.seq.data != nil || s == steps-1 {
+		for bi := 0; bi < b; bi++ {
+			var dst []float32
+			if r.seq.data != nil {
+				tt := s
+				if r.seq.reverse {
+					tt = steps - 1 - s
 				}
-				if mask != nil && !mask[bi*steps+t] &&
-					(o.masked == maskOutZero || o.masked == maskOutPrevOutput && !seen[bi]) {
-					clear(dst)
-					continue
-				}
-				copy(dst, states[0][bi*units:(bi+1)*units])
+				i := (bi*steps+tt)*r.seq.stride + r.seq.off
+				dst = r.seq.data[i : i+units]
+			} else {
+				dst = r.last[bi*units : (bi+1)*units]
 			}
+			if mask != nil && !mask[bi*steps+t] &&
+				(o.masked == maskOutZero || o.masked == maskOutPrevOutput && !seen[bi]) {
+				clear(dst)
+				continue
+			}
+			copy(dst, h[bi*units:(bi+1)*units])
 		}
-		if mask != nil {
-			for bi := 0; bi < b; bi++ {
-				if mask[bi*steps+t] {
-					seen[bi] = true
-				}
+	}
+	if mask != nil {
+		for bi := 0; bi < b; bi++ {
+			if mask[bi*steps+t] {
+				seen[bi] = true
 			}
 		}
 	}
-	return nil
 }
 
 // seqView is where a recurrent layer writes its sequence: the output of
