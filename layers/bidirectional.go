@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
+	"sync/atomic"
 
 	"github.com/kerasrun/kerasrun/internal/freelist"
 	"github.com/kerasrun/kerasrun/internal/kernels"
@@ -308,6 +309,10 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 		bc.views[1] = seqView{data: merged.Data, stride: w, off: uf, reverse: true}
 		bc.into = true
 	}
+	if ok1 && ok2 && l.piecesWorth(ctx, fr, br, in[0], withStates) {
+		out, err := l.runPieces(ctx, fr, br, in[0], merged)
+		return out, nil, err
+	}
 	kernels.ParallelFor(2, goruntime.GOMAXPROCS(0), bc.direction)
 	res := &bc.res
 	fo, bo := res[0].out, res[1].out
@@ -347,6 +352,113 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 		out = runtime.List(append(append(all[:0], out...), extra...)...)
 	}
 	return out, final, nil
+}
+
+// bidiRowPieces is how many pieces of rows runPieces cuts each direction
+// into: four pieces on two cores ran W1 (../shared/perf) at batch 32 with
+// one core kept busy by another process in 39.6 ms, eight in 42.8, the
+// two directions whole in 45.5 (medians of 3 runs each, alternating).
+const bidiRowPieces = 2
+
+// piecesWorth reports whether run cuts the directions into pieces of rows
+// (runPieces): on a contended machine (kernels.Contended), for a batch of
+// at least bidiRowPieces·rowSplitMin rows, two recurrent layers that
+// return no states, concatenated, from zero states.
+func (l *bidirectionalLayer) piecesWorth(ctx context.Context, fr, br *rnnLayer, x *runtime.Tensor, withStates bool) bool {
+	return !withStates && l.merge == "concat" && !fr.opts.returnState && !br.opts.returnState &&
+		x.Rank() == 3 && x.Shape[0] >= bidiRowPieces*rowSplitMin && coresOf(ctx) > 1 && kernels.Contended()
+}
+
+// runPieces runs both directions cut into pieces of rows, each piece a time
+// loop of its own on one core, which the cores claim one at a time
+// (kernels.ParallelFor), and writes them into their parts of the
+// concatenated output (merged, when the sequence is returned; else a new
+// [batch, uf+ub]). With a direction a core, the direction that another
+// process's core runs at half speed ends twice as late; with pieces the
+// other core runs more of them. Every row comes out as from its direction
+// run whole.
+func (l *bidirectionalLayer) runPieces(ctx context.Context, fr, br *rnnLayer, x, merged *runtime.Tensor) ([]*runtime.Tensor, error) {
+	_, uf, _, _ := fr.cell.sizes()
+	_, ub, _, _ := br.cell.sizes()
+	if merged == nil {
+		merged = runtime.Empty(x.Shape[0], uf+ub)
+	}
+	bidiPieceRuns.Add(1)
+	bp := biPiecesPool.Get()
+	if bp.fn == nil {
+		bp.fn = bp.run
+	}
+	bp.one = coresCtx{Context: ctx, n: 1}
+	bp.layers = [2]*rnnLayer{fr, br}
+	bp.x, bp.out, bp.uf, bp.seq = x, merged, uf, l.returnSeq
+	kernels.ParallelFor(2*bidiRowPieces, coresOf(ctx), bp.fn)
+	err := errors.Join(bp.errs[:]...)
+	fn := bp.fn
+	*bp = biPieces{fn: fn}
+	biPiecesPool.Put(bp)
+	if err != nil {
+		runtime.PutBuffer(merged.Data)
+		return nil, err
+	}
+	if l.returnSeq {
+		merged.Mask = x.Mask
+	}
+	return runtime.One(merged), nil
+}
+
+// biPieces is one runPieces call, pooled so that a call allocates nothing.
+type biPieces struct {
+	one    coresCtx // ctx with one core: each piece runs on its own
+	layers [2]*rnnLayer
+	x, out *runtime.Tensor
+	uf     int
+	seq    bool
+	views  [2 * bidiRowPieces]seqView
+	errs   [2 * bidiRowPieces]error
+	fn     func(i int) // run, bound once
+}
+
+var biPiecesPool = freelist.List[biPieces]{New: func() *biPieces { return &biPieces{} }}
+
+// bidiPieceRuns counts the runPieces calls, for the tests.
+var bidiPieceRuns atomic.Int64
+
+// run runs piece i: direction i%2 over piece i/2 of the rows.
+func (bp *biPieces) run(i int) {
+	d, p := i%2, i/2
+	x, l := bp.x, bp.layers[d]
+	b, steps, nin := x.Shape[0], x.Shape[1], x.Shape[2]
+	r0, r1 := b*p/bidiRowPieces, b*(p+1)/bidiRowPieces
+	xi := runtime.View(x.Data[r0*steps*nin:r1*steps*nin], r1-r0, steps, nin)
+	if x.Mask != nil {
+		xi.Mask = x.Mask[r0*steps : r1*steps]
+	}
+	defer runtime.Recycle(xi, x)
+	w := bp.out.Shape[len(bp.out.Shape)-1]
+	var v *seqView
+	if bp.seq {
+		off := 0
+		if d == 1 {
+			off = bp.uf
+		}
+		bp.views[i] = seqView{data: bp.out.Data[r0*steps*w : r1*steps*w], stride: w, off: off, reverse: d == 1}
+		v = &bp.views[i]
+	}
+	out, _, err := runRecurrent(&bp.one, l.name, l.class, l.cell, l.opts, xi, nil, false, v)
+	if err != nil || bp.seq {
+		bp.errs[i] = err
+		return
+	}
+	// The last outputs: rows r0..r1 of this direction's half.
+	_, u, _, _ := l.cell.sizes()
+	off := 0
+	if d == 1 {
+		off = bp.uf
+	}
+	for r := r0; r < r1; r++ {
+		copy(bp.out.Data[r*w+off:r*w+off+u], out[0].Data[(r-r0)*u:(r-r0+1)*u])
+	}
+	runtime.Recycle(out[0], xi)
 }
 
 // biCall is one Bidirectional call's run of both directions, pooled so

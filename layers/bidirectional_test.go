@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 	"github.com/tidwall/gjson"
 )
@@ -210,6 +211,67 @@ func TestBidirectionalConcatInPlace(t *testing.T) {
 			}
 			if masked && (len(got[0].Mask) != len(x.Mask) || &got[0].Mask[0] != &x.Mask[0]) {
 				t.Errorf("%s: the merged sequence does not carry the input mask", c.class)
+			}
+		}
+	}
+}
+
+// TestBidirectionalPieces cuts both directions into pieces of rows, as on
+// a contended machine (runPieces), and checks the output bit for bit
+// against the directions run whole: LSTM and GRU, a backward layer of
+// another width, sequences or last outputs, masks, and batches that pieces
+// cut unevenly.
+func TestBidirectionalPieces(t *testing.T) {
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(2))
+	kernels.OverrideContention(kernels.ContentionQuiet) // the directions whole, for want
+	defer kernels.OverrideContention(kernels.ContentionMachine)
+	rng := rand.New(rand.NewSource(6))
+	const in, steps, uf, ub = 5, 9, 40, 33
+	for _, c := range []struct {
+		class string
+		gates int
+		bias  func(u int) []int
+		extra string
+	}{
+		{"LSTM", 4, func(u int) []int { return []int{4 * u} }, ""},
+		{"GRU", 3, func(u int) []int { return []int{2, 3 * u} }, `, "reset_after": true`},
+	} {
+		for _, seq := range []bool{true, false} {
+			rs := strconv.FormatBool(seq)
+			cfg := `{"name": "bidirectional_1", "merge_mode": "concat",
+			  "layer": {"class_name": "` + c.class + `", "config": {"name": "r_1", "units": ` + strconv.Itoa(uf) + `, "return_sequences": ` + rs + c.extra + `}},
+			  "backward_layer": {"class_name": "` + c.class + `", "config": {"name": "r_2", "units": ` + strconv.Itoa(ub) + `, "return_sequences": ` + rs + `, "go_backwards": true` + c.extra + `}}}`
+			ws := append(randWeights(rng, "f", in, uf, c.gates, c.bias(uf)...), randWeights(rng, "b", in, ub, c.gates, c.bias(ub)...)...)
+			l, _ := mustBuild(t, "bidirectional_1", "Bidirectional", cfg, envTF24, []int{-1, steps, in}, ws)
+			for _, batch := range []int{8, 13} {
+				for _, masked := range []bool{false, true} {
+					x := randT(rng, batch, steps, in)
+					if masked {
+						x.Mask = make([]bool, batch*steps)
+						for i := range x.Mask {
+							x.Mask[i] = rng.Intn(3) > 0
+						}
+					}
+					want, err := l.Forward([]*runtime.Tensor{x})
+					if err != nil {
+						t.Fatal(err)
+					}
+					before := bidiPieceRuns.Load()
+					kernels.OverrideContention(kernels.ContentionBusy)
+					got, err := l.Forward([]*runtime.Tensor{x})
+					kernels.OverrideContention(kernels.ContentionQuiet)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if bidiPieceRuns.Load() == before {
+						t.Fatalf("%s: the directions were not cut into pieces", c.class)
+					}
+					what := c.class + " sequences " + rs + " batch " + strconv.Itoa(batch) + " masked " + strconv.FormatBool(masked)
+					sameBits(t, what, got, want)
+					if seq && masked && (len(got[0].Mask) != len(x.Mask) || &got[0].Mask[0] != &x.Mask[0]) {
+						t.Errorf("%s: the merged sequence does not carry the input mask", what)
+					}
+				}
 			}
 		}
 	}

@@ -34,8 +34,12 @@
 // and Embedding split their samples, and large products their row or
 // column chunks, on the helpers of kernels.ParallelFor. Work too small to
 // pay for a hand-off, or fine-grained while another process competes for
-// the cores (kernels.SplitWorth), stays on the caller. Every split gives
-// the bits of the serial run.
+// the cores (kernels.SplitWorth), stays on the caller. While another
+// process competes (kernels.Contended), an LSTM's steps are shared by the
+// cores as peers that never wait for a descheduled one (lstm_shared.go),
+// and Bidirectional cuts its directions into pieces of rows that the cores
+// claim one at a time (runPieces). Every split gives the bits of the
+// serial run.
 //
 // Memory: outputs come from runtime.Zeros/Empty (pooled; Predict recycles
 // them), scratch from the same pools, given back when the call ends.
