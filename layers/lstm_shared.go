@@ -358,6 +358,8 @@ func (l *sharedLoop) finish(s int64) {
 		}
 	}
 	r.emit(int(s), t, hn, l.seen)
+	// A long loop keeps the contention mark fresh for the layers after it.
+	kernels.NoteWaits()
 	next := s + 1
 	if s&63 == 63 && next < int64(l.steps) {
 		if err := l.ctx.Err(); err != nil {

@@ -33,6 +33,12 @@ var (
 	}
 )
 
+// NoteWaits is noteWaits for loops that run long without a parallel loop
+// of their own (layers' shared LSTM loop, at each step): it keeps the
+// contention mark (Contended) up to date while they run. It costs a clock
+// read when a reading is not due.
+func NoteWaits() { noteWaits(time.Now()) }
+
 // noteWaits reads the calling thread's run-queue wait when no thread has
 // for waitEvery, and counts a sign of contention (markContended) when the
 // thread waited for more than a quarter of the time since its previous
