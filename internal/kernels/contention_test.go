@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/kerasrun/kerasrun/internal/race"
 )
 
 // TestParallelForDetached: every index runs once, release is called once
@@ -110,6 +112,7 @@ func TestSchedstatWait(t *testing.T) {
 		{"", 0, false},
 		{"1 2x 3", 0, false},
 		{"1 99999999999999999999999 3", 0, false},
+		{"  12 34\n", 34, true},
 	} {
 		w, ok := schedstatWait([]byte(c.line))
 		if w != c.wait || ok != c.ok {
@@ -152,8 +155,8 @@ func TestWaitedMuch(t *testing.T) {
 	}
 }
 
-// TestThreadWait: on Linux the calling thread's run-queue wait reads, and
-// does not go backwards.
+// TestThreadWait: on Linux the calling thread's run-queue wait reads,
+// does not go backwards, and costs no allocation.
 func TestThreadWait(t *testing.T) {
 	if goruntime.GOOS != "linux" {
 		t.Skip("reads /proc/thread-self/schedstat")
@@ -169,5 +172,20 @@ func TestThreadWait(t *testing.T) {
 	tid2, w2, ok := threadWait()
 	if !ok || tid2 != tid || w2 < w1 {
 		t.Fatalf("threadWait: (%d, %d) then (%d, %d, %v)", tid, w1, tid2, w2, ok)
+	}
+	if race.Enabled {
+		return
+	}
+	if a := testing.AllocsPerRun(20, func() { threadWait() }); a != 0 {
+		t.Fatalf("threadWait makes %v allocations", a)
+	}
+}
+
+// BenchmarkThreadWait times one reading of the calling thread's run-queue
+// wait (noteWaits takes one at most every waitEvery).
+func BenchmarkThreadWait(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		threadWait()
 	}
 }

@@ -360,7 +360,6 @@ func (p *workerPool) helper() {
 	for {
 		if j := p.take(); j != nil {
 			away.follow(int(j.avoid))
-			noteWaits(time.Now())
 			for {
 				i := j.next.Add(1) - 1
 				if i >= j.n {
@@ -388,6 +387,8 @@ func (p *workerPool) helper() {
 			}
 			last = time.Now()
 			deadline = last.Add(spinFor)
+			// After the job, where a /proc read delays nobody.
+			noteWaits(last)
 			continue
 		}
 		now := time.Now()

@@ -55,18 +55,27 @@ func othersFrom(loadavg []byte, own int, ownOK bool) bool {
 }
 
 // schedstatWait parses a /proc/.../schedstat line, "run_ns wait_ns
-// slices": the thread's time spent runnable but waiting for a CPU.
+// slices": the thread's time spent runnable but waiting for a CPU. It
+// allocates nothing (it runs while Predict does).
 func schedstatWait(line []byte) (int64, bool) {
-	f := bytes.Fields(line)
-	if len(f) < 2 {
+	f := bytes.TrimLeft(line, " \t\n")
+	i := bytes.IndexAny(f, " \t\n")
+	if i < 0 {
+		return 0, false
+	}
+	f = bytes.TrimLeft(f[i:], " \t\n")
+	if j := bytes.IndexAny(f, " \t\n"); j >= 0 {
+		f = f[:j]
+	}
+	if len(f) == 0 || len(f) > 18 {
 		return 0, false
 	}
 	var n int64
-	for _, c := range f[1] {
-		if c < '0' || c > '9' || n > (1<<62)/10 {
+	for _, c := range f {
+		if c < '0' || c > '9' {
 			return 0, false
 		}
 		n = 10*n + int64(c-'0')
 	}
-	return n, len(f[1]) > 0
+	return n, true
 }

@@ -12,13 +12,16 @@ import (
 // machine it is about 1-2% of their time (with GOMAXPROCS at most the
 // cores); with one core of two kept busy by another process, 40-50%
 // (measured on the 2-vCPU VM of ../shared/perf, W1 and W3 under `yes`).
-// Threads that are about to run parallel work (noteWaits) read theirs at
-// most once per waitEvery between them, and a thread that waited more
-// than a quarter of the time since its own previous reading marks the
-// machine contended. It costs one small /proc read (a few µs) per
-// waitEvery at most, and nothing where schedstat cannot be read.
+// A caller about to run a parallel loop, a helper that has just finished
+// one and a shared loop as it commits steps (noteWaits) read their own, at
+// most once per waitEvery between all of them; a thread that waited more
+// than a quarter of the time since its own previous reading gives a sign
+// of contention. A reading costs about 10 µs (BenchmarkThreadWait), so at
+// most 0.2% of a core, and nothing where schedstat cannot be read. (At
+// one reading per 2 ms, taken by a helper before its chunk, the 2-thread
+// batch-1 steps of W3 and W2 ran a few % slower on a quiet machine.)
 const (
-	waitEvery  = 2_000_000   // ns between readings, over all threads
+	waitEvery  = 5_000_000   // ns between readings, over all threads
 	waitWindow = 200_000_000 // ns: an older reading of the same thread is too old to compare
 )
 
