@@ -133,6 +133,18 @@ func TestBidirectionalMergeShapes(t *testing.T) {
 	wantErr(t, err, "bidirectional_1", "sum")
 }
 
+// bidiInnerClasses are the inner layers the Bidirectional tests wrap: the
+// class, its gate count, its bias shape for u units and extra config.
+var bidiInnerClasses = []struct {
+	class string
+	gates int
+	bias  func(u int) []int
+	extra string
+}{
+	{"LSTM", 4, func(u int) []int { return []int{4 * u} }, ""},
+	{"GRU", 3, func(u int) []int { return []int{2, 3 * u} }, `, "reset_after": true`},
+}
+
 // TestBidirectionalConcatInPlace checks that a concat merge of sequences,
 // which has the two directions write the halves of the merged output
 // (runConcat), gives bit for bit what merging the directions' own outputs
@@ -143,15 +155,7 @@ func TestBidirectionalConcatInPlace(t *testing.T) {
 	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(3))
 	rng := rand.New(rand.NewSource(4))
 	const in, steps, batch, uf, ub = 5, 9, 13, 40, 33
-	for _, c := range []struct {
-		class string
-		gates int
-		bias  func(u int) []int
-		extra string
-	}{
-		{"LSTM", 4, func(u int) []int { return []int{4 * u} }, ""},
-		{"GRU", 3, func(u int) []int { return []int{2, 3 * u} }, `, "reset_after": true`},
-	} {
+	for _, c := range bidiInnerClasses {
 		cfg := `{"name": "bidirectional_1", "merge_mode": "concat",
 		  "layer": {"class_name": "` + c.class + `", "config": {"name": "r_1", "units": ` + strconv.Itoa(uf) + `, "return_sequences": true, "return_state": true` + c.extra + `}},
 		  "backward_layer": {"class_name": "` + c.class + `", "config": {"name": "r_2", "units": ` + strconv.Itoa(ub) + `, "return_sequences": true, "return_state": true, "go_backwards": true` + c.extra + `}}}`
@@ -227,15 +231,7 @@ func TestBidirectionalPieces(t *testing.T) {
 	defer kernels.OverrideContention(kernels.ContentionMachine)
 	rng := rand.New(rand.NewSource(6))
 	const in, steps, uf, ub = 5, 9, 40, 33
-	for _, c := range []struct {
-		class string
-		gates int
-		bias  func(u int) []int
-		extra string
-	}{
-		{"LSTM", 4, func(u int) []int { return []int{4 * u} }, ""},
-		{"GRU", 3, func(u int) []int { return []int{2, 3 * u} }, `, "reset_after": true`},
-	} {
+	for _, c := range bidiInnerClasses {
 		for _, seq := range []bool{true, false} {
 			rs := strconv.FormatBool(seq)
 			cfg := `{"name": "bidirectional_1", "merge_mode": "concat",

@@ -38,9 +38,10 @@ const callerSpin = 30 * time.Microsecond
 // Meanwhile helpers park as soon as they run out of work (a parked thread
 // that wakes is scheduled promptly, ahead of the busy process), a helper
 // that joins a loop whose work is shared out as it goes runs off its
-// caller's CPU (awayFrom), and Contended tells callers to keep work split finer than ContendedMinFlops
-// on one goroutine (SplitWorth), or to share it in ways that never wait
-// for a descheduled thread (ParallelForDetached, layers' shared LSTM loop).
+// caller's CPU (awayFrom), and Contended tells callers to keep work split
+// finer than ContendedMinFlops on one goroutine (SplitWorth), or to share
+// it in ways that never wait for a descheduled thread
+// (ParallelForDetached, layers' shared LSTM loop).
 const (
 	contendedFor = 50 * time.Millisecond
 	preemptGap   = time.Millisecond // a poll gap that means descheduled
@@ -230,6 +231,7 @@ func parallelFor(n, threads int, fn func(i int), release func()) {
 	j.next.Store(0)
 	j.n, j.maxHelpers, j.helpers, j.joined, j.removed, j.fn = int32(n), int32(threads-1), 0, 0, false, fn
 	j.release, j.orphan = release, false
+	noteWaits(time.Now())
 	// On a contended machine, a loop whose indices the cores share out
 	// as they go (more indices than goroutines, or a detached loop) runs
 	// its helpers off the caller's CPU (awayFrom). A loop of one index a
@@ -240,7 +242,6 @@ func parallelFor(n, threads int, fn func(i int), release func()) {
 	if (n > threads || release != nil) && Contended() {
 		j.avoid = int32(currentCPU())
 	}
-	noteWaits(time.Now())
 	pool.push(j, threads-1)
 	t0 := time.Now()
 	mine := 0
