@@ -133,14 +133,30 @@ func TestBidirectionalMergeShapes(t *testing.T) {
 	wantErr(t, err, "bidirectional_1", "sum")
 }
 
-// bidiInnerClasses are the inner layers the Bidirectional tests wrap: the
+// bidiInnerClass is an inner layer class the Bidirectional tests wrap: the
 // class, its gate count, its bias shape for u units and extra config.
-var bidiInnerClasses = []struct {
+type bidiInnerClass struct {
 	class string
 	gates int
 	bias  func(u int) []int
 	extra string
-}{
+}
+
+// buildBidiConcat builds a concat Bidirectional of two random inner layers
+// of class c, uf and ub units wide (the backward one go_backwards), over
+// inputs [-1, steps, in], the inner configs given the options opts.
+func buildBidiConcat(t *testing.T, rng *rand.Rand, c bidiInnerClass, in, steps, uf, ub int, opts string) *bidirectionalLayer {
+	t.Helper()
+	cfg := `{"name": "bidirectional_1", "merge_mode": "concat",
+	  "layer": {"class_name": "` + c.class + `", "config": {"name": "r_1", "units": ` + strconv.Itoa(uf) + `, ` + opts + c.extra + `}},
+	  "backward_layer": {"class_name": "` + c.class + `", "config": {"name": "r_2", "units": ` + strconv.Itoa(ub) + `, ` + opts + `, "go_backwards": true` + c.extra + `}}}`
+	ws := append(randWeights(rng, "f", in, uf, c.gates, c.bias(uf)...), randWeights(rng, "b", in, ub, c.gates, c.bias(ub)...)...)
+	l, _ := mustBuild(t, "bidirectional_1", "Bidirectional", cfg, envTF24, []int{-1, steps, in}, ws)
+	return l.(*bidirectionalLayer)
+}
+
+// bidiInnerClasses are the inner layers the Bidirectional tests wrap.
+var bidiInnerClasses = []bidiInnerClass{
 	{"LSTM", 4, func(u int) []int { return []int{4 * u} }, ""},
 	{"GRU", 3, func(u int) []int { return []int{2, 3 * u} }, `, "reset_after": true`},
 }
@@ -156,19 +172,11 @@ func TestBidirectionalConcatInPlace(t *testing.T) {
 	rng := rand.New(rand.NewSource(4))
 	const in, steps, batch, uf, ub = 5, 9, 13, 40, 33
 	for _, c := range bidiInnerClasses {
-		cfg := `{"name": "bidirectional_1", "merge_mode": "concat",
-		  "layer": {"class_name": "` + c.class + `", "config": {"name": "r_1", "units": ` + strconv.Itoa(uf) + `, "return_sequences": true, "return_state": true` + c.extra + `}},
-		  "backward_layer": {"class_name": "` + c.class + `", "config": {"name": "r_2", "units": ` + strconv.Itoa(ub) + `, "return_sequences": true, "return_state": true, "go_backwards": true` + c.extra + `}}}`
-		ws := append(randWeights(rng, "f", in, uf, c.gates, c.bias(uf)...), randWeights(rng, "b", in, ub, c.gates, c.bias(ub)...)...)
-		l, _ := mustBuild(t, "bidirectional_1", "Bidirectional", cfg, envTF24, []int{-1, steps, in}, ws)
-		bl := l.(*bidirectionalLayer)
+		bl := buildBidiConcat(t, rng, c, in, steps, uf, ub, `"return_sequences": true, "return_state": true`)
 		for _, masked := range []bool{false, true} {
 			x := randT(rng, batch, steps, in)
 			if masked {
-				x.Mask = make([]bool, batch*steps)
-				for i := range x.Mask {
-					x.Mask[i] = rng.Intn(3) > 0
-				}
+				x.Mask = randMask(rng, batch*steps)
 			}
 			nst := bl.nfwd
 			var init []*runtime.Tensor
@@ -234,19 +242,12 @@ func TestBidirectionalPieces(t *testing.T) {
 	for _, c := range bidiInnerClasses {
 		for _, seq := range []bool{true, false} {
 			rs := strconv.FormatBool(seq)
-			cfg := `{"name": "bidirectional_1", "merge_mode": "concat",
-			  "layer": {"class_name": "` + c.class + `", "config": {"name": "r_1", "units": ` + strconv.Itoa(uf) + `, "return_sequences": ` + rs + c.extra + `}},
-			  "backward_layer": {"class_name": "` + c.class + `", "config": {"name": "r_2", "units": ` + strconv.Itoa(ub) + `, "return_sequences": ` + rs + `, "go_backwards": true` + c.extra + `}}}`
-			ws := append(randWeights(rng, "f", in, uf, c.gates, c.bias(uf)...), randWeights(rng, "b", in, ub, c.gates, c.bias(ub)...)...)
-			l, _ := mustBuild(t, "bidirectional_1", "Bidirectional", cfg, envTF24, []int{-1, steps, in}, ws)
+			l := buildBidiConcat(t, rng, c, in, steps, uf, ub, `"return_sequences": `+rs)
 			for _, batch := range []int{8, 13} {
 				for _, masked := range []bool{false, true} {
 					x := randT(rng, batch, steps, in)
 					if masked {
-						x.Mask = make([]bool, batch*steps)
-						for i := range x.Mask {
-							x.Mask[i] = rng.Intn(3) > 0
-						}
+						x.Mask = randMask(rng, batch*steps)
 					}
 					want, err := l.Forward([]*runtime.Tensor{x})
 					if err != nil {

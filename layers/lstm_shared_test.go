@@ -58,10 +58,7 @@ func (c sharedCase) build(t *testing.T, rng *rand.Rand) (*rnnLayer, *runtime.Ten
 		c.env, []int{-1, steps, in}, ws)
 	x := randTensor(rng, c.batch, steps, in)
 	if c.masked {
-		x.Mask = make([]bool, c.batch*steps)
-		for i := range x.Mask {
-			x.Mask[i] = rng.Intn(3) > 0
-		}
+		x.Mask = randMask(rng, c.batch*steps)
 		x.Mask[0] = false // row 0 starts masked (the rules before any unmasked step)
 	}
 	init := []*runtime.Tensor{randTensor(rng, c.batch, u), randTensor(rng, c.batch, u)}

@@ -345,6 +345,15 @@ func randT(rng *rand.Rand, shape ...int) *runtime.Tensor {
 var benchSink []*runtime.Tensor
 
 // benchRecurrent times one layer on [8, 100, 64] inputs with 128 units.
+// randMask returns n mask values, each set with probability 2/3.
+func randMask(rng *rand.Rand, n int) []bool {
+	m := make([]bool, n)
+	for i := range m {
+		m[i] = rng.Intn(3) > 0
+	}
+	return m
+}
+
 func benchRecurrent(b *testing.B, class, opts string, gates int, bias ...int) {
 	const batch, steps, in, u = 8, 100, 64, 128
 	rng := rand.New(rand.NewSource(1))

@@ -117,10 +117,7 @@ func TestSessionChunksEqualWhole(t *testing.T) {
 			m := oneLayerModel(t, l, in, shapes)
 			x := randT(rng, 2, steps, in)
 			if masked {
-				x.Mask = make([]bool, 2*steps)
-				for i := range x.Mask {
-					x.Mask[i] = rng.Intn(3) > 0
-				}
+				x.Mask = randMask(rng, 2*steps)
 				x.Mask[0], x.Mask[steps+4], x.Mask[steps+5] = false, false, false
 			}
 			whole, err := m.Predict(x)
