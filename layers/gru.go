@@ -156,7 +156,7 @@ func (c *gruCellConfig) build(in int, w *Weights, class string) (cell, error) {
 		// reset_after ones; reset_after=False ones convert to nothing.
 		b, ok := w.Peek()
 		source := ""
-		if ok && BaseName(b.Name) == "bias" {
+		if ok && b.Is("bias") {
 			switch {
 			case len(b.Shape) == 1 && b.Shape[0] == 6*u:
 				source = "CuDNNGRU"

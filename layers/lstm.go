@@ -216,7 +216,7 @@ func (c *lstmCellConfig) lstmBias(w *Weights, class string, kernel, recurrent []
 	// the class: 8u is cuDNN's pair of input and recurrent biases, 4u is a
 	// native LSTM's (keras/engine/saving.py _convert_rnn_weights).
 	b, ok := w.Peek()
-	if ok && BaseName(b.Name) == "bias" && len(b.Shape) == 1 && b.Shape[0] == 8*u {
+	if ok && b.Is("bias") && len(b.Shape) == 1 && b.Shape[0] == 8*u {
 		b, _ = w.Take("bias", 8*u)
 		k, rk, bias = convertCuDNNLSTM(kernel, recurrent, b.Data, in, u)
 		return k, rk, bias, nil

@@ -10,6 +10,17 @@ type Weight struct {
 	Name  string // the stored name, e.g. "dense_1/kernel:0"
 	Shape []int
 	Data  []float32
+	// Positional marks a weight stored by position alone, as Keras 3
+	// stores a layer's variables ("vars/0", "vars/1", ...): its Name is
+	// its path in the file and says nothing of its role, so Take checks
+	// only its place and shape.
+	Positional bool
+}
+
+// Is reports whether the weight can be the one called name: its base name
+// is name, or it is positional.
+func (w Weight) Is(name string) bool {
+	return w.Positional || BaseName(w.Name) == name
 }
 
 // Weights hands a layer its stored weights in Keras order. Take consumes them
@@ -67,7 +78,7 @@ func (w *Weights) Take(name string, shape ...int) (Weight, error) {
 		return Weight{}, fmt.Errorf("weight %q with shape %v: missing (the file has %d weight(s) for this layer)", name, shape, len(w.list))
 	}
 	got := w.list[w.next]
-	if b := BaseName(got.Name); b != name {
+	if !got.Is(name) {
 		return Weight{}, fmt.Errorf("weight %d: expected %q with shape %v, found %q with shape %v", w.next, name, shape, got.Name, got.Shape)
 	}
 	if !shapeFits(shape, got.Shape) {
