@@ -361,6 +361,13 @@ type datasetInfo struct {
 // under g, without its data. Non-float types are refused. The element
 // count saturates instead of overflowing, so that limits can judge it.
 func statFloat32(g *hdf5.Group, path string) (datasetInfo, error) {
+	return statWeight(g, path, false)
+}
+
+// statWeight is statFloat32 that, with ints, also accepts integer
+// datasets of 8 and 16 bits: Keras 3 stores quantized kernels as int8, and
+// such values convert to float32 exactly.
+func statWeight(g *hdf5.Group, path string, ints bool) (datasetInfo, error) {
 	if err := checkHardLinks(g.Identifier, path); err != nil {
 		return datasetInfo{}, err
 	}
@@ -369,20 +376,24 @@ func statFloat32(g *hdf5.Group, path string) (datasetInfo, error) {
 		return datasetInfo{}, h5err("open dataset")
 	}
 	defer ds.Close()
-	return datasetMetaOf(ds)
+	return datasetMetaOf(ds, ints)
 }
 
-func datasetMetaOf(ds *hdf5.Dataset) (datasetInfo, error) {
+func datasetMetaOf(ds *hdf5.Dataset, ints bool) (datasetInfo, error) {
 	dt, err := ds.Datatype()
 	if err != nil {
 		return datasetInfo{}, h5err("dataset type")
 	}
 	class, size := dt.Class(), dt.Size()
 	dt.Close()
-	if class != hdf5.T_FLOAT {
+	if ints && class == hdf5.T_INTEGER {
+		if size > 2 {
+			// Integers beyond 16 bits do not all fit a float32.
+			return datasetInfo{}, fmt.Errorf("dtype is %s; kerasrun reads integer weights of 8 and 16 bits", className(class, size))
+		}
+	} else if class != hdf5.T_FLOAT {
 		return datasetInfo{}, fmt.Errorf("dtype is %s, not a float type (float16, float32 or float64)", className(class, size))
-	}
-	if size != 2 && size != 4 && size != 8 {
+	} else if size != 2 && size != 4 && size != 8 {
 		return datasetInfo{}, fmt.Errorf("dtype is a %d-byte float, not float16, float32 or float64", size)
 	}
 	sp := ds.Space()
@@ -420,6 +431,11 @@ const maxElements = 1 << 40
 // limits accepted (so it has at most maxElements elements), converted to
 // float32: libhdf5 converts float16 and float64 on the fly.
 func readFloat32(g *hdf5.Group, path string, want datasetInfo) ([]float32, error) {
+	return readWeightData(g, path, want, false)
+}
+
+// readWeightData is readFloat32 for what statWeight described with ints.
+func readWeightData(g *hdf5.Group, path string, want datasetInfo, ints bool) ([]float32, error) {
 	ds, err := g.OpenDataset(path)
 	if err != nil {
 		return nil, h5err("open dataset")
@@ -427,7 +443,7 @@ func readFloat32(g *hdf5.Group, path string, want datasetInfo) ([]float32, error
 	defer ds.Close()
 	// The file is held open, but check again that it describes what the
 	// limits accepted.
-	info, err := datasetMetaOf(ds)
+	info, err := datasetMetaOf(ds, ints)
 	if err != nil {
 		return nil, err
 	}
@@ -480,6 +496,9 @@ func checkHardLinks(loc hdf5.Identifier, path string) error {
 	}
 	return nil
 }
+
+// linkHard is the linkType of a hard link.
+const linkHard = int(C.H5L_TYPE_HARD)
 
 // linkType returns the type of the link name of loc (C.H5L_TYPE_*), or -1
 // when there is none.

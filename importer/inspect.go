@@ -3,6 +3,7 @@ package importer
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/kerasrun/kerasrun/layers"
 	"gonum.org/v1/hdf5"
@@ -69,10 +70,43 @@ func InspectWeights(arch []byte, weightsPath string) (*Report, error) {
 	return inspect(weightsPath, arch)
 }
 
+// inspect reports on the file and then, when it found no problem, builds
+// the model as Load or LoadWeights would: the report is Supported exactly
+// when the model loads.
 func inspect(path string, arch []byte) (*Report, error) {
-	info, groups, version, err := readMeta(path, arch != nil)
+	r, err := inspectFile(path, arch)
 	if err != nil {
 		return nil, fmt.Errorf("importer: %s: %w", path, err)
+	}
+	if r.Supported() {
+		if arch == nil {
+			_, err = load(path, nil)
+		} else {
+			_, err = loadWeights(arch, path, nil)
+		}
+		if err != nil {
+			r.Problems = append(r.Problems, unwrapJoin(err)...)
+		}
+	}
+	return r, nil
+}
+
+func inspectFile(path string, arch []byte) (*Report, error) {
+	kind, err := sniff(path)
+	if err != nil {
+		return nil, err
+	}
+	if kind == kindZip {
+		return inspectKeras3(path, arch)
+	}
+	if k3, err := hasKeras3Layout(path); err != nil {
+		return nil, err
+	} else if k3 {
+		return inspectKeras3(path, arch)
+	}
+	info, groups, version, err := readMeta(path, arch != nil)
+	if err != nil {
+		return nil, err
 	}
 	r := &Report{Path: path, KerasVersion: info.KerasVersion, Backend: info.Backend, Groups: groups}
 	fw := &fileWeights{version: version, backend: info.Backend, byGroup: map[string][]layers.Weight{}}
@@ -333,4 +367,77 @@ func datasetMeta(g *hdf5.Group, path string) ([]int, string, error) {
 		shape[i] = int(min(d, 1<<40))
 	}
 	return shape, dtype, nil
+}
+
+// inspectKeras3 reports on a Keras 3 file: a .keras archive, or a Keras 3
+// .weights.h5 with its architecture. Each top-level layer's group is the
+// variables stored under its Keras 3 path.
+func inspectKeras3(path string, arch []byte) (*Report, error) {
+	r := &Report{Path: path}
+	var config, version string
+	var store *k3store
+	if arch == nil {
+		kind, _ := sniff(path)
+		if kind != kindZip {
+			return nil, errKeras3WeightsOnly
+		}
+		zr, a, err := openArchive(path)
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		r.Format = "Keras 3 archive (.keras)"
+		config, version = a.config, a.kerasVersion
+		if store, err = archiveWeights(a, nil); err != nil {
+			return nil, err
+		}
+	} else {
+		r.Format = "Keras 3 weights with architecture"
+		a, err := parseArch(arch)
+		if err != nil {
+			r.Problems = append(r.Problems, err)
+			return r, nil
+		}
+		if store, err = readKeras3Any(path, nil); err != nil {
+			return nil, err
+		}
+		config, version = a.config, a.kerasVersion
+		if version == "" {
+			version = store.version
+		}
+	}
+	r.KerasVersion = keras3Env(version).KerasVersion
+	spec, err := parseModelConfig(config, keras3Env(version))
+	if err != nil {
+		r.Problems = append(r.Problems, err)
+		return r, nil
+	}
+	paths, err := keras3Paths(config)
+	if err != nil {
+		r.Problems = append(r.Problems, err)
+		return r, nil
+	}
+	r.ModelClass, r.ModelName = spec.class, spec.name
+	groups := map[string]*GroupReport{}
+	for _, e := range spec.layers {
+		p := paths[e.spec.Name]
+		if e.sub != nil {
+			p = strings.TrimSuffix(paths[e.spec.Name+"/"], "/")
+		}
+		if p == "" {
+			continue
+		}
+		g := &GroupReport{Name: p}
+		ws := store.under(p)
+		if e.sub == nil {
+			ws = store.layerWeights(e.spec.Class, e.spec.Config, p) // in binding order
+		}
+		for _, w := range ws {
+			g.Weights = append(g.Weights, WeightInfo{Name: w.Name, Shape: w.Shape, DType: "float32"})
+		}
+		groups[e.spec.Name] = g
+		r.Groups = append(r.Groups, g)
+	}
+	r.Layers = r.tree(spec, groups, true)
+	return r, nil
 }

@@ -199,6 +199,13 @@ func keras1Weights(root *hdf5.Group) bool {
 }
 
 func load(path string, opts *Options) (*runtime.Model, error) {
+	kind, err := sniff(path)
+	if err != nil {
+		return nil, err
+	}
+	if kind == kindZip {
+		return loadArchive(path, opts)
+	}
 	info, fw, err := readFile(path, opts, false)
 	if err != nil {
 		return nil, err
@@ -238,6 +245,9 @@ func readFile(path string, opts *Options, weightsOnly bool) (FileInfo, *fileWeig
 		return FileInfo{}, nil, err
 	}
 	if info.ModelConfig == "" && !weightsOnly {
+		if isKeras3Weights(root) {
+			return FileInfo{}, nil, errKeras3WeightsOnly
+		}
 		if info.KerasVersion == "" && !keras1Weights(root) {
 			return FileInfo{}, nil, errNotKeras
 		}
@@ -498,6 +508,11 @@ func checkOutputSizes(e *layerEntry, outs [][]int, limit int64) error {
 
 // uniqueName follows tf.keras: an output name already used gets the
 // suffix _1, then _2, ...
+//
+// Keras: Keras 3 names each output after its layer (Functional
+// output_names), so the outputs of one layer share a name; kerasrun keeps
+// tf.keras's unique names for every version, since the CLI, sessions and
+// the server address outputs by name.
 func uniqueName(used map[string]int, name string) string {
 	p := name
 	for used[p] > 0 {
@@ -564,6 +579,11 @@ type binder struct {
 	modelUsed  []string                   // positional: model groups given weights, in order
 	order      map[string]int             // model group -> its place in model order
 	released   int                        // bytes released since the last collection
+	// k3 and k3paths bind the variables of a Keras 3 weights file by the
+	// path of each layer (flattened name -> path); then the fields above
+	// that name groups are unused.
+	k3      *k3store
+	k3paths map[string]string
 }
 
 // partition is a nested model's group, split among its layers.
@@ -601,7 +621,7 @@ func (b *binder) check(spec *modelSpec) []error {
 			b.leaves[e.group] = append(b.leaves[e.group], e.leaf)
 		}
 	}
-	if b.positional {
+	if b.positional || b.k3 != nil {
 		return nil
 	}
 	var errs []error
@@ -661,6 +681,9 @@ func (b *binder) release(ws []layers.Weight) {
 const releaseGC = 4 << 20
 
 func (b *binder) first(e *layerEntry, cfg layers.Config, in [][]int) (runtime.Layer, [][]int, []layers.Weight, error) {
+	if b.k3 != nil {
+		return b.k3first(e, cfg, in)
+	}
 	fg, ok := b.assigned[e.group]
 	if !ok {
 		if !b.positional {
@@ -768,6 +791,9 @@ func (b *binder) partition(group, fg string) *partition {
 
 // done checks, after the build, that every stored weight was taken.
 func (b *binder) done(spec *modelSpec, built map[string]runtime.Layer) error {
+	if b.k3 != nil {
+		return b.k3done()
+	}
 	if b.positional && len(b.queue) > 0 {
 		// Keras: "You are trying to load a weight file containing N layers
 		// into a model with M layers."

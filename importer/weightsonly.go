@@ -57,6 +57,17 @@ func loadWeights(arch []byte, weightsPath string, opts *Options) (*runtime.Model
 	if err != nil {
 		return nil, err
 	}
+	store, err := readKeras3Any(weightsPath, opts)
+	if err != nil {
+		return nil, err
+	}
+	if store != nil {
+		version := a.kerasVersion
+		if version == "" {
+			version = store.version
+		}
+		return buildKeras3(a.config, version, store, opts)
+	}
 	_, fw, err := readFile(weightsPath, opts, true)
 	if err != nil {
 		return nil, err
@@ -73,4 +84,30 @@ func loadWeights(arch []byte, weightsPath string, opts *Options) (*runtime.Model
 // the weights.
 func archEnv(a archInfo, fw *fileWeights) layers.Env {
 	return fw.env(a.kerasVersion, a.backend)
+}
+
+// readKeras3Any reads the variables of a weights file in a Keras 3
+// form: a .weights.h5, or a .keras archive whose own config is then not
+// used. It returns nil for a file in the legacy layout.
+func readKeras3Any(p string, opts *Options) (*k3store, error) {
+	kind, err := sniff(p)
+	if err != nil {
+		return nil, err
+	}
+	if kind == kindZip {
+		zr, a, err := openArchive(p)
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
+		store, err := archiveWeights(a, opts)
+		if store != nil {
+			store.version = a.kerasVersion
+		}
+		return store, err
+	}
+	if k3, err := hasKeras3Layout(p); err != nil || !k3 {
+		return nil, err
+	}
+	return readKeras3File(p, opts, false)
 }

@@ -15,6 +15,7 @@ source scripts/deps.sh
 # the seeds they add themselves) also run in the plain test suite.
 FUZZERS=(
   importer:FuzzLoad
+  importer:FuzzArchive
   importer:FuzzBindWeights
   importer:FuzzParseModelConfig
   internal/npyfile:FuzzDecode

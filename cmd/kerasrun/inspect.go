@@ -72,7 +72,9 @@ func writeReport(w io.Writer, r *importer.Report) {
 			writeLayer(w, l, 1)
 		}
 	}
-	if r.Format != "full model" && len(r.Groups) > 0 {
+	// A Keras 3 file binds each layer's variables by its path, shown
+	// with the layer above; a legacy weights file binds by position.
+	if r.Format != "full model" && !strings.HasPrefix(r.Format, "Keras 3") && len(r.Groups) > 0 {
 		fmt.Fprintln(w, "\nweights, by layer group of the file (bound to the layers by position):")
 		for _, g := range r.Groups {
 			fmt.Fprintf(w, "  %s\n", g.Name)

@@ -1,6 +1,6 @@
 // Package golden finds and checks kerasrun's golden cases: the fixtures in
 // fixtures/ (made by tools/gen_fixtures.py) and the real-model corpus in
-// ../shared/keras-real. Both use the MANIFEST.json layout of the corpus.
+// ../shared/keras-real and ../shared/keras-real-3. All use the MANIFEST.json layout of the corpus.
 // Expected outputs always come from those files, never from Go.
 package golden
 
@@ -43,8 +43,17 @@ type Case struct {
 	Dir string `json:"-"` // the case folder
 }
 
-// Model is the path of the case's model file.
-func (c *Case) Model() string { return filepath.Join(c.Dir, "model.h5") }
+// Model is the path of the case's model file: the first of its files that
+// is model.h5, model.keras or model.weights.h5 (model.h5 when none is).
+func (c *Case) Model() string {
+	for _, f := range c.Files {
+		switch f {
+		case "model.h5", "model.keras", "model.weights.h5":
+			return filepath.Join(c.Dir, f)
+		}
+	}
+	return filepath.Join(c.Dir, "model.h5")
+}
 
 // Arch is the path of the case's architecture JSON, or "" when it has none.
 func (c *Case) Arch() string {
