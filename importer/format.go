@@ -105,6 +105,9 @@ const (
 	// maxInflateRatio bounds how far an entry may inflate: deflate cannot
 	// exceed about 1032:1, so more is a crafted stream.
 	maxInflateRatio = 1100
+	// A member over bigEntry bytes may inflate at most maxBigRatio times.
+	bigEntry    = 64 << 20
+	maxBigRatio = 100
 )
 
 // kerasArchive is what a .keras archive holds for kerasrun.
@@ -147,8 +150,16 @@ func readArchive(zr *zip.Reader) (*kerasArchive, error) {
 		if _, dup := byName[name]; dup {
 			return nil, fmt.Errorf("the zip archive has two entries named %q", clip(name))
 		}
-		if f.CompressedSize64 > 0 && f.UncompressedSize64/f.CompressedSize64 > maxInflateRatio {
-			return nil, fmt.Errorf("the zip archive's entry %q claims to inflate %d times, which deflate cannot do: a crafted archive", clip(name), f.UncompressedSize64/f.CompressedSize64)
+		if f.CompressedSize64 > 0 {
+			switch ratio := f.UncompressedSize64 / f.CompressedSize64; {
+			case ratio > maxInflateRatio:
+				return nil, fmt.Errorf("the zip archive's entry %q claims to inflate %d times, which deflate cannot do: a crafted archive", clip(name), ratio)
+			case ratio > maxBigRatio && f.UncompressedSize64 > bigEntry:
+				// Keras: saving_lib refuses members over 4 GiB that
+				// inflate more than 100 times; kerasrun copies the
+				// weights to disk, so it draws the line lower.
+				return nil, fmt.Errorf("the zip archive's entry %q would inflate %d times to %d bytes: a zip bomb, not a Keras archive (Keras stores its members uncompressed)", clip(name), ratio, f.UncompressedSize64)
+			}
 		}
 		byName[name] = f
 	}
