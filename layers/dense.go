@@ -6,12 +6,15 @@ import (
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
-// denseLayer computes act(x·kernel + bias) over the last axis of x.
+// denseLayer computes act(x·kernel + bias) over the last axis of x. A Keras
+// int8 Dense (q set) computes x·kernel as Keras's int8 mode does
+// (quantized.go).
 type denseLayer struct {
 	base
 	in, units int
-	kernel    []float32 // [in, units]
+	kernel    []float32 // [in, units]; nil when q is set
 	kernelP   packed
+	q         *int8Matmul
 	bias      []float32 // [units] or nil
 	act       ActFunc
 }
@@ -22,6 +25,7 @@ type denseConfig struct {
 	units   int
 	useBias bool
 	act     ActFunc
+	quant   string // "" or "int8" (Reader.Quantization)
 }
 
 func decodeDense(r *Reader) (Config, error) {
@@ -34,6 +38,7 @@ func decodeDense(r *Reader) (Config, error) {
 	}
 	_, c.act = r.activation("activation", "linear")
 	c.useBias = r.Bool("use_bias", true)
+	c.quant = r.Quantization()
 	return c, nil
 }
 
@@ -46,6 +51,23 @@ func (c *denseConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, err
 		return nil, nil, fmt.Errorf("input of rank %d: Dense needs rank 2 or more", len(s))
 	}
 	l := &denseLayer{units: c.units, act: c.act, in: s[len(s)-1]}
+	if c.quant == "int8" {
+		var bshape []int
+		if c.useBias {
+			bshape = []int{c.units}
+		}
+		k, b, sc, err := takeQuantizedKernel(w, []int{l.in, c.units}, bshape, c.units)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.in, l.bias = k.Shape[0], b.Data
+		if l.q, err = newInt8Matmul(l.in, c.units, k.Data, sc.Data); err != nil {
+			return nil, nil, err
+		}
+		l.base = newBase(c.spec, w)
+		out := append(append([]int(nil), s[:len(s)-1]...), c.units)
+		return l, [][]int{out}, nil
+	}
 	k, err := w.Take("kernel", l.in, c.units)
 	if err != nil {
 		return nil, nil, err
@@ -72,6 +94,14 @@ func (l *denseLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	var shape [8]int // on the stack for ranks up to 8
 	outShape := append(append(shape[:0], x.Shape[:x.Rank()-1]...), l.units)
 	out := runtime.Zeros(outShape...)
+	if l.q != nil {
+		l.q.forward(rows, x.Data, out.Data)
+		if l.bias != nil {
+			addBias(out.Data, l.bias)
+		}
+		l.act(out.Data, l.units)
+		return runtime.One(withMask(out, x)), nil
+	}
 	l.kernelP.mulBias(rows, l.units, l.in, x.Data, l.in, l.kernel, l.bias, out.Data, l.units)
 	l.act(out.Data, l.units)
 	return runtime.One(withMask(out, x)), nil

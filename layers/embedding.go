@@ -20,6 +20,7 @@ type embeddingConfig struct {
 	inputDim, outputDim int
 	inputLength         int
 	maskZero            bool
+	quant               string // "" or "int8" (Reader.Quantization)
 }
 
 // OutputMasks follows Keras's Embedding.compute_mask: the output carries a
@@ -43,7 +44,7 @@ func decodeEmbedding(r *Reader) (Config, error) {
 		r.Ignore("input_length")
 	}
 	c.maskZero = r.Bool("mask_zero", false)
-	r.Ignore("sparse")
+	c.quant = r.Quantization()
 	return c, nil
 }
 
@@ -58,6 +59,16 @@ func (c *embeddingConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int,
 	t, err := w.Take("embeddings", c.inputDim, c.outputDim)
 	if err != nil {
 		return nil, nil, err
+	}
+	if c.quant == "int8" {
+		// Keras: the int8 table comes with one scale per row (id).
+		sc, err := w.Take("embeddings_scale", c.inputDim)
+		if err != nil {
+			return nil, nil, err
+		}
+		if t.Data, err = dequantizeEmbeddings(c.inputDim, c.outputDim, t.Data, sc.Data); err != nil {
+			return nil, nil, err
+		}
 	}
 	// The table is the file's copy: a huge-page copy
 	// (kernels.WeightFloats) measured no faster on W2 (a 10 MB table) and

@@ -71,17 +71,6 @@ type Spec struct {
 	Env    Env
 }
 
-// trainingOnly are config keys that have no effect at inference.
-//
-// Keras: initializers, regularizers and constraints shape training only;
-// trainable and dtype ("float32") do not change the forward pass.
-var trainingOnly = []string{
-	"name", "trainable", "dtype",
-	"kernel_initializer", "bias_initializer", "recurrent_initializer", "embeddings_initializer",
-	"kernel_regularizer", "bias_regularizer", "recurrent_regularizer", "activity_regularizer", "embeddings_regularizer",
-	"kernel_constraint", "bias_constraint", "recurrent_constraint", "embeddings_constraint",
-}
-
 // Reader decodes a layer config, recording every key it reads, so that
 // unknown keys and bad values become errors rather than silent defaults.
 type Reader struct {
@@ -90,12 +79,12 @@ type Reader struct {
 	errs []error
 }
 
-// NewReader returns a reader over s.Config. The keys of trainingOnly and the
-// input-shape keys are accepted without being read.
+// NewReader returns a reader over s.Config. The keys of trainingOnly (the
+// common keys of the catalogue, keys.go, that any value may take) are
+// accepted without being read.
 func NewReader(s Spec) *Reader {
 	r := &Reader{spec: s, used: map[string]bool{}}
 	r.Ignore(trainingOnly...)
-	r.Ignore("batch_input_shape", "batch_size", "input_dim", "input_shape", "batch_shape")
 	return r
 }
 
@@ -276,21 +265,70 @@ func ParseShape(v gjson.Result) ([]int, error) {
 }
 
 // Err returns every recorded error, plus one for each key in the config that
-// nobody read, joined into one error.
+// nobody read and that the catalogue (keys.go) does not accept at its value,
+// joined into one error.
 func (r *Reader) Err() error {
-	var unknown []string
+	var unread []string
 	r.spec.Config.ForEach(func(k, _ gjson.Result) bool {
 		if !r.used[k.String()] {
-			unknown = append(unknown, k.String())
+			unread = append(unread, k.String())
 		}
 		return true
 	})
-	sort.Strings(unknown)
+	sort.Strings(unread)
 	errs := r.errs
-	for _, k := range unknown {
-		errs = append(errs, unsupportedOption(k, "unknown option (value %s)", clip(r.spec.Config.Get(gjson.Escape(k)).Raw)))
+	for _, k := range unread {
+		v := r.spec.Config.Get(gjson.Escape(k))
+		if k == "dtype" {
+			if err := r.checkDType(v); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if err := checkUnread(r.spec.Class, k, v); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return joinErrs(errs)
+}
+
+// quantSep separates the mode from the source dtype in the name of a
+// Keras quantized dtype policy: "int8_from_float32".
+const quantSep = "_from_"
+
+// checkDType checks a dtype that the decoder did not read: the importer
+// has already reduced a policy object to its name and refused other float
+// types, so what is left to refuse is a quantized policy on a class that
+// does not read it (Quantization).
+func (r *Reader) checkDType(v gjson.Result) error {
+	if v.Type == gjson.String && strings.Contains(v.Str, quantSep) {
+		return unsupportedOption("dtype", "the quantized dtype policy %q: kerasrun runs quantized Dense, EinsumDense and Embedding layers only", v.Str)
+	}
+	return nil
+}
+
+// Quantization reads the dtype of a class that can be quantized and returns
+// its quantization mode: "" for a float32 layer, "int8" for a Keras int8
+// layer (dtype policy "int8_from_float32"). Every other mode is refused
+// with its name.
+func (r *Reader) Quantization() string {
+	v := r.Get("dtype")
+	if v.Type != gjson.String || !strings.Contains(v.Str, quantSep) {
+		if err := r.checkDType(v); err != nil {
+			r.errs = append(r.errs, err)
+		}
+		return ""
+	}
+	mode, src, _ := strings.Cut(v.Str, quantSep)
+	if src != "float32" {
+		r.Unsupported("dtype", "the quantized dtype policy %q computes in %s; kerasrun computes in float32", v.Str, src)
+		return ""
+	}
+	if mode != "int8" {
+		r.Unsupported("dtype", "quantization mode %q (policy %q): kerasrun runs the int8 mode only", mode, v.Str)
+		return ""
+	}
+	return mode
 }
 
 func clip(s string) string {
