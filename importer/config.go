@@ -27,9 +27,14 @@ type layerEntry struct {
 	shape []int         // for inputs: the batch input shape, -1 for None
 	dtype string        // for inputs
 	nodes [][]tensorRef // inbound tensors of each call
-	err   error         // problems found while parsing, reported with the decode errors
-	bad   bool          // err makes the spec unusable: it is not decoded
-	sub   *modelSpec    // a nested model (Sequential, Model, Functional) used as a layer
+	// masks are the mask arguments given as tensors (Keras 3 kwargs),
+	// which parseFunctional proves equal to the mask the input carries,
+	// and raw the inbound nodes as the file has them (for that proof).
+	masks []maskArg
+	raw   []gjson.Result
+	err   error      // problems found while parsing, reported with the decode errors
+	bad   bool       // err makes the spec unusable: it is not decoded
+	sub   *modelSpec // a nested model (Sequential, Model, Functional) used as a layer
 	// renamed lists the Keras 1 options translated to Keras 2 names
 	// ("border_mode → padding"), for messages; fileClass is the class name
 	// as the file has it (Convolution1D for a Conv1D read from Keras 1).
@@ -296,27 +301,35 @@ func parseFunctional(class string, cfg gjson.Result, env layers.Env, depth int) 
 		if !nodes.IsArray() {
 			return nil, fmt.Errorf("model_config: layer %q (%s): inbound_nodes is not a list", s.Name, s.Class)
 		}
-		for _, n := range nodes.Array() {
-			refs, err := parseNode(n)
+		e.raw = nodes.Array()
+		for k, n := range e.raw {
+			call, err := parseNode(n)
+			if err == nil {
+				err = checkStateArgs(s.Class, call)
+			}
 			if err != nil {
 				// Keep going: every unsupported call is reported with the
 				// other problems of the model.
 				err = &layers.LayerError{Layer: s.Name, Class: s.Class, Op: "decode", Err: err}
 				e.err = joinErrors(append(unwrapJoin(e.err), err))
-				refs = nil
+				call = nodeCall{}
 			}
-			e.nodes = append(e.nodes, refs)
+			e.nodes = append(e.nodes, call.refs)
+			if call.mask != nil {
+				e.masks = append(e.masks, maskArg{node: k, ref: *call.mask})
+			}
 		}
 		if err := m.add(e); err != nil {
 			return nil, err
 		}
 	}
 	var err error
-	if m.inputs, err = parseRefList(cfg.Get("input_layers")); err != nil {
-		return nil, fmt.Errorf("model_config: input_layers: %w", err)
-	}
 	if m.outputs, err = parseRefList(cfg.Get("output_layers")); err != nil {
 		return nil, fmt.Errorf("model_config: output_layers: %w", err)
+	}
+	m.checkMaskArgs()
+	if m.inputs, err = parseRefList(cfg.Get("input_layers")); err != nil {
+		return nil, fmt.Errorf("model_config: input_layers: %w", err)
 	}
 	for _, r := range m.inputs {
 		if e := m.byName[r.layer]; e == nil || !e.input {
@@ -326,21 +339,147 @@ func parseFunctional(class string, cfg gjson.Result, env layers.Env, depth int) 
 	return m, nil
 }
 
+// nodeCall is one decoded inbound node (a call of a layer).
+type nodeCall struct {
+	// refs are the tensors the call takes, in order: the inputs, then the
+	// initial states given as Keras 3's initial_state argument (Keras 2
+	// and tf.keras list initial states with the inputs).
+	refs []tensorRef
+	// states counts the tensors at the end of refs that came from the
+	// initial_state argument.
+	states int
+	// mask is the mask argument given as a tensor, if any.
+	mask *tensorRef
+}
+
+// maskArg is a mask argument of call node of a layer.
+type maskArg struct {
+	node int
+	ref  tensorRef
+}
+
+// stateClasses are the classes that take initial states as inputs after
+// the sequence.
+var stateClasses = map[string]bool{
+	"LSTM": true, "GRU": true, "SimpleRNN": true, "CuDNNLSTM": true, "CuDNNGRU": true, "Bidirectional": true,
+}
+
+// checkStateArgs refuses an initial_state argument on a layer that does
+// not take initial states.
+func checkStateArgs(class string, call nodeCall) error {
+	if call.states > 0 && !stateClasses[class] {
+		return fmt.Errorf("call argument \"initial_state\": only recurrent layers and Bidirectional take initial states: %w", layers.ErrUnsupported)
+	}
+	return nil
+}
+
+// checkMaskArgs proves each mask argument given as a tensor equal to the
+// mask the call's input already carries, and then drops it, with the op
+// layer that computed it when nothing else reads that; a mask argument it
+// cannot prove is an error of its layer.
+//
+// Keras 3 writes `mask=ops.not_equal(ids, 0)` next to an
+// Embedding(mask_zero=True) called on the same ids as a NotEqual op layer;
+// Embedding.compute_mask is exactly not_equal(ids, 0), so the mask is the
+// one the embedded sequence carries.
+func (m *modelSpec) checkMaskArgs() {
+	drop := map[string]bool{}
+	for _, e := range m.layers {
+		for _, a := range e.masks {
+			if a.node >= len(e.nodes) || len(e.nodes[a.node]) == 0 {
+				continue // a call that could not be parsed; e.err says why
+			}
+			if !m.carriedMask(e.nodes[a.node][0], a.ref) {
+				err := &layers.LayerError{Layer: e.spec.Name, Class: e.spec.Class, Op: "decode",
+					Err: fmt.Errorf("call argument \"mask\": %s is not the mask the input %s carries (only not_equal(ids, 0) of an Embedding(mask_zero=True) on the same ids is recognised): %w", a.ref, e.nodes[a.node][0], layers.ErrUnsupported)}
+				e.err = joinErrors(append(unwrapJoin(e.err), err))
+				continue
+			}
+			drop[a.ref.layer] = true
+		}
+		e.masks = nil
+	}
+	if len(drop) == 0 {
+		return
+	}
+	// The op layers stay when another call or an output reads them.
+	for _, e := range m.layers {
+		for _, n := range e.nodes {
+			for _, r := range n {
+				delete(drop, r.layer)
+			}
+		}
+	}
+	for _, r := range m.outputs {
+		delete(drop, r.layer)
+	}
+	kept := m.layers[:0]
+	for _, e := range m.layers {
+		if drop[e.spec.Name] {
+			delete(m.byName, e.spec.Name)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	clear(m.layers[len(kept):])
+	m.layers = kept
+}
+
+// carriedMask reports whether the tensor mask is provably the mask that
+// the tensor seq carries: seq is the output of an Embedding(mask_zero=True)
+// call on ids, and mask the output of a NotEqual op call on ids and 0.
+func (m *modelSpec) carriedMask(seq, mask tensorRef) bool {
+	ne, emb := m.byName[mask.layer], m.byName[seq.layer]
+	if ne == nil || emb == nil || ne.spec.Class != "NotEqual" || emb.spec.Class != "Embedding" ||
+		mask.tensor != 0 || seq.tensor != 0 || mask.node >= len(ne.raw) || seq.node >= len(emb.nodes) ||
+		!emb.spec.Config.Get("mask_zero").Bool() {
+		return false
+	}
+	ids := emb.nodes[seq.node]
+	if len(ids) != 1 {
+		return false
+	}
+	n := ne.raw[mask.node]
+	args := n.Get("args").Array()
+	if len(args) != 2 {
+		return false
+	}
+	if !isZero(args[1]) {
+		args[0], args[1] = args[1], args[0]
+	}
+	if !isZero(args[1]) || !isKerasTensor(args[0]) {
+		return false
+	}
+	r, err := kerasTensorRef(args[0])
+	if err != nil || r != ids[0] {
+		return false
+	}
+	extra := false
+	n.Get("kwargs").ForEach(func(_, v gjson.Result) bool {
+		extra = extra || v.Type != gjson.Null
+		return true
+	})
+	return !extra
+}
+
+// isZero reports whether v is the number 0.
+func isZero(v gjson.Result) bool { return v.Type == gjson.Number && v.Num == 0 }
+
 // parseNode decodes one inbound node in the Keras 2 form
 // [["layer", node_index, tensor_index, {kwargs}], ...] or the Keras 3 form
 // (parseKeras3Node).
-func parseNode(n gjson.Result) ([]tensorRef, error) {
+func parseNode(n gjson.Result) (nodeCall, error) {
 	if n.IsObject() {
 		return parseKeras3Node(n)
 	}
 	if !n.IsArray() {
-		return nil, fmt.Errorf("bad inbound node %s", clip(n.Raw))
+		return nodeCall{}, fmt.Errorf("bad inbound node %s", clip(n.Raw))
 	}
 	var refs []tensorRef
 	for _, t := range n.Array() {
 		a := t.Array()
 		if !t.IsArray() || len(a) < 3 || a[0].Type != gjson.String || a[1].Type != gjson.Number || a[2].Type != gjson.Number {
-			return nil, fmt.Errorf("bad inbound tensor %s", clip(t.Raw))
+			return nodeCall{}, fmt.Errorf("bad inbound tensor %s", clip(t.Raw))
 		}
 		if len(a) > 3 && a[3].IsObject() {
 			var bad []string
@@ -353,16 +492,16 @@ func parseNode(n gjson.Result) ([]tensorRef, error) {
 				return true
 			})
 			if len(bad) > 0 {
-				return nil, fmt.Errorf("call arguments %v: %w", bad, layers.ErrUnsupported)
+				return nodeCall{}, fmt.Errorf("call arguments %v: %w", bad, layers.ErrUnsupported)
 			}
 		}
 		r, err := makeRef(a[0].Str, a[1].Num, a[2].Num)
 		if err != nil {
-			return nil, err
+			return nodeCall{}, err
 		}
 		refs = append(refs, r)
 	}
-	return refs, nil
+	return nodeCall{refs: refs}, nil
 }
 
 func makeRef(layer string, node, tensor float64) (tensorRef, error) {

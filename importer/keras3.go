@@ -92,6 +92,14 @@ var floatTypes = []string{"float16", "float64", "bfloat16", "half", "double"}
 // computes in float32, so any other float type or a mixed-precision policy
 // is refused. Integer dtypes occur on the first layer of a Sequential model,
 // where Keras takes them as the input's dtype (token ids).
+//
+// A quantized policy (Keras 3.4+: {"class_name": "QuantizedDTypePolicy",
+// "config": {"mode": "int8", "source_name": "float32"}}, and its float8,
+// int4, GPTQ and AWQ kin; Keras 3.3: {"config": {"name":
+// "int8_from_float32"}}) becomes its Keras name "<mode>_from_<source>", so
+// that the layer sees its mode: the layers refuse every mode and class they
+// do not run (layers.Reader.Quantization). Its source dtype is checked like
+// any other.
 func normalizeDType(m cfgMap) error {
 	v := m.get("dtype")
 	name := ""
@@ -102,13 +110,21 @@ func normalizeDType(m cfgMap) error {
 		name = v.Str
 	case v.IsObject():
 		n := v.Get("config.name")
-		if n.Type != gjson.String {
+		mode, src := v.Get("config.mode"), v.Get("config.source_name")
+		switch {
+		case n.Type == gjson.String:
+			name = n.Str
+		case mode.Type == gjson.String && src.Type == gjson.String:
+			name = mode.Str + quantizedSep + src.Str
+		default:
 			return fmt.Errorf("option \"dtype\": a dtype policy without a name: %s: %w", clip(v.Raw), layers.ErrUnsupported)
 		}
-		name = n.Str
 		m.set("dtype", name)
 	default:
 		return fmt.Errorf("option \"dtype\": want a string or a dtype policy, got %s", clip(v.Raw))
+	}
+	if _, src, ok := strings.Cut(name, quantizedSep); ok {
+		name = src
 	}
 	if strings.HasPrefix(name, "mixed_") {
 		return fmt.Errorf("option \"dtype\": the mixed-precision policy %q computes in a lower precision; kerasrun computes in float32: %w", name, layers.ErrUnsupported)
@@ -120,6 +136,10 @@ func normalizeDType(m cfgMap) error {
 	}
 	return nil
 }
+
+// quantizedSep separates the mode from the source dtype in the name of a
+// Keras quantized dtype policy ("int8_from_float32").
+const quantizedSep = "_from_"
 
 // normalizeActivation reduces an activation written as an object
 // (tf.keras 2.13+ and Keras 3: {"module": "keras.activations",
@@ -148,8 +168,14 @@ func normalizeActivation(m cfgMap, key string) error {
 // {"args": [tensor or [tensor, ...], ...], "kwargs": {...}} where a tensor
 // is {"class_name": "__keras_tensor__", "config": {"keras_history": [layer,
 // node, tensor]}}.
-func parseKeras3Node(n gjson.Result) ([]tensorRef, error) {
-	var refs []tensorRef
+//
+// Keyword arguments: initial_state (a tensor or a list of them) adds its
+// tensors after those of args (parseFunctional checks that the layer takes
+// them); mask, when a tensor, is kept in the call for parseFunctional to
+// prove it is the mask the input already carries; training may be any
+// constant; any other argument must be null (left at its default).
+func parseKeras3Node(n gjson.Result) (nodeCall, error) {
+	var call nodeCall
 	var walk func(v gjson.Result, where string) error
 	walk = func(v gjson.Result, where string) error {
 		switch {
@@ -160,42 +186,63 @@ func parseKeras3Node(n gjson.Result) ([]tensorRef, error) {
 				}
 			}
 			return nil
-		case v.IsObject() && v.Get("class_name").Str == "__keras_tensor__":
-			h := v.Get("config.keras_history").Array()
-			if len(h) != 3 || h[0].Type != gjson.String || h[1].Type != gjson.Number || h[2].Type != gjson.Number {
-				return fmt.Errorf("bad keras_history %s", clip(v.Raw))
-			}
-			r, err := makeRef(h[0].Str, h[1].Num, h[2].Num)
+		case isKerasTensor(v):
+			r, err := kerasTensorRef(v)
 			if err != nil {
 				return err
 			}
-			refs = append(refs, r)
+			call.refs = append(call.refs, r)
 			return nil
 		}
 		return fmt.Errorf("%s %s: call arguments other than tensors: %w", where, clip(v.Raw), layers.ErrUnsupported)
 	}
 	args := n.Get("args")
 	if !args.IsArray() {
-		return nil, fmt.Errorf("bad inbound node %s: no args list", clip(n.Raw))
+		return call, fmt.Errorf("bad inbound node %s: no args list", clip(n.Raw))
 	}
 	if err := walk(args, "argument"); err != nil {
-		return nil, err
+		return call, err
+	}
+	if len(call.refs) == 0 {
+		return call, errors.New("an inbound node without input tensors")
 	}
 	var bad []string
-	n.Get("kwargs").ForEach(func(k, v gjson.Result) bool {
+	var errs []error
+	kwargs := n.Get("kwargs")
+	kwargs.ForEach(func(k, v gjson.Result) bool {
 		switch {
-		case k.Str == "training":
-			// Keras: "training" only switches dropout-like layers, which are
-			// the identity at inference anyway.
 		case v.Type == gjson.Null:
 			// An argument left at None, e.g. "mask": null.
+		case k.Str == "training":
+			// Keras: "training" only switches dropout-like layers, which are
+			// the identity at inference anyway; a tensor would decide it
+			// at run time.
+			if v.IsObject() || v.IsArray() {
+				errs = append(errs, fmt.Errorf("call argument \"training\" given as %s: only a constant is supported: %w", clip(v.Raw), layers.ErrUnsupported))
+			}
+		case k.Str == "initial_state":
+			n0 := len(call.refs)
+			if err := walk(v, "call argument \"initial_state\""); err != nil {
+				errs = append(errs, err)
+			}
+			call.states = len(call.refs) - n0
+		case k.Str == "mask" && isKerasTensor(v):
+			r, err := kerasTensorRef(v)
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
+			call.mask = &r
 		default:
 			bad = append(bad, k.Str)
 		}
 		return true
 	})
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("call arguments %v: %w", bad, layers.ErrUnsupported)
+		errs = append(errs, fmt.Errorf("call arguments %v: %w", bad, layers.ErrUnsupported))
+	}
+	if err := joinErrors(errs); err != nil {
+		return call, err
 	}
 	n.ForEach(func(k, _ gjson.Result) bool {
 		if k.Str != "args" && k.Str != "kwargs" {
@@ -204,10 +251,21 @@ func parseKeras3Node(n gjson.Result) ([]tensorRef, error) {
 		return true
 	})
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("inbound node keys %v: %w", bad, layers.ErrUnsupported)
+		return call, fmt.Errorf("inbound node keys %v: %w", bad, layers.ErrUnsupported)
 	}
-	if len(refs) == 0 {
-		return nil, errors.New("an inbound node without input tensors")
+	return call, nil
+}
+
+// isKerasTensor reports whether v is a Keras 3 serialized tensor.
+func isKerasTensor(v gjson.Result) bool {
+	return v.IsObject() && v.Get("class_name").Str == "__keras_tensor__"
+}
+
+// kerasTensorRef reads the keras_history of a Keras 3 serialized tensor.
+func kerasTensorRef(v gjson.Result) (tensorRef, error) {
+	h := v.Get("config.keras_history").Array()
+	if len(h) != 3 || h[0].Type != gjson.String || h[1].Type != gjson.Number || h[2].Type != gjson.Number {
+		return tensorRef{}, fmt.Errorf("bad keras_history %s", clip(v.Raw))
 	}
-	return refs, nil
+	return makeRef(h[0].Str, h[1].Num, h[2].Num)
 }

@@ -22,14 +22,20 @@ func TestParseKeras3Node(t *testing.T) {
 		{`{"args": [` + kt("lstm", 1, 2) + `], "kwargs": {"training": false, "mask": null}}`, "lstm[1][2]", ""},
 		{`{"args": [[` + kt("a", 0, 0) + `, ` + kt("b", 0, 1) + `]], "kwargs": {}}`, "a[0][0] b[0][1]", ""},
 		{`{"args": [` + kt("a", 0, 0) + `, ` + kt("b", 0, 0) + `]}`, "a[0][0] b[0][0]", ""},
-		{`{"args": [` + kt("a", 0, 0) + `], "kwargs": {"mask": ` + kt("m", 0, 0) + `}}`, "", "call arguments [mask]"},
-		{`{"args": [` + kt("a", 0, 0) + `], "kwargs": {"initial_state": [` + kt("h", 0, 0) + `]}}`, "", "initial_state"},
+		{`{"args": [` + kt("a", 0, 0) + `], "kwargs": {"mask": ` + kt("m", 0, 0) + `}}`, "a[0][0]", ""},
+		{`{"args": [` + kt("a", 0, 0) + `], "kwargs": {"mask": [1]}}`, "", "call arguments [mask]"},
+		{`{"args": [` + kt("a", 0, 0) + `], "kwargs": {"initial_state": [` + kt("h", 0, 0) + `, ` + kt("c", 0, 0) + `]}}`, "a[0][0] h[0][0] c[0][0]", ""},
+		{`{"args": [` + kt("a", 0, 0) + `], "kwargs": {"initial_state": ` + kt("h", 0, 0) + `}}`, "a[0][0] h[0][0]", ""},
+		{`{"args": [` + kt("a", 0, 0) + `], "kwargs": {"initial_state": [3]}}`, "", "initial_state"},
+		{`{"args": [` + kt("a", 0, 0) + `], "kwargs": {"training": ` + kt("t", 0, 0) + `}}`, "", "training"},
+		{`{"args": [` + kt("a", 0, 0) + `], "kwargs": {"constants": [1]}}`, "", "call arguments [constants]"},
 		{`{"args": [` + kt("a", 0, 0) + `, 3]}`, "", "call arguments other than tensors"},
 		{`{"args": []}`, "", "without input tensors"},
 		{`{"kwargs": {}}`, "", "no args"},
 		{`{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["a", 0]}}]}`, "", "keras_history"},
 	} {
-		refs, err := parseNode(gjson.Parse(c.node))
+		call, err := parseNode(gjson.Parse(c.node))
+		refs := call.refs
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%s: error %v, want %q", c.node, err, c.err)

@@ -29,6 +29,9 @@ type recurrentConfig interface {
 // sequence output is reversed back before merging; merge_mode is concat,
 // sum, mul, ave or None (two outputs); with return_state the outputs are the
 // merged output(s), then the forward states, then the backward states.
+// Initial states given as inputs after the sequence are split the same
+// way: the first half goes to the forward layer, the rest to the backward
+// one (Bidirectional.call).
 type bidirectionalLayer struct {
 	base
 	fwd, bwd  runtime.Layer
@@ -36,6 +39,7 @@ type bidirectionalLayer struct {
 	returnSeq bool
 	stateful  bool
 	nfwd      int // number of states of the forward layer
+	nbwd      int // number of states of the backward layer
 }
 
 type bidirectionalConfig struct {
@@ -190,14 +194,25 @@ func (c *bidirectionalConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]
 	}
 	half := w.Len() / 2
 	fw, bw := w.Split(half), w.Split(half)
-	fl, fshapes, err := c.fwd.Build(in, fw)
+	nf, nb := numStates(c.fwd), numStates(c.bwd)
+	fin, bin := in, in
+	if len(in) > 1 {
+		// Keras (Bidirectional.call): the first half of initial_state goes
+		// to the forward layer, the second half to the backward layer.
+		if len(in)-1 != nf+nb {
+			return nil, nil, fmt.Errorf("takes 1 input (the sequence) or %d (the sequence, then %d initial state(s) of the forward layer and %d of the backward layer), got %d", 1+nf+nb, nf, nb, len(in))
+		}
+		fin = append([][]int{in[0]}, in[1:1+nf]...)
+		bin = append([][]int{in[0]}, in[1+nf:]...)
+	}
+	fl, fshapes, err := c.fwd.Build(fin, fw)
 	if err == nil {
 		err = fw.Done()
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("forward layer: %w", err)
 	}
-	bl, bshapes, err := c.bwd.Build(in, bw)
+	bl, bshapes, err := c.bwd.Build(bin, bw)
 	if err == nil {
 		err = bw.Done()
 	}
@@ -212,7 +227,7 @@ func (c *bidirectionalConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]
 	l := &bidirectionalLayer{
 		base: base{name: c.spec.Name, class: c.spec.Class, params: fw.takenElements() + bw.takenElements()},
 		fwd:  fl, bwd: bl, merge: c.merge, returnSeq: o.returnSequences,
-		stateful: o.stateful, nfwd: numStates(c.fwd),
+		stateful: o.stateful, nfwd: nf, nbwd: nb,
 	}
 	var out [][]int
 	switch c.merge {
@@ -266,13 +281,17 @@ func (l *bidirectionalLayer) ForwardContext(ctx context.Context, in []*runtime.T
 func (l *bidirectionalLayer) Stateful() bool { return l.stateful }
 
 // ForwardStates runs both directions from the given states (the forward
-// layer's, then the backward layer's; nil for zeros) and returns their
-// final states in the same order.
+// layer's, then the backward layer's; nil for zeros; initial states given
+// as inputs take their place) and returns their final states in the same
+// order.
 func (l *bidirectionalLayer) ForwardStates(ctx context.Context, in []*runtime.Tensor, states []*runtime.Tensor) ([]*runtime.Tensor, []*runtime.Tensor, error) {
 	return l.run(ctx, in, states, true)
 }
 
 func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, states []*runtime.Tensor, withStates bool) ([]*runtime.Tensor, []*runtime.Tensor, error) {
+	if len(in) != 1 && len(in) != 1+l.nfwd+l.nbwd {
+		return nil, nil, fmt.Errorf("layers: layer %q (%s): %d inputs, want the sequence alone or followed by %d initial states (the forward layer's %d, then the backward layer's %d)", l.name, l.class, len(in), l.nfwd+l.nbwd, l.nfwd, l.nbwd)
+	}
 	var fs, bs []*runtime.Tensor
 	if withStates {
 		if states != nil {
@@ -295,7 +314,13 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 	bc := biCalls.Get()
 	defer bc.done()
 	bc.cores = coresCtx{Context: ctx, n: directionCores(ctx)}
-	bc.ctx, bc.in, bc.withStates = &bc.cores, in, withStates
+	bc.ctx, bc.withStates = &bc.cores, withStates
+	bc.in[0], bc.in[1] = in, in
+	if len(in) > 1 {
+		// Each direction gets the sequence and its own initial states.
+		bc.in[0] = append(append(bc.inBuf[0][:0], in[0]), in[1:1+l.nfwd]...)
+		bc.in[1] = append(append(bc.inBuf[1][:0], in[0]), in[1+l.nfwd:]...)
+	}
 	bc.inner[0], bc.inner[1], bc.states[0], bc.states[1] = l.fwd, l.bwd, fs, bs
 	var merged *runtime.Tensor
 	fr, ok1 := l.fwd.(*rnnLayer)
@@ -309,7 +334,7 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 		bc.views[1] = seqView{data: merged.Data, stride: w, off: uf, reverse: true}
 		bc.into = true
 	}
-	if ok1 && ok2 && l.piecesWorth(ctx, fr, br, in[0], withStates) {
+	if ok1 && ok2 && len(in) == 1 && l.piecesWorth(ctx, fr, br, in[0], withStates) {
 		out, err := l.runPieces(ctx, fr, br, in[0], merged)
 		return out, nil, err
 	}
@@ -363,7 +388,8 @@ const bidiRowPieces = 2
 // piecesWorth reports whether run cuts the directions into pieces of rows
 // (runPieces): on a contended machine (kernels.Contended), for a batch of
 // at least bidiRowPieces·rowSplitMin rows, two recurrent layers that
-// return no states, concatenated, from zero states.
+// return no states, concatenated, from zero states (run also checks that
+// no initial states come as inputs).
 func (l *bidirectionalLayer) piecesWorth(ctx context.Context, fr, br *rnnLayer, x *runtime.Tensor, withStates bool) bool {
 	return !withStates && l.merge == "concat" && !fr.opts.returnState && !br.opts.returnState &&
 		x.Rank() == 3 && x.Shape[0] >= bidiRowPieces*rowSplitMin && coresOf(ctx) > 1 && kernels.Contended()
@@ -465,9 +491,10 @@ func (bp *biPieces) run(i int) {
 // that a call allocates nothing: each direction's layer, states, output
 // view (when the directions write into the merged output) and results.
 type biCall struct {
-	cores      coresCtx        // the directions' context (directionCores)
-	ctx        context.Context // &cores
-	in         []*runtime.Tensor
+	cores      coresCtx              // the directions' context (directionCores)
+	ctx        context.Context       // &cores
+	in         [2][]*runtime.Tensor  // each direction's inputs
+	inBuf      [2][3]*runtime.Tensor // their storage with initial states
 	withStates bool
 	into       bool
 	inner      [2]runtime.Layer
@@ -496,7 +523,7 @@ func (bc *biCall) runDirection(i int) {
 		v = &bc.views[i]
 	}
 	r := &bc.res[i]
-	r.out, r.final, r.err = direction(bc.ctx, bc.inner[i], bc.in, bc.states[i], bc.withStates, v)
+	r.out, r.final, r.err = direction(bc.ctx, bc.inner[i], bc.in[i], bc.states[i], bc.withStates, v)
 }
 
 // done gives bc back, holding no memory.

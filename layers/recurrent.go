@@ -108,10 +108,17 @@ func recurrentShapes(o rnnOptions, in []int, units, states int) [][]int {
 	return out
 }
 
-// checkRecurrentInput validates a static input shape [batch, time, in].
-func checkRecurrentInput(in [][]int) ([]int, error) {
-	if err := oneInput(in); err != nil {
-		return nil, err
+// checkRecurrentInput validates the static inputs of a recurrent layer of
+// the given units and number of states: the sequence [batch, time, in],
+// alone or followed by one initial state [batch, units] per state. It
+// returns the sequence's shape.
+//
+// Keras: an RNN called with initial_state tensors takes them as inputs of
+// the call after the sequence (Keras 2 and tf.keras list them in the
+// inbound node; Keras 3 passes them as the initial_state argument).
+func checkRecurrentInput(in [][]int, units, nstates int) ([]int, error) {
+	if len(in) != 1 && len(in) != 1+nstates {
+		return nil, fmt.Errorf("takes 1 input (the sequence) or %d (the sequence, then %d initial state(s) of shape (batch, %d)), got %d", 1+nstates, nstates, units, len(in))
 	}
 	if len(in[0]) != 3 {
 		return nil, fmt.Errorf("input shape %s: a recurrent layer needs rank 3 (batch, time, features)", runtime.FormatShape(in[0]))
@@ -119,7 +126,37 @@ func checkRecurrentInput(in [][]int) ([]int, error) {
 	if in[0][2] < 0 {
 		return nil, fmt.Errorf("input shape %s: a recurrent layer needs a fixed number of features", runtime.FormatShape(in[0]))
 	}
+	for i, s := range in[1:] {
+		if err := checkStateShape(i, s, in[0][0], units); err != nil {
+			return nil, err
+		}
+	}
 	return in[0], nil
+}
+
+// checkStateShape checks the static shape s of initial state i against
+// (batch, units); a free dimension (-1) matches any.
+func checkStateShape(i int, s []int, batch, units int) error {
+	if len(s) != 2 || s[1] != units || (s[0] >= 0 && batch >= 0 && s[0] != batch) {
+		return fmt.Errorf("initial state %d: shape %s, want (batch, %d) with the batch of the sequence (%d)", i, runtime.FormatShape(s), units, batch)
+	}
+	return nil
+}
+
+// splitStates splits the inputs of a call of a layer with n states into
+// the sequence and the initial states: those given as inputs after the
+// sequence, else states (nil for zeros; a session's carried states).
+//
+// Keras: RNN.call starts from the carried states of a stateful layer only
+// when no initial_state is given; given ones are used as they are.
+func splitStates(name, class string, in, states []*runtime.Tensor, n int) (*runtime.Tensor, []*runtime.Tensor, error) {
+	switch {
+	case len(in) == 1:
+		return in[0], states, nil
+	case len(in) == 1+n:
+		return in[0], in[1:], nil
+	}
+	return nil, nil, fmt.Errorf("layers: layer %q (%s): %d inputs, want the sequence alone or followed by %d initial state(s)", name, class, len(in), n)
 }
 
 // projChunk and projMinSteps bound the input projection's buffer of a
@@ -255,8 +292,11 @@ func runRecurrent(ctx context.Context, name, class string, c cell, o rnnOptions,
 			return nil, nil, fmt.Errorf("layers: layer %q (%s): %d initial states, want %d", name, class, len(init), nstates)
 		}
 		for i, st := range init {
-			if st == nil || len(st.Shape) != 2 || st.Shape[0] != b || st.Shape[1] != units || len(st.Data) != b*units {
-				return nil, nil, fmt.Errorf("layers: layer %q (%s): initial state %d must have shape [%d %d]", name, class, i, b, units)
+			if st == nil {
+				return nil, nil, fmt.Errorf("layers: layer %q (%s): initial state %d is missing", name, class, i)
+			}
+			if len(st.Shape) != 2 || st.Shape[0] != b || st.Shape[1] != units || len(st.Data) != b*units {
+				return nil, nil, fmt.Errorf("layers: layer %q (%s): initial state %d has shape %s, want [%d %d] (batch, units)", name, class, i, runtime.FormatShape(st.Shape), b, units)
 			}
 			copy(states[i], st.Data)
 		}
@@ -345,21 +385,27 @@ func (l *rnnLayer) ForwardContext(ctx context.Context, in []*runtime.Tensor) ([]
 func (l *rnnLayer) Stateful() bool { return l.opts.stateful }
 
 // ForwardStates runs the layer from the given initial states (nil for
-// zeros) and also returns its final states.
+// zeros; overridden by initial states given as inputs, see splitStates)
+// and also returns its final states.
 func (l *rnnLayer) ForwardStates(ctx context.Context, in []*runtime.Tensor, states []*runtime.Tensor) ([]*runtime.Tensor, []*runtime.Tensor, error) {
 	return l.run(ctx, in, states, true, nil)
 }
 
-// run is Forward from the given states (nil for zeros), with the final
+// run is Forward from the given states (nil for zeros; initial states
+// given as inputs after the sequence take their place), with the final
 // states when wantStates is set, and the sequence written into `into` when
 // that is set (runRecurrent).
 func (l *rnnLayer) run(ctx context.Context, in []*runtime.Tensor, states []*runtime.Tensor, wantStates bool, into *seqView) ([]*runtime.Tensor, []*runtime.Tensor, error) {
-	out, final, err := runRecurrent(ctx, l.name, l.class, l.cell, l.opts, in[0], states, wantStates, into)
+	_, units, _, nstates := l.cell.sizes()
+	x, init, err := splitStates(l.name, l.class, in, states, nstates)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, final, err := runRecurrent(ctx, l.name, l.class, l.cell, l.opts, x, init, wantStates, into)
 	if err != nil || !wantStates {
 		return out, nil, err
 	}
-	_, units, _, _ := l.cell.sizes()
-	b := in[0].Shape[0]
+	b := x.Shape[0]
 	fs := make([]*runtime.Tensor, len(final))
 	for i, st := range final {
 		fs[i] = &runtime.Tensor{Shape: []int{b, units}, Data: st}
@@ -395,7 +441,7 @@ func (c *rnnConfig) withOptions(o rnnOptions, name string) Config {
 }
 
 func (c *rnnConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
-	s, err := checkRecurrentInput(in)
+	s, err := checkRecurrentInput(in, c.cell.units(), c.cell.numStates())
 	if err != nil {
 		return nil, nil, err
 	}

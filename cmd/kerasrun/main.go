@@ -35,7 +35,8 @@ func main() {
 const usage = `usage:
   kerasrun predict MODEL.h5 [--arch ARCH.json] --input [NAME=]FILE.npy ... --output OUT
         OUT is an .npy file for a single-output model, and a directory
-        holding <output_name>.npy for each output otherwise; "-" prints
+        holding <output_name>.npy and <index>.npy (0-based, the same
+        file) for each output otherwise; "-" prints
         each output as a JSON line {"name", "shape", "data"}.
         Inputs may be float or integer .npy arrays; NAME= may be left out
         when the files are given in the model's input order.
@@ -279,8 +280,22 @@ func writeOutputs(specs []runtime.IO, res []*runtime.Tensor, out string) error {
 		return err
 	}
 	for i, t := range res {
-		if err := npyfile.Write(filepath.Join(out, specs[i].Name+".npy"), t); err != nil {
+		named := filepath.Join(out, specs[i].Name+".npy")
+		if err := npyfile.Write(named, t); err != nil {
 			return err
+		}
+		// Output names made unique (tf.keras appends _1, _2 to a layer
+		// that gives several outputs) can be a name of another layer, so
+		// each output is also written under its index.
+		indexed := filepath.Join(out, strconv.Itoa(i)+".npy")
+		if indexed == named {
+			continue
+		}
+		os.Remove(indexed)
+		if os.Link(named, indexed) != nil {
+			if err := npyfile.Write(indexed, t); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
