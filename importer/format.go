@@ -92,7 +92,7 @@ func describeDir(p string) error {
 	case has("config.json") && has("model.weights.h5"):
 		return errors.New("a directory holding an unpacked .keras archive; give the .keras file itself, or model.weights.h5 with --arch config.json")
 	}
-	return errors.New("a directory, not a model file")
+	return errors.New("a directory, not a regular file holding a model")
 }
 
 // Limits on a .keras archive, checked against what the archive declares and

@@ -29,7 +29,7 @@ func TestInspectUnsupported(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	if !strings.Contains(out, "unsupported: 2 problem(s)") || !strings.Contains(out, "mixed_float16") || !strings.Contains(out, "[mask]") {
+	if !strings.Contains(out, "unsupported: 2 problem(s)") || !strings.Contains(out, "mixed_float16") || !strings.Contains(out, `call argument "mask"`) {
 		t.Errorf("inspect output:\n%s", out)
 	}
 	if !strings.Contains(stderr, "2 problem(s)") {
