@@ -7,6 +7,7 @@ import (
 
 	"github.com/kerasrun/kerasrun/internal/golden"
 	"github.com/kerasrun/kerasrun/internal/npyfile"
+	"github.com/kerasrun/kerasrun/runtime"
 )
 
 func TestInspect(t *testing.T) {
@@ -112,5 +113,57 @@ func TestPredictArch(t *testing.T) {
 		"--arch", filepath.Join(fixtures, "f3_wo_nested_functional", "arch.json"))
 	if code != 0 || !strings.Contains(out, `Model: "model_2"`) {
 		t.Errorf("summary --arch: exit %d\n%s", code, out)
+	}
+}
+
+// TestKeras3Forms: predict, summary and inspect take a .keras archive and
+// a Keras 3 .weights.h5 with its config.json, and inspect exits 0 exactly
+// where predict runs.
+func TestKeras3Forms(t *testing.T) {
+	for _, c := range []struct {
+		dir, model string
+		arch       bool
+	}{
+		{"k4_func_lstm_gru_bidi", "model.keras", false},
+		{"k4_weights_arch", "model.weights.h5", true},
+	} {
+		dir := filepath.Join(fixtures, c.dir)
+		model := filepath.Join(dir, c.model)
+		var extra []string
+		if c.arch {
+			extra = []string{"--arch", filepath.Join(dir, "arch.json")}
+		}
+		out := filepath.Join(t.TempDir(), "y.npy")
+		args := append([]string{"predict", model, "--input", filepath.Join(dir, "input_0.npy"), "--output", out}, extra...)
+		if code, _, stderr := runCLI(args...); code != 0 {
+			t.Errorf("%s: predict: exit %d: %s", c.dir, code, stderr)
+			continue
+		}
+		cs, err := golden.Load(fixtures)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range cs {
+			if cs[i].ID == c.dir {
+				got, _, err := npyfile.Read(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := cs[i].Check([]*runtime.Tensor{got}); err != nil {
+					t.Errorf("%s: predict: %v", c.dir, err)
+				}
+			}
+		}
+		if code, sout, stderr := runCLI(append([]string{"summary", model}, extra...)...); code != 0 || !strings.Contains(sout, "Total params") {
+			t.Errorf("%s: summary: exit %d: %s\n%s", c.dir, code, stderr, sout)
+		}
+		code, sout, stderr := runCLI(append([]string{"inspect", model}, extra...)...)
+		if code != 0 || !strings.Contains(sout, "Keras 3") || !strings.Contains(sout, "/vars/0") {
+			t.Errorf("%s: inspect: exit %d: %s\n%s", c.dir, code, stderr, sout)
+		}
+	}
+	code, _, stderr := runCLI("inspect", filepath.Join(fixtures, "k4_weights_arch", "model.weights.h5"))
+	if code != 1 || !strings.Contains(stderr, "Keras 3 weights file") || !strings.Contains(stderr, "--arch") {
+		t.Errorf("inspect of a Keras 3 .weights.h5 without its architecture: exit %d: %s", code, stderr)
 	}
 }
