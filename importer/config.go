@@ -40,6 +40,9 @@ type layerEntry struct {
 	// as the file has it (Convolution1D for a Conv1D read from Keras 1).
 	renamed   []string
 	fileClass string
+	// built is the input shape Keras 3 records beside a layer's config
+	// (build_config.input_shape), batch axis included.
+	built gjson.Result
 
 	// After flatten: group is the top-level layer whose weight group holds
 	// this layer's weights, and leaf the layer's own name inside a nested
@@ -123,7 +126,8 @@ func layerEntryOf(l gjson.Result, env layers.Env, depth int) *layerEntry {
 		name = cfg.Get("name").String()
 	}
 	class := l.Get("class_name").String()
-	e := &layerEntry{spec: layers.Spec{Name: name, Class: class, Config: cfg, Env: env}, fileClass: class}
+	e := &layerEntry{spec: layers.Spec{Name: name, Class: class, Config: cfg, Env: env}, fileClass: class,
+		built: l.Get("build_config.input_shape")}
 	if modelClasses[class] {
 		sub, err := parseModel(class, cfg, env, depth+1)
 		if err != nil {
@@ -248,6 +252,12 @@ func sequentialInput(first *layerEntry) ([]int, string, error) {
 		return in.shape, in.dtype, nil
 	}
 	shape, ok, err := inputShape(first.spec.Config)
+	if !ok && err == nil && first.built.IsArray() {
+		// Keras: a Keras 3 Sequential built without an Input records the
+		// input shape only in its first layer's build_config.
+		shape, err = layers.ParseShape(first.built)
+		ok = err == nil
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("model_config: layer %q (%s): %w", first.spec.Name, first.spec.Class, err)
 	}

@@ -93,6 +93,27 @@ func TestSequentialStartingWithNestedModel(t *testing.T) {
 	}
 }
 
+// TestKeras3SequentialWithoutInput: a Keras 3 Sequential built without an
+// Input has no InputLayer; its input shape is its first layer's
+// build_config.input_shape.
+func TestKeras3SequentialWithoutInput(t *testing.T) {
+	js := `{"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [
+	  {"module": "keras.layers", "class_name": "Dense", "config": {"name": "d1", "units": 2},
+	   "build_config": {"input_shape": [null, 5, 3]}}]}}`
+	tree, err := parseModelConfig(js, layers.Env{KerasVersion: "3.8.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := tree.byName[tree.inputs[0].layer]
+	if fmt.Sprint(in.shape) != "[-1 5 3]" {
+		t.Errorf("input %q %v, want [-1 5 3]", in.spec.Name, in.shape)
+	}
+	js = strings.Replace(js, `"build_config": {"input_shape": [null, 5, 3]}`, `"build_config": {}`, 1)
+	if _, err := parseModelConfig(js, layers.Env{KerasVersion: "3.8.0"}); err == nil || !strings.Contains(err.Error(), "no input shape") {
+		t.Errorf("without build_config: %v", err)
+	}
+}
+
 // TestParseCollectsLayerProblems checks that problems of single layers stay
 // in their entries, so that every one of them can be reported together.
 func TestParseCollectsLayerProblems(t *testing.T) {
