@@ -358,16 +358,12 @@ type datasetInfo struct {
 }
 
 // statFloat32 reads the declared type and shape of the dataset at path
-// under g, without its data. Non-float types are refused. The element
-// count saturates instead of overflowing, so that limits can judge it.
+// under g, without its data. Float types are read; so are integers of 8
+// and 16 bits (Keras 3 stores quantized kernels as int8), which convert to
+// float32 exactly, and integer scalars of any size (Normalization's count,
+// unused at inference); other types are refused. The element count
+// saturates instead of overflowing, so that limits can judge it.
 func statFloat32(g *hdf5.Group, path string) (datasetInfo, error) {
-	return statWeight(g, path, false)
-}
-
-// statWeight is statFloat32 that, with ints, also accepts integer
-// datasets of 8 and 16 bits: Keras 3 stores quantized kernels as int8, and
-// such values convert to float32 exactly.
-func statWeight(g *hdf5.Group, path string, ints bool) (datasetInfo, error) {
 	if err := checkHardLinks(g.Identifier, path); err != nil {
 		return datasetInfo{}, err
 	}
@@ -376,24 +372,22 @@ func statWeight(g *hdf5.Group, path string, ints bool) (datasetInfo, error) {
 		return datasetInfo{}, h5err("open dataset")
 	}
 	defer ds.Close()
-	return datasetMetaOf(ds, ints)
+	return datasetMetaOf(ds)
 }
 
-func datasetMetaOf(ds *hdf5.Dataset, ints bool) (datasetInfo, error) {
+func datasetMetaOf(ds *hdf5.Dataset) (datasetInfo, error) {
 	dt, err := ds.Datatype()
 	if err != nil {
 		return datasetInfo{}, h5err("dataset type")
 	}
 	class, size := dt.Class(), dt.Size()
 	dt.Close()
-	if ints && class == hdf5.T_INTEGER {
-		if size > 2 {
-			// Integers beyond 16 bits do not all fit a float32.
-			return datasetInfo{}, fmt.Errorf("dtype is %s; kerasrun reads integer weights of 8 and 16 bits", className(class, size))
-		}
-	} else if class != hdf5.T_FLOAT {
+	switch {
+	case class == hdf5.T_INTEGER:
+		// Checked against the shape below.
+	case class != hdf5.T_FLOAT:
 		return datasetInfo{}, fmt.Errorf("dtype is %s, not a float type (float16, float32 or float64)", className(class, size))
-	} else if size != 2 && size != 4 && size != 8 {
+	case size != 2 && size != 4 && size != 8:
 		return datasetInfo{}, fmt.Errorf("dtype is a %d-byte float, not float16, float32 or float64", size)
 	}
 	sp := ds.Space()
@@ -404,6 +398,9 @@ func datasetMetaOf(ds *hdf5.Dataset, ints bool) (datasetInfo, error) {
 	sp.Close()
 	if err != nil {
 		return datasetInfo{}, err
+	}
+	if class == hdf5.T_INTEGER && size > 2 && len(dims) > 0 {
+		return datasetInfo{}, fmt.Errorf("dtype is %s: kerasrun reads integer weights of 8 and 16 bits, which float32 holds exactly, and integer scalars", className(class, size))
 	}
 	info := datasetInfo{shape: make([]int, len(dims)), n: 1}
 	for i, d := range dims {
@@ -431,11 +428,6 @@ const maxElements = 1 << 40
 // limits accepted (so it has at most maxElements elements), converted to
 // float32: libhdf5 converts float16 and float64 on the fly.
 func readFloat32(g *hdf5.Group, path string, want datasetInfo) ([]float32, error) {
-	return readWeightData(g, path, want, false)
-}
-
-// readWeightData is readFloat32 for what statWeight described with ints.
-func readWeightData(g *hdf5.Group, path string, want datasetInfo, ints bool) ([]float32, error) {
 	ds, err := g.OpenDataset(path)
 	if err != nil {
 		return nil, h5err("open dataset")
@@ -443,7 +435,7 @@ func readWeightData(g *hdf5.Group, path string, want datasetInfo, ints bool) ([]
 	defer ds.Close()
 	// The file is held open, but check again that it describes what the
 	// limits accepted.
-	info, err := datasetMetaOf(ds, ints)
+	info, err := datasetMetaOf(ds)
 	if err != nil {
 		return nil, err
 	}

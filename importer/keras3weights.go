@@ -158,7 +158,7 @@ func readKeras3Weights(root *hdf5.Group, lim *limits) (*k3store, error) {
 						if err != nil || idx < 0 || strconv.Itoa(idx) != vn || idx >= int(m) {
 							return fmt.Errorf("%s/%s: a variable's name is its index 0..%d", child, vn, m-1)
 						}
-						info, err := statWeight(vars, vn, true)
+						info, err := statFloat32(vars, vn)
 						if err == nil {
 							err = lim.take(info.n, info.shape)
 						}
@@ -225,7 +225,7 @@ func readKeras3Weights(root *hdf5.Group, lim *limits) (*k3store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", vpath, err)
 		}
-		data, err := readWeightData(g, strconv.Itoa(p.index), p.info, true)
+		data, err := readFloat32(g, strconv.Itoa(p.index), p.info)
 		g.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", vpath, err)
