@@ -15,29 +15,57 @@ import (
 // pointwiseLayer applies a float32 function to every element.
 type pointwiseLayer struct {
 	base
-	f func(float32) float32
+	f   func(float32) float32
+	vec func(dst, src []float32) // nil: f one value at a time
 }
 
 type pointwiseConfig struct {
 	passMask
 	spec Spec
 	f    func(float32) float32
+	// vec, when set, computes dst[i] = f(src[i]) over a whole slice, with
+	// the bits of f.
+	vec func(dst, src []float32)
 }
 
 func (c *pointwiseConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
 	if err := oneInput(in); err != nil {
 		return nil, nil, err
 	}
-	return &pointwiseLayer{base: newBase(c.spec, w), f: c.f}, [][]int{in[0]}, nil
+	return &pointwiseLayer{base: newBase(c.spec, w), f: c.f, vec: c.vec}, [][]int{in[0]}, nil
 }
+
+// pointwiseChunk is the number of values a goroutine of a pointwise layer
+// takes at a time.
+const pointwiseChunk = 1 << 14
 
 func (l *pointwiseLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	x := in[0]
-	out := runtime.Zeros(x.Shape...)
-	for i, v := range x.Data {
-		out.Data[i] = l.f(v)
-	}
+	out := runtime.Empty(x.Shape...)
+	n := len(x.Data)
+	pointwiseChunks.forSamples((n+pointwiseChunk-1)/pointwiseChunk, pointwiseChunk, pointwiseArgs{l: l, src: x.Data, dst: out.Data})
 	return runtime.One(withMask(out, x)), nil
+}
+
+// pointwiseArgs is what a chunk of a pointwise layer needs (pointwiseRun).
+type pointwiseArgs struct {
+	l        *pointwiseLayer
+	src, dst []float32
+}
+
+var pointwiseChunks = newSamplePool(pointwiseRun)
+
+// pointwiseRun computes chunk i of a pointwise layer.
+func pointwiseRun(a *pointwiseArgs, i int) {
+	lo, hi := i*pointwiseChunk, min((i+1)*pointwiseChunk, len(a.src))
+	src, dst := a.src[lo:hi], a.dst[lo:hi]
+	if a.l.vec != nil {
+		a.l.vec(dst, src)
+		return
+	}
+	for j, v := range src {
+		dst[j] = a.l.f(v)
+	}
 }
 
 // decodeLeakyReLU: f(x) = x for x > 0, alpha·x otherwise.
@@ -106,7 +134,17 @@ func decodeReLU(r *Reader) (Config, error) {
 		r.Errorf("negative_slope", "must not be negative, got %v", slope)
 	}
 	th := float32(r.Float("threshold", 0))
-	return &pointwiseConfig{spec: r.Spec(), f: func(x float32) float32 {
+	var vec func(dst, src []float32)
+	if th == 0 && slope == 0 {
+		// relu, or relu clipped at max_value (ReLU(6) of MobileNet), with
+		// the bits of f below: NaN gives 0.
+		top := float32(math.Inf(1))
+		if hasMax {
+			top = maxV
+		}
+		vec = func(dst, src []float32) { reluClip(dst, src, top) }
+	}
+	return &pointwiseConfig{spec: r.Spec(), vec: vec, f: func(x float32) float32 {
 		var pos float32
 		if x > th {
 			pos = x
@@ -119,6 +157,22 @@ func decodeReLU(r *Reader) (Config, error) {
 		}
 		return pos
 	}}, nil
+}
+
+// reluClip sets dst[i] = min(src[i], top) where src[i] > 0, and 0
+// elsewhere (NaN and -0 included); top must be >= 0 (+Inf for none).
+//
+// It works on the bits, without branches: positive floats order as their
+// bits do as integers, negative ones have the sign bit set (a negative
+// int32), and a positive NaN is above the bits of +Inf.
+func reluClip(dst, src []float32, top float32) {
+	tb := int32(math.Float32bits(top))
+	dst = dst[:len(src)]
+	for i, v := range src {
+		b := int32(math.Float32bits(v))
+		nan := int32((int64(0x7F800000) - int64(b)) >> 63) // all ones for a positive NaN
+		dst[i] = math.Float32frombits(uint32(max(min(b, tb), 0) &^ nan))
+	}
 }
 
 // preluLayer: f(x) = x for x > 0, alpha·x otherwise, with a learned alpha

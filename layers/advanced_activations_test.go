@@ -87,3 +87,36 @@ func TestSoftmaxLayer(t *testing.T) {
 		}
 	}
 }
+
+// TestReLUVectorPath checks that the slice path of ReLU and ReLU(max_value)
+// gives the bits of the one-value path, special values included, over more
+// values than one chunk.
+func TestReLUVectorPath(t *testing.T) {
+	special := []float32{float32(math.NaN()), math.Float32frombits(0xFFC00000), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)), 6, 6.5, -1e-30, 1e-30}
+	x := make([]float32, pointwiseChunk+37)
+	for i := range x {
+		x[i] = float32(i%17) - 8.25
+	}
+	copy(x, special)
+	for _, opts := range []string{`{}`, `{"max_value": 6}`, `{"max_value": 6, "threshold": 0, "negative_slope": 0}`} {
+		spec := Spec{Name: "relu", Class: "ReLU", Config: l3Parse(t, opts), Env: keras224}
+		cfg, err := Decode(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc := cfg.(*pointwiseConfig)
+		if pc.vec == nil {
+			t.Fatalf("%s: no slice path", opts)
+		}
+		l, _ := l3Build(t, "ReLU", opts, keras224, [][]int{{-1, len(x)}})
+		out, err := l.Forward([]*runtime.Tensor{l3Tensor([]int{1, len(x)}, x...)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range x {
+			if want := pc.f(v); math.Float32bits(out[0].Data[i]) != math.Float32bits(want) {
+				t.Fatalf("%s: f(%v) = %v on the slice path, %v on the one-value path", opts, v, out[0].Data[i], want)
+			}
+		}
+	}
+}

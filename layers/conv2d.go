@@ -205,9 +205,17 @@ func (l *conv2dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	pt := samePad(l.padding, h, oh, l.k[0], l.stride[0], l.dil[0])
 	pl := samePad(l.padding, w, ow, l.k[1], l.stride[1], l.dil[1])
 	data := toChannelsLast(x, l.channelsFirst)
-	// im2col: one row of kh*kw*in values per output position.
 	kc := l.k[0] * l.k[1] * ch
 	rows := b * oh * ow
+	if l.k == [2]int{1, 1} && l.stride == [2]int{1, 1} {
+		// A pointwise convolution: the input rows are the im2col rows.
+		res := getScratch(rows * l.filters)
+		l.kernelP.mulBias(rows, l.filters, kc, data, kc, l.kernel, l.bias, res, l.filters)
+		doneChannelsLast(data, l.channelsFirst)
+		l.act(res, l.filters)
+		return runtime.One(fromChannelsLast(res, b, oh, ow, l.filters, l.channelsFirst)), nil
+	}
+	// im2col: one row of kh*kw*in values per output position.
 	cols := zeroScratch(rows * kc) // padded positions stay zero
 	defer putScratch(cols)
 	for bi := 0; bi < b; bi++ {
@@ -233,10 +241,7 @@ func (l *conv2dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	}
 	doneChannelsLast(data, l.channelsFirst)
 	res := getScratch(rows * l.filters)
-	l.kernelP.mul(rows, l.filters, kc, cols, kc, l.kernel, res, l.filters, false)
-	if l.bias != nil {
-		addBias(res, l.bias)
-	}
+	l.kernelP.mulBias(rows, l.filters, kc, cols, kc, l.kernel, l.bias, res, l.filters)
 	l.act(res, l.filters)
 	return runtime.One(fromChannelsLast(res, b, oh, ow, l.filters, l.channelsFirst)), nil
 }

@@ -31,8 +31,12 @@
 // core (recurPieces), and otherwise each step by gate blocks; Bidirectional
 // runs its two directions on half the cores each (withCores), writing the
 // halves of a concatenated sequence in place (seqView); Conv1D, pooling
-// and Embedding split their samples, and large products their row or
-// column chunks, on the helpers of kernels.ParallelFor. Work too small to
+// and Embedding split their samples, the depthwise convolutions their
+// output rows (depthwise2D, channels innermost), the element-wise layers
+// their chunks of values, and large products their row or column chunks,
+// on the helpers of kernels.ParallelFor. The 2-D convolutions run on
+// channels_last data; a channels_first input is moved channels last and
+// the output moved back. Work too small to
 // pay for a hand-off, or fine-grained while another process competes for
 // the cores (kernels.SplitWorth), stays on the caller. While another
 // process competes (kernels.Contended), an LSTM's steps are shared by the

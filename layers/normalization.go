@@ -244,18 +244,36 @@ func (l *batchNormLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 	if x.Rank() <= maxAxis(l.axes) {
 		return nil, fmt.Errorf("layers: layer %q (%s): input shape %v, want rank > %d", l.name, l.class, x.Shape, maxAxis(l.axes))
 	}
-	idx, err := paramIndex(x.Shape, l.axes, l.pshape)
-	if err != nil {
-		return nil, fmt.Errorf("layers: layer %q (%s): %w", l.name, l.class, err)
-	}
-	out := runtime.Zeros(x.Shape...)
-	if idx == nil {
-		n := len(l.scale)
-		for i, v := range x.Data {
-			p := i % n
-			out.Data[i] = v*l.scale[p] + l.shift[p]
+	// channels_first (axis 1 of a rank >= 3 input) needs no index table.
+	planes := len(l.axes) == 1 && l.axes[0] == 1 && x.Rank() >= 3 && x.Shape[1] == l.pshape[0]
+	var idx *[]int
+	if !planes {
+		var err error
+		if idx, err = paramIndex(x.Shape, l.axes, l.pshape); err != nil {
+			return nil, fmt.Errorf("layers: layer %q (%s): %w", l.name, l.class, err)
 		}
-	} else {
+	}
+	out := runtime.Empty(x.Shape...)
+	n := len(l.scale)
+	switch {
+	case idx == nil && !planes:
+		// The parameters cycle along the last axis: rows of n, in chunks
+		// of whole rows.
+		if rows := len(x.Data) / max(n, 1); rows > 0 {
+			per := max(pointwiseChunk/n, 1)
+			bnRows.forSamples((rows+per-1)/per, per*n, bnRowsArgs{l: l, src: x.Data, dst: out.Data, per: per})
+		}
+	case planes:
+		// One parameter per plane of the trailing axes.
+		inner := runtime.NumElements(x.Shape[2:])
+		for off, p := 0, 0; off+inner <= len(x.Data) && inner > 0; off, p = off+inner, (p+1)%n {
+			sc, sh := l.scale[p], l.shift[p]
+			o := out.Data[off : off+inner]
+			for i, v := range x.Data[off : off+inner] {
+				o[i] = v*sc + sh
+			}
+		}
+	default:
 		for i, v := range x.Data {
 			p := (*idx)[i]
 			out.Data[i] = v*l.scale[p] + l.shift[p]
@@ -263,6 +281,29 @@ func (l *batchNormLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 		putInts(idx)
 	}
 	return runtime.One(withMask(out, x)), nil
+}
+
+// bnRowsArgs is what a chunk of rows of BatchNormalization over the last
+// axis needs (bnRowsRun).
+type bnRowsArgs struct {
+	l        *batchNormLayer
+	src, dst []float32
+	per      int // rows per chunk
+}
+
+var bnRows = newSamplePool(bnRowsRun)
+
+// bnRowsRun normalises chunk i: rows [i·per, (i+1)·per) of len(scale).
+func bnRowsRun(a *bnRowsArgs, i int) {
+	n := len(a.l.scale)
+	lo, hi := i*a.per*n, min((i+1)*a.per*n, len(a.src)/n*n)
+	sc, sh := a.l.scale[:n], a.l.shift[:n]
+	for off := lo; off < hi; off += n {
+		row, o := a.src[off:off+n], a.dst[off:off+n]
+		for p, v := range row {
+			o[p] = v*sc[p] + sh[p]
+		}
+	}
 }
 
 // ---- LayerNormalization ----------------------------------------------------

@@ -128,3 +128,36 @@ func TestLayerNormForward(t *testing.T) {
 	s := float32(math.Sqrt(5))
 	l3Close(t, "axes [1, 2]", out[0].Data, []float32{-3 / s, -1 / s, 1 / s, 3 / s})
 }
+
+// TestBatchNorm4DFormats checks that BatchNormalization over axis 1 of a
+// channels_first tensor gives what axis -1 gives on the same values moved
+// channels last, on more values than one chunk of the row loop.
+func TestBatchNorm4DFormats(t *testing.T) {
+	const c = 3
+	gamma := Weight{Name: "gamma", Shape: []int{c}, Data: []float32{1, 2, -1}}
+	beta := Weight{Name: "beta", Shape: []int{c}, Data: []float32{0, 0.5, 1}}
+	mean := Weight{Name: "moving_mean", Shape: []int{c}, Data: []float32{0.1, -0.2, 0.3}}
+	variance := Weight{Name: "moving_variance", Shape: []int{c}, Data: []float32{1, 4, 0.25}}
+	last, _ := l3Build(t, "BatchNormalization", `{"axis": -1}`, keras224, [][]int{{-1, 40, 80, c}}, gamma, beta, mean, variance)
+	first, _ := l3Build(t, "BatchNormalization", `{"axis": 1}`, keras224, [][]int{{-1, c, 40, 80}}, gamma, beta, mean, variance)
+	cl := runtime.Empty(2, 40, 80, c)
+	for i := range cl.Data {
+		cl.Data[i] = float32(i%11) - 5
+	}
+	cf := runtime.Empty(2, c, 40, 80)
+	permuteInto(cf.Data, cl.Data, cl.Shape, []int{0, 3, 1, 2})
+	a, err := last.Forward([]*runtime.Tensor{cl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := first.Forward([]*runtime.Tensor{cf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float32, len(cl.Data))
+	permuteInto(want, a[0].Data, cl.Shape, []int{0, 3, 1, 2})
+	l3Close(t, "BatchNormalization axis 1", b[0].Data, want)
+	if _, err := first.Forward([]*runtime.Tensor{runtime.Zeros(1, c+1, 2, 2)}); err == nil {
+		t.Error("4 channels ran on parameters for 3")
+	}
+}

@@ -19,8 +19,8 @@ type separableConv1DLayer struct {
 	base
 	conv1dGeom
 	mult, filters int
-	depthwise     []float32 // [k, in, mult]
-	pointwise     []float32 // [in*mult, filters]
+	dw            *depthwise2D // the depthwise step, as one row of a 2-D one
+	pointwise     []float32    // [in*mult, filters]
 	pointwiseP    packed
 	bias          []float32
 	act           ActFunc
@@ -83,7 +83,9 @@ func (c *separableConv1DConfig) Build(in [][]int, w *Weights) (runtime.Layer, []
 		return nil, nil, err
 	}
 	l := &separableConv1DLayer{conv1dGeom: conv1dGeom{k: c.k, in: ch, stride: c.stride, dil: c.dil, padding: c.padding, channelsFirst: c.channelsFirst},
-		mult: c.mult, filters: c.filters, depthwise: dw.Data, pointwise: pw.Data, act: c.act}
+		mult: c.mult, filters: c.filters, pointwise: pw.Data, act: c.act,
+		dw: &depthwise2D{k: [2]int{1, c.k}, stride: [2]int{1, c.stride}, dil: [2]int{1, c.dil}, in: ch, mult: c.mult,
+			padding: c.padding, kernel: dw.Data}}
 	if c.useBias {
 		b, err := w.Take("bias", c.filters)
 		if err != nil {
@@ -105,37 +107,12 @@ func (l *separableConv1DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor,
 		return nil, err
 	}
 	defer l.doneInput(data)
-	ch := l.in
-	// Depthwise step: [b*outLen, in*mult], accumulated in float64.
+	// Depthwise step: [b*outLen, in*mult], one row of a 2-D depthwise
+	// convolution per sample.
 	dm := l.in * l.mult
 	depth := getScratch(b * outLen * dm) // every value is written
 	defer putScratch(depth)
-	accp := getF64(dm)
-	defer putF64(accp)
-	acc := *accp
-	for bi := 0; bi < b; bi++ {
-		src := data[bi*steps*ch : (bi+1)*steps*ch]
-		for t := 0; t < outLen; t++ {
-			clear(acc)
-			for j := 0; j < l.k; j++ {
-				pos := t*l.stride + j*l.dil - padLeft
-				if pos < 0 || pos >= steps {
-					continue
-				}
-				xv := src[pos*ch : (pos+1)*ch]
-				kv := l.depthwise[j*dm : (j+1)*dm]
-				for c, v := range xv {
-					for m := 0; m < l.mult; m++ {
-						acc[c*l.mult+m] += float64(v) * float64(kv[c*l.mult+m])
-					}
-				}
-			}
-			dst := depth[(bi*outLen+t)*dm : (bi*outLen+t+1)*dm]
-			for i, v := range acc {
-				dst[i] = float32(v)
-			}
-		}
-	}
+	l.dw.run(data, depth, nil, b, 1, steps, 0, padLeft, nil)
 	out := runtime.Zeros(b, outLen, l.filters)
 	l.pointwiseP.mul(b*outLen, l.filters, dm, depth, dm, l.pointwise, out.Data, l.filters, false)
 	if l.bias != nil {

@@ -1,0 +1,325 @@
+package layers
+
+import (
+	"fmt"
+
+	"github.com/kerasrun/kerasrun/runtime"
+)
+
+// DepthwiseConv2D and SeparableConv2D over [batch, rows, cols, ch]
+// (channels_last) or [batch, ch, rows, cols] (channels_first). Neither
+// supports masking in Keras.
+//
+// Keras: depthwise_kernel is stored [rows, cols, in, depth_multiplier] for
+// both data formats: output channel c·depth_multiplier+m is input channel c
+// convolved with depthwise_kernel[:, :, c, m]. SeparableConv2D follows its
+// depthwise step with a pointwise (1x1) convolution, pointwise_kernel
+// [1, 1, in·depth_multiplier, filters], then the bias [filters] and the
+// activation; DepthwiseConv2D adds its bias [in·depth_multiplier] to the
+// depthwise step. Padding, strides and dilation act on the depthwise step
+// as in Conv2D.
+
+// depthwise2D is the depthwise step of a 2-D convolution: its geometry and
+// its kernel [kh, kw, in·mult] (the stored layout, flattened).
+type depthwise2D struct {
+	k, stride, dil [2]int
+	in, mult       int
+	padding        string
+	channelsFirst  bool
+	kernel         []float32
+}
+
+// outSize returns the output rows and columns for h x w inputs (0 when the
+// input is smaller than the kernel span under "valid").
+func (d *depthwise2D) outSize(h, w int) (oh, ow int) {
+	return convOutLen(h, d.k[0], d.stride[0], d.dil[0], d.padding), convOutLen(w, d.k[1], d.stride[1], d.dil[1], d.padding)
+}
+
+// depthwiseArgs is what one output row of the depthwise step needs
+// (depthwiseRow).
+type depthwiseArgs struct {
+	d                    *depthwise2D
+	src, dst, bias       []float32 // src [b, h, w, in], dst [b, oh, ow, in·mult]
+	h, w, oh, ow, pt, pl int
+	act                  ActFunc // applied to each finished row; nil for none
+}
+
+var depthwiseRows = newSamplePool(depthwiseRow)
+
+// run computes the depthwise step of channels_last src ([b, h, w, in]) into
+// dst ([b, oh, ow, in·mult]), adding bias (nil for none) and applying act
+// (nil for none), spread over the output rows. pt and pl are the zero rows
+// and columns padded before the first input row and column.
+func (d *depthwise2D) run(src, dst, bias []float32, b, h, w, pt, pl int, act ActFunc) {
+	oh, ow := d.outSize(h, w)
+	a := depthwiseArgs{d: d, src: src, dst: dst, bias: bias, h: h, w: w, oh: oh, ow: ow, pt: pt, pl: pl, act: act}
+	depthwiseRows.forSamples(b*oh, ow*d.k[0]*d.k[1]*d.in*d.mult, a)
+}
+
+// depthwiseRow computes output row r (sample r/oh, row r%oh). It keeps the
+// row's sums in dst itself and walks the channels innermost, where input,
+// kernel and output are all contiguous.
+func depthwiseRow(a *depthwiseArgs, r int) {
+	d := a.d
+	cin, mult := d.in, d.mult
+	cm := cin * mult
+	bi, i := r/a.oh, r%a.oh
+	row := a.dst[r*a.ow*cm : (r+1)*a.ow*cm]
+	if a.bias != nil {
+		for j := 0; j < a.ow; j++ {
+			copy(row[j*cm:(j+1)*cm], a.bias)
+		}
+	} else {
+		clear(row)
+	}
+	img := a.src[bi*a.h*a.w*cin : (bi+1)*a.h*a.w*cin]
+	for u := 0; u < d.k[0]; u++ {
+		y := i*d.stride[0] + u*d.dil[0] - a.pt
+		if y < 0 || y >= a.h {
+			continue
+		}
+		line := img[y*a.w*cin : (y+1)*a.w*cin]
+		for v := 0; v < d.k[1]; v++ {
+			off := v*d.dil[1] - a.pl // input column of output column j: j*stride + off
+			j0 := 0
+			if off < 0 {
+				j0 = (-off + d.stride[1] - 1) / d.stride[1]
+			}
+			last := a.w - 1 - off // the last input column, relative to off
+			if last < 0 {
+				continue
+			}
+			j1 := min(a.ow, last/d.stride[1]+1)
+			kv := d.kernel[(u*d.k[1]+v)*cm : (u*d.k[1]+v+1)*cm]
+			for j := j0; j < j1; j++ {
+				x := j*d.stride[1] + off
+				xs := line[x*cin : (x+1)*cin]
+				o := row[j*cm : (j+1)*cm]
+				if mult == 1 {
+					mulAdd(o, xs, kv)
+					continue
+				}
+				for c, xv := range xs {
+					oc, kc := o[c*mult:(c+1)*mult], kv[c*mult:(c+1)*mult]
+					for m := range oc {
+						oc[m] += xv * kc[m]
+					}
+				}
+			}
+		}
+	}
+	if a.act != nil {
+		a.act(row, cm)
+	}
+}
+
+// mulAdd computes o[i] += x[i]·k[i] over len(o); x and k are at least as
+// long.
+func mulAdd(o, x, k []float32) {
+	n := len(o)
+	x, k = x[:n], k[:n]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		o0, o1, o2, o3 := o[i]+x[i]*k[i], o[i+1]+x[i+1]*k[i+1], o[i+2]+x[i+2]*k[i+2], o[i+3]+x[i+3]*k[i+3]
+		o[i], o[i+1], o[i+2], o[i+3] = o0, o1, o2, o3
+	}
+	for ; i < n; i++ {
+		o[i] += x[i] * k[i]
+	}
+}
+
+// forward checks x and runs the depthwise step, returning its channels_last
+// result [b, oh, ow, in·mult] in scratch to give back with putScratch.
+func (d *depthwise2D) forward(name, class string, x *runtime.Tensor, bias []float32, act ActFunc) (res []float32, b, oh, ow int, err error) {
+	if x.Rank() != 4 {
+		return nil, 0, 0, 0, fmt.Errorf("layers: layer %q (%s): input shape %v, want rank 4", name, class, x.Shape)
+	}
+	b = x.Shape[0]
+	h, w, ch := spatial2D(x.Shape, d.channelsFirst)
+	if ch != d.in {
+		return nil, 0, 0, 0, fmt.Errorf("layers: layer %q (%s): input has %d channels, want %d", name, class, ch, d.in)
+	}
+	oh, ow = d.outSize(h, w)
+	if oh <= 0 || ow <= 0 {
+		return nil, 0, 0, 0, fmt.Errorf("layers: layer %q (%s): input shape %v is smaller than the kernel span", name, class, x.Shape)
+	}
+	data := toChannelsLast(x, d.channelsFirst)
+	res = getScratch(b * oh * ow * d.in * d.mult) // every value is written
+	d.run(data, res, bias, b, h, w, samePad(d.padding, h, oh, d.k[0], d.stride[0], d.dil[0]),
+		samePad(d.padding, w, ow, d.k[1], d.stride[1], d.dil[1]), act)
+	doneChannelsLast(data, d.channelsFirst)
+	return res, b, oh, ow, nil
+}
+
+// depthwiseConfig holds the options DepthwiseConv2D and SeparableConv2D
+// share.
+type depthwiseConfig struct {
+	spec           Spec
+	k, stride, dil [2]int
+	mult           int
+	padding        string
+	channelsFirst  bool
+	useBias        bool
+	act            ActFunc
+}
+
+func decodeDepthwiseOptions(r *Reader, c *depthwiseConfig) {
+	c.spec = r.Spec()
+	if !r.Has("kernel_size") {
+		r.Errorf("kernel_size", "missing")
+	}
+	c.k = pairOf(r, "kernel_size", 1)
+	c.stride = pairOf(r, "strides", 1)
+	c.dil = pairOf(r, "dilation_rate", 1)
+	c.mult = r.PositiveInt("depth_multiplier", 1)
+	c.padding = r.OneOf("padding", "valid", "valid", "same")
+	c.channelsFirst = channelsFirstOption(r)
+	c.useBias = r.Bool("use_bias", true)
+	_, c.act = r.activation("activation", "linear")
+	// Keras: tf.keras writes Conv's groups into these configs too; only 1
+	// has a meaning here.
+	if g := r.Int("groups", 1); g != 1 {
+		r.Unsupported("groups", "grouped convolution (groups=%d)", g)
+	}
+	r.Ignore("depthwise_initializer", "depthwise_regularizer", "depthwise_constraint")
+	// Keras: strides > 1 together with dilation_rate > 1 is rejected.
+	if max(c.stride[0], c.stride[1]) > 1 && max(c.dil[0], c.dil[1]) > 1 {
+		r.Errorf("dilation_rate", "dilation_rate %v together with strides %v: Keras rejects strides > 1 with dilation > 1", c.dil, c.stride)
+	}
+}
+
+// build takes the depthwise kernel for the input shape s and returns the
+// depthwise step and its output rows and columns.
+func (c *depthwiseConfig) build(s []int, w *Weights) (*depthwise2D, int, int, error) {
+	if len(s) != 4 {
+		return nil, 0, 0, fmt.Errorf("input shape %s: %s needs rank 4", runtime.FormatShape(s), c.spec.Class)
+	}
+	h, wd, ch := spatial2D(s, c.channelsFirst)
+	kw, err := w.Take("depthwise_kernel", c.k[0], c.k[1], ch, c.mult)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	d := &depthwise2D{k: c.k, stride: c.stride, dil: c.dil, in: kw.Shape[2], mult: c.mult,
+		padding: c.padding, channelsFirst: c.channelsFirst, kernel: kw.Data}
+	// Keras: unlike Conv2D's, a depthwise kernel saved by the Theano backend
+	// is used as stored: preprocess_weights_for_loading converts the kernels
+	// of Conv1D, Conv2D, Conv3D, Conv2DTranspose and ConvLSTM2D only.
+	oh, ow := d.outSize(h, wd)
+	if oh == 0 || ow == 0 {
+		return nil, 0, 0, fmt.Errorf("input shape %s is smaller than the kernel span", runtime.FormatShape(s))
+	}
+	return d, oh, ow, nil
+}
+
+// ---- DepthwiseConv2D --------------------------------------------------------
+
+type depthwiseConv2DLayer struct {
+	base
+	dw   *depthwise2D
+	bias []float32
+	act  ActFunc
+}
+
+type depthwiseConv2DConfig struct{ depthwiseConfig }
+
+func decodeDepthwiseConv2D(r *Reader) (Config, error) {
+	c := &depthwiseConv2DConfig{}
+	decodeDepthwiseOptions(r, &c.depthwiseConfig)
+	return c, nil
+}
+
+func (c *depthwiseConv2DConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
+	if err := oneInput(in); err != nil {
+		return nil, nil, err
+	}
+	d, oh, ow, err := c.build(in[0], w)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := &depthwiseConv2DLayer{dw: d, act: c.act}
+	if c.useBias {
+		b, err := w.Take("bias", d.in*d.mult)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.bias = b.Data
+	}
+	l.base = newBase(c.spec, w)
+	return l, [][]int{shape2D(in[0][0], oh, ow, d.in*d.mult, c.channelsFirst)}, nil
+}
+
+func (l *depthwiseConv2DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	res, b, oh, ow, err := l.dw.forward(l.name, l.class, in[0], l.bias, l.act)
+	if err != nil {
+		return nil, err
+	}
+	return runtime.One(fromChannelsLast(res, b, oh, ow, l.dw.in*l.dw.mult, l.dw.channelsFirst)), nil
+}
+
+// ---- SeparableConv2D --------------------------------------------------------
+
+type separableConv2DLayer struct {
+	base
+	dw         *depthwise2D
+	filters    int
+	pointwise  []float32 // [in*mult, filters]
+	pointwiseP packed
+	bias       []float32
+	act        ActFunc
+}
+
+type separableConv2DConfig struct {
+	depthwiseConfig
+	filters int
+}
+
+func decodeSeparableConv2D(r *Reader) (Config, error) {
+	c := &separableConv2DConfig{}
+	c.filters = r.PositiveInt("filters", 0)
+	decodeDepthwiseOptions(r, &c.depthwiseConfig)
+	r.Ignore("pointwise_initializer", "pointwise_regularizer", "pointwise_constraint")
+	return c, nil
+}
+
+func (c *separableConv2DConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, error) {
+	if err := oneInput(in); err != nil {
+		return nil, nil, err
+	}
+	d, oh, ow, err := c.build(in[0], w)
+	if err != nil {
+		return nil, nil, err
+	}
+	pw, err := w.Take("pointwise_kernel", 1, 1, d.in*d.mult, c.filters)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := &separableConv2DLayer{dw: d, filters: c.filters, pointwise: pw.Data, act: c.act}
+	if c.useBias {
+		b, err := w.Take("bias", c.filters)
+		if err != nil {
+			return nil, nil, err
+		}
+		l.bias = b.Data
+	}
+	l.base = newBase(c.spec, w)
+	return l, [][]int{shape2D(in[0][0], oh, ow, c.filters, c.channelsFirst)}, nil
+}
+
+func (l *separableConv2DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
+	depth, b, oh, ow, err := l.dw.forward(l.name, l.class, in[0], nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer putScratch(depth)
+	dm := l.dw.in * l.dw.mult
+	rows := b * oh * ow
+	res := getScratch(rows * l.filters)
+	l.pointwiseP.mulBias(rows, l.filters, dm, depth, dm, l.pointwise, l.bias, res, l.filters)
+	l.act(res, l.filters)
+	return runtime.One(fromChannelsLast(res, b, oh, ow, l.filters, l.dw.channelsFirst)), nil
+}
+
+func init() {
+	Register("DepthwiseConv2D", decodeDepthwiseConv2D)
+	Register("SeparableConv2D", decodeSeparableConv2D)
+}
