@@ -400,7 +400,7 @@ func datasetMetaOf(ds *hdf5.Dataset) (datasetInfo, error) {
 		return datasetInfo{}, err
 	}
 	if class == hdf5.T_INTEGER && size > 2 && len(dims) > 0 {
-		return datasetInfo{}, fmt.Errorf("dtype is %s: kerasrun reads integer weights of 8 and 16 bits, which float32 holds exactly, and integer scalars", className(class, size))
+		return datasetInfo{}, fmt.Errorf("dtype is %s, not a float type; of integers kerasrun reads 8- and 16-bit weights, which float32 holds exactly, and scalars", className(class, size))
 	}
 	info := datasetInfo{shape: make([]int, len(dims)), n: 1}
 	for i, d := range dims {
