@@ -108,12 +108,8 @@ func (c *conv1dConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, er
 		// preprocess_weights_for_loading, conv_utils.convert_kernel).
 		l.kernel = flipKernel(kw.Data, c.k)
 	}
-	if c.useBias {
-		b, err := w.Take("bias", c.filters)
-		if err != nil {
-			return nil, nil, err
-		}
-		l.bias = b.Data
+	if l.bias, err = takeBias(w, c.useBias, c.filters); err != nil {
+		return nil, nil, err
 	}
 	l.base = newBase(c.spec, w)
 	out, err := l.outShape(s[0], steps, c.filters)

@@ -105,9 +105,10 @@ type conv2dLayer struct {
 	act            ActFunc
 }
 
-type conv2dConfig struct {
+// conv2DOptions are the options the 2-D convolutions (Conv2D,
+// Conv2DTranspose, DepthwiseConv2D, SeparableConv2D) share.
+type conv2DOptions struct {
 	spec           Spec
-	filters        int
 	k, stride, dil [2]int
 	padding        string
 	channelsFirst  bool
@@ -115,9 +116,9 @@ type conv2dConfig struct {
 	act            ActFunc
 }
 
-func decodeConv2D(r *Reader) (Config, error) {
-	c := &conv2dConfig{spec: r.Spec()}
-	c.filters = r.PositiveInt("filters", 0)
+// readConv2DOptions reads the options of conv2DOptions.
+func readConv2DOptions(r *Reader) conv2DOptions {
+	c := conv2DOptions{spec: r.Spec()}
 	if !r.Has("kernel_size") {
 		r.Errorf("kernel_size", "missing")
 	}
@@ -128,6 +129,8 @@ func decodeConv2D(r *Reader) (Config, error) {
 	c.channelsFirst = channelsFirstOption(r)
 	c.useBias = r.Bool("use_bias", true)
 	_, c.act = r.activation("activation", "linear")
+	// Keras: tf.keras writes Conv's groups into every convolution's
+	// config; only 1 has a meaning here.
 	if g := r.Int("groups", 1); g != 1 {
 		r.Unsupported("groups", "grouped convolution (groups=%d)", g)
 	}
@@ -135,6 +138,26 @@ func decodeConv2D(r *Reader) (Config, error) {
 	if max(c.stride[0], c.stride[1]) > 1 && max(c.dil[0], c.dil[1]) > 1 {
 		r.Errorf("dilation_rate", "dilation_rate %v together with strides %v: Keras rejects strides > 1 with dilation > 1", c.dil, c.stride)
 	}
+	return c
+}
+
+// takeBias takes a layer's bias of n values when it has one.
+func takeBias(w *Weights, useBias bool, n int) ([]float32, error) {
+	if !useBias {
+		return nil, nil
+	}
+	b, err := w.Take("bias", n)
+	return b.Data, err
+}
+
+type conv2dConfig struct {
+	conv2DOptions
+	filters int
+}
+
+func decodeConv2D(r *Reader) (Config, error) {
+	c := &conv2dConfig{filters: r.PositiveInt("filters", 0)}
+	c.conv2DOptions = readConv2DOptions(r)
 	return c, nil
 }
 
@@ -158,12 +181,8 @@ func (c *conv2dConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, er
 		// spatial axes before TensorFlow uses it (conv_utils.convert_kernel).
 		l.kernel = flipKernel2D(kw.Data, c.k[0], c.k[1])
 	}
-	if c.useBias {
-		b, err := w.Take("bias", c.filters)
-		if err != nil {
-			return nil, nil, err
-		}
-		l.bias = b.Data
+	if l.bias, err = takeBias(w, c.useBias, c.filters); err != nil {
+		return nil, nil, err
 	}
 	l.base = newBase(c.spec, w)
 	oh := convOutLen(h, c.k[0], c.stride[0], c.dil[0], c.padding)

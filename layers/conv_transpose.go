@@ -63,33 +63,16 @@ type convTranspose2DLayer struct {
 }
 
 type convTranspose2DConfig struct {
-	spec          Spec
-	filters       int
-	k, stride     [2]int
-	outPad        [2]int
-	padding       string
-	channelsFirst bool
-	useBias       bool
-	act           ActFunc
+	conv2DOptions
+	filters int
+	outPad  [2]int
 }
 
 func decodeConv2DTranspose(r *Reader) (Config, error) {
-	c := &convTranspose2DConfig{spec: r.Spec(), outPad: [2]int{-1, -1}}
-	c.filters = r.PositiveInt("filters", 0)
-	if !r.Has("kernel_size") {
-		r.Errorf("kernel_size", "missing")
-	}
-	c.k = pairOf(r, "kernel_size", 1)
-	c.stride = pairOf(r, "strides", 1)
-	if d := pairOf(r, "dilation_rate", 1); d != [2]int{1, 1} {
-		r.Unsupported("dilation_rate", "dilated transposed convolution (dilation_rate %v)", d)
-	}
-	c.padding = r.OneOf("padding", "valid", "valid", "same")
-	c.channelsFirst = channelsFirstOption(r)
-	c.useBias = r.Bool("use_bias", true)
-	_, c.act = r.activation("activation", "linear")
-	if g := r.Int("groups", 1); g != 1 {
-		r.Unsupported("groups", "grouped convolution (groups=%d)", g)
+	c := &convTranspose2DConfig{filters: r.PositiveInt("filters", 0), outPad: [2]int{-1, -1}}
+	c.conv2DOptions = readConv2DOptions(r)
+	if c.dil != [2]int{1, 1} {
+		r.Unsupported("dilation_rate", "dilated transposed convolution (dilation_rate %v)", c.dil)
 	}
 	if r.Has("output_padding") {
 		p0, p1 := pairOption(r, "output_padding", 0)
@@ -137,12 +120,8 @@ func (c *convTranspose2DConfig) Build(in [][]int, w *Weights) (runtime.Layer, []
 	}
 	l := &convTranspose2DLayer{k: c.k, stride: c.stride, outPad: c.outPad, in: cin, filters: c.filters,
 		padding: c.padding, channelsFirst: c.channelsFirst, kernel: kt, act: c.act}
-	if c.useBias {
-		b, err := w.Take("bias", c.filters)
-		if err != nil {
-			return nil, nil, err
-		}
-		l.bias = b.Data
+	if l.bias, err = takeBias(w, c.useBias, c.filters); err != nil {
+		return nil, nil, err
 	}
 	l.base = newBase(c.spec, w)
 	oh, ow := l.outSize(h, wd)

@@ -73,12 +73,8 @@ func (c *denseConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, err
 		return nil, nil, err
 	}
 	l.in, l.kernel = k.Shape[0], k.Data
-	if c.useBias {
-		b, err := w.Take("bias", c.units)
-		if err != nil {
-			return nil, nil, err
-		}
-		l.bias = b.Data
+	if l.bias, err = takeBias(w, c.useBias, c.units); err != nil {
+		return nil, nil, err
 	}
 	l.base = newBase(c.spec, w)
 	out := append(append([]int(nil), s[:len(s)-1]...), c.units)

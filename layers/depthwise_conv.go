@@ -154,38 +154,14 @@ func (d *depthwise2D) forward(name, class string, x *runtime.Tensor, bias []floa
 // depthwiseConfig holds the options DepthwiseConv2D and SeparableConv2D
 // share.
 type depthwiseConfig struct {
-	spec           Spec
-	k, stride, dil [2]int
-	mult           int
-	padding        string
-	channelsFirst  bool
-	useBias        bool
-	act            ActFunc
+	conv2DOptions
+	mult int
 }
 
 func decodeDepthwiseOptions(r *Reader, c *depthwiseConfig) {
-	c.spec = r.Spec()
-	if !r.Has("kernel_size") {
-		r.Errorf("kernel_size", "missing")
-	}
-	c.k = pairOf(r, "kernel_size", 1)
-	c.stride = pairOf(r, "strides", 1)
-	c.dil = pairOf(r, "dilation_rate", 1)
+	c.conv2DOptions = readConv2DOptions(r)
 	c.mult = r.PositiveInt("depth_multiplier", 1)
-	c.padding = r.OneOf("padding", "valid", "valid", "same")
-	c.channelsFirst = channelsFirstOption(r)
-	c.useBias = r.Bool("use_bias", true)
-	_, c.act = r.activation("activation", "linear")
-	// Keras: tf.keras writes Conv's groups into these configs too; only 1
-	// has a meaning here.
-	if g := r.Int("groups", 1); g != 1 {
-		r.Unsupported("groups", "grouped convolution (groups=%d)", g)
-	}
 	r.Ignore("depthwise_initializer", "depthwise_regularizer", "depthwise_constraint")
-	// Keras: strides > 1 together with dilation_rate > 1 is rejected.
-	if max(c.stride[0], c.stride[1]) > 1 && max(c.dil[0], c.dil[1]) > 1 {
-		r.Errorf("dilation_rate", "dilation_rate %v together with strides %v: Keras rejects strides > 1 with dilation > 1", c.dil, c.stride)
-	}
 }
 
 // build takes the depthwise kernel for the input shape s and returns the
@@ -237,12 +213,8 @@ func (c *depthwiseConv2DConfig) Build(in [][]int, w *Weights) (runtime.Layer, []
 		return nil, nil, err
 	}
 	l := &depthwiseConv2DLayer{dw: d, act: c.act}
-	if c.useBias {
-		b, err := w.Take("bias", d.in*d.mult)
-		if err != nil {
-			return nil, nil, err
-		}
-		l.bias = b.Data
+	if l.bias, err = takeBias(w, c.useBias, d.in*d.mult); err != nil {
+		return nil, nil, err
 	}
 	l.base = newBase(c.spec, w)
 	return l, [][]int{shape2D(in[0][0], oh, ow, d.in*d.mult, c.channelsFirst)}, nil
@@ -294,12 +266,8 @@ func (c *separableConv2DConfig) Build(in [][]int, w *Weights) (runtime.Layer, []
 		return nil, nil, err
 	}
 	l := &separableConv2DLayer{dw: d, filters: c.filters, pointwise: pw.Data, act: c.act}
-	if c.useBias {
-		b, err := w.Take("bias", c.filters)
-		if err != nil {
-			return nil, nil, err
-		}
-		l.bias = b.Data
+	if l.bias, err = takeBias(w, c.useBias, c.filters); err != nil {
+		return nil, nil, err
 	}
 	l.base = newBase(c.spec, w)
 	return l, [][]int{shape2D(in[0][0], oh, ow, c.filters, c.channelsFirst)}, nil

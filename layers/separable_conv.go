@@ -86,12 +86,8 @@ func (c *separableConv1DConfig) Build(in [][]int, w *Weights) (runtime.Layer, []
 		mult: c.mult, filters: c.filters, pointwise: pw.Data, act: c.act,
 		dw: &depthwise2D{k: [2]int{1, c.k}, stride: [2]int{1, c.stride}, dil: [2]int{1, c.dil}, in: ch, mult: c.mult,
 			padding: c.padding, kernel: dw.Data}}
-	if c.useBias {
-		b, err := w.Take("bias", c.filters)
-		if err != nil {
-			return nil, nil, err
-		}
-		l.bias = b.Data
+	if l.bias, err = takeBias(w, c.useBias, c.filters); err != nil {
+		return nil, nil, err
 	}
 	l.base = newBase(c.spec, w)
 	out, err := l.outShape(s[0], steps, c.filters)

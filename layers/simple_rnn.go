@@ -57,12 +57,8 @@ func (c *simpleCellConfig) build(in int, w *Weights, _ string) (cell, error) {
 		return nil, err
 	}
 	cl := &simpleCell{in: k.Shape[0], units: u, kernel: k.Data, recurrent: rk.Data, act: c.act}
-	if c.useBias {
-		b, err := w.Take("bias", u)
-		if err != nil {
-			return nil, err
-		}
-		cl.bias = b.Data
+	if cl.bias, err = takeBias(w, c.useBias, u); err != nil {
+		return nil, err
 	}
 	return cl, nil
 }
