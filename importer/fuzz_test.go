@@ -51,25 +51,32 @@ func FuzzLoad(f *testing.F) {
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		data = fixEOF(data)
-		path := filepath.Join(dir, "fuzz.h5")
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		m, err := Load(path, fuzzOptions)
-		if err != nil {
-			if m != nil {
-				t.Fatal("Load returned a model with an error")
-			}
-			if !strings.Contains(err.Error(), path) {
-				t.Fatalf("error %q does not name the file", err)
-			}
-		} else {
-			runZeros(t, m)
-		}
-		if r, err := Inspect(path); err == nil && r == nil {
-			t.Fatal("Inspect returned neither a report nor an error")
-		}
+		loadFuzzed(t, filepath.Join(dir, "fuzz.h5"), data)
 	})
+}
+
+// loadFuzzed writes data to path and loads and inspects it: Load returns a
+// model or an error naming the file, a model that loads runs, and Inspect
+// returns a report or an error.
+func loadFuzzed(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(path, fuzzOptions)
+	if err != nil {
+		if m != nil {
+			t.Fatal("Load returned a model with an error")
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Fatalf("error %q does not name the file", err)
+		}
+	} else {
+		runZeros(t, m)
+	}
+	if r, err := Inspect(path); err == nil && r == nil {
+		t.Fatal("Inspect returned neither a report nor an error")
+	}
 }
 
 // fixEOF sets the end-of-file address of a superblock at offset 0 with

@@ -404,23 +404,6 @@ func FuzzArchive(f *testing.F) {
 	}
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		path := filepath.Join(dir, "fuzz.keras")
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		m, err := Load(path, fuzzOptions)
-		if err != nil {
-			if m != nil {
-				t.Fatal("Load returned a model with an error")
-			}
-			if !strings.Contains(err.Error(), path) {
-				t.Fatalf("error %q does not name the file", err)
-			}
-		} else {
-			runZeros(t, m)
-		}
-		if r, err := Inspect(path); err == nil && r == nil {
-			t.Fatal("Inspect returned neither a report nor an error")
-		}
+		loadFuzzed(t, filepath.Join(dir, "fuzz.keras"), data)
 	})
 }
