@@ -47,6 +47,15 @@ func tanhAVX2(x *float32, n int)
 func hardSigmoidAVX2(x *float32, n int, slope float32)
 
 //go:noescape
+func mulAddColsAVX2(o *float32, x *float32, k *float32, n8 int, cols int, xstep int, ostep int)
+
+//go:noescape
+func mulAddWindow3AVX2(o *float32, x *float32, k *float32, n8 int, cols int, ostep int, xstep int, kh int, cstep int, rnext int, kstep int)
+
+//go:noescape
+func reluClipAVX2(dst *float32, src *float32, n int, top float32)
+
+//go:noescape
 func lstmSigmoidAVX2(z *float32, u int, c *float32, h *float32, n int, slope float32, blocks int)
 
 //go:noescape

@@ -44,6 +44,16 @@
 // one LSTM step for (tanh, sigmoid) and (tanh, hard sigmoid); LSTMGatesFunc
 // takes any pair of activations.
 //
+// # Depthwise convolution and clipped ReLU
+//
+// MulAddCols adds one kernel tap of a depthwise convolution to a run of
+// output positions, channels innermost; MulAddWindow3 adds the whole
+// window of a kernel three columns wide, keeping the sums in registers
+// across the taps, with the taps in the same order (the same bits).
+// ReluClip is relu clipped at a maximum (Keras' ReLU(max_value)), in
+// place or into another slice, with the same bits on every path (NaN and
+// -0 give +0).
+//
 // # Dispatch
 //
 // On amd64 the AVX2/FMA kernels run when the CPU and OS support them

@@ -109,6 +109,9 @@ func generate() []byte {
 	g.actKernel("tanhAVX2", func(x string, t []string) { g.tanh(x, t) })
 	g.actKernel("reluAVX2", func(x string, t []string) { g.relu(x, t) })
 	g.hardKernel("hardSigmoidAVX2")
+	g.mulAddColsKernel()
+	g.window3Kernel()
+	g.reluClipKernel()
 	g.lstmKernel("lstmSigmoidAVX2", false)
 	g.lstmKernel("lstmHardAVX2", true)
 	g.emitConsts()
@@ -706,6 +709,206 @@ func (g *gen) hardKernel(name string) {
 	g.i("ADDQ $32, SI")
 	g.i("DECQ CX")
 	g.i("JNZ %s", loop)
+	g.p("%s:", done)
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.p("")
+}
+
+// mulAddColsKernel emits
+//
+//	func mulAddColsAVX2(o *float32, x *float32, k *float32, n8 int, cols int, xstep int, ostep int)
+//
+// for each of cols columns: o[0:n8] += x[0:n8]·k[0:n8] (one FMA per
+// element), then o advances by ostep floats and x by xstep. n8 is a
+// positive multiple of 8 and cols is positive. Four vectors at a time,
+// then one.
+//
+// Registers: DI o, SI x, DX k, CX n8, BX columns left, R8/R9 the steps in
+// bytes, R10/R11/R12 the running o, x and k of a column, R13 floats left.
+func (g *gen) mulAddColsKernel() {
+	name := "mulAddColsAVX2"
+	g.p("// func %s(o *float32, x *float32, k *float32, n8 int, cols int, xstep int, ostep int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	g.i("MOVQ o+0(FP), DI")
+	g.i("MOVQ x+8(FP), SI")
+	g.i("MOVQ k+16(FP), DX")
+	g.i("MOVQ n8+24(FP), CX")
+	g.i("MOVQ cols+32(FP), BX")
+	g.i("MOVQ xstep+40(FP), R8")
+	g.i("SHLQ $2, R8")
+	g.i("MOVQ ostep+48(FP), R9")
+	g.i("SHLQ $2, R9")
+	col, l4, l1, next := g.newLabel("col_"), g.newLabel("v4_"), g.newLabel("v1_"), g.newLabel("next_")
+	g.p("%s:", col)
+	g.i("MOVQ DI, R10")
+	g.i("MOVQ SI, R11")
+	g.i("MOVQ DX, R12")
+	g.i("MOVQ CX, R13")
+	g.p("%s:", l4)
+	g.i("CMPQ R13, $32")
+	g.i("JLT %s", l1)
+	for v := 0; v < 4; v++ {
+		g.i("VMOVUPS %d(R11), Y%d", 32*v, v)
+		g.i("VMOVUPS %d(R10), Y%d", 32*v, 4+v)
+	}
+	for v := 0; v < 4; v++ {
+		g.i("VFMADD231PS %d(R12), Y%d, Y%d", 32*v, v, 4+v)
+	}
+	for v := 0; v < 4; v++ {
+		g.i("VMOVUPS Y%d, %d(R10)", 4+v, 32*v)
+	}
+	g.i("ADDQ $128, R10")
+	g.i("ADDQ $128, R11")
+	g.i("ADDQ $128, R12")
+	g.i("SUBQ $32, R13")
+	g.i("JMP %s", l4)
+	g.p("%s:", l1)
+	g.i("TESTQ R13, R13")
+	g.i("JZ %s", next)
+	g.i("VMOVUPS (R11), Y0")
+	g.i("VMOVUPS (R10), Y4")
+	g.i("VFMADD231PS (R12), Y0, Y4")
+	g.i("VMOVUPS Y4, (R10)")
+	g.i("ADDQ $32, R10")
+	g.i("ADDQ $32, R11")
+	g.i("ADDQ $32, R12")
+	g.i("SUBQ $8, R13")
+	g.i("JMP %s", l1)
+	g.p("%s:", next)
+	g.i("ADDQ R9, DI")
+	g.i("ADDQ R8, SI")
+	g.i("DECQ BX")
+	g.i("JNZ %s", col)
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.p("")
+}
+
+// window3Kernel emits
+//
+//	func mulAddWindow3AVX2(o *float32, x *float32, k *float32, n8 int, cols int,
+//	                       ostep int, xstep int, kh int, cstep int, rnext int, kstep int)
+//
+// for each of cols columns, over n8 channels (a positive multiple of 8):
+//
+//	o[0:n8] += Σ over u < kh, v < 3 of x[u·rstep + v·cstep :][0:n8] · k[(3u+v)·kstep :][0:n8]
+//
+// one FMA per tap, in the order u, v (the order of MulAddCols over the
+// taps), then o advances by ostep and x by xstep. The steps are in bytes,
+// and rnext is rstep - 2·cstep (from the third tap of a row to the first
+// of the next). The sums stay in registers over all the taps: o is read
+// and written once per column. Four vectors at a time, then one.
+//
+// Registers: DI o, SI x, DX k, CX n8, BX columns left; per column R8/R9/R10
+// the running o, x and k of a channel block, R11 channels left; per block
+// R12 the tap's x, R13 the tap's k, AX kernel rows left.
+func (g *gen) window3Kernel() {
+	name := "mulAddWindow3AVX2"
+	g.p("// func %s(o *float32, x *float32, k *float32, n8 int, cols int, ostep int, xstep int, kh int, cstep int, rnext int, kstep int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-88", name)
+	g.i("MOVQ o+0(FP), DI")
+	g.i("MOVQ x+8(FP), SI")
+	g.i("MOVQ k+16(FP), DX")
+	g.i("MOVQ n8+24(FP), CX")
+	g.i("MOVQ cols+32(FP), BX")
+	col, l4, l1, next := g.newLabel("col_"), g.newLabel("v4_"), g.newLabel("v1_"), g.newLabel("next_")
+	g.p("%s:", col)
+	g.i("MOVQ DI, R8")
+	g.i("MOVQ SI, R9")
+	g.i("MOVQ DX, R10")
+	g.i("MOVQ CX, R11")
+	block := func(vecs int, label string) {
+		for v := 0; v < vecs; v++ {
+			g.i("VMOVUPS %d(R8), Y%d", 32*v, v)
+		}
+		g.i("MOVQ R9, R12")
+		g.i("MOVQ R10, R13")
+		g.i("MOVQ kh+56(FP), AX")
+		row := g.newLabel(label)
+		g.p("%s:", row)
+		for tap := 0; tap < 3; tap++ {
+			for v := 0; v < vecs; v++ {
+				g.i("VMOVUPS %d(R12), Y%d", 32*v, 4+v)
+			}
+			for v := 0; v < vecs; v++ {
+				g.i("VFMADD231PS %d(R13), Y%d, Y%d", 32*v, 4+v, v)
+			}
+			g.i("ADDQ kstep+80(FP), R13")
+			if tap < 2 {
+				g.i("ADDQ cstep+64(FP), R12")
+			}
+		}
+		g.i("ADDQ rnext+72(FP), R12")
+		g.i("DECQ AX")
+		g.i("JNZ %s", row)
+		for v := 0; v < vecs; v++ {
+			g.i("VMOVUPS Y%d, %d(R8)", v, 32*v)
+		}
+		g.i("ADDQ $%d, R8", 32*vecs)
+		g.i("ADDQ $%d, R9", 32*vecs)
+		g.i("ADDQ $%d, R10", 32*vecs)
+		g.i("SUBQ $%d, R11", 8*vecs)
+	}
+	g.p("%s:", l4)
+	g.i("CMPQ R11, $32")
+	g.i("JLT %s", l1)
+	block(4, "u4_")
+	g.i("JMP %s", l4)
+	g.p("%s:", l1)
+	g.i("TESTQ R11, R11")
+	g.i("JZ %s", next)
+	block(1, "u1_")
+	g.i("JMP %s", l1)
+	g.p("%s:", next)
+	g.i("ADDQ ostep+40(FP), DI")
+	g.i("ADDQ xstep+48(FP), SI")
+	g.i("DECQ BX")
+	g.i("JNZ %s", col)
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.p("")
+}
+
+// reluClipKernel emits func reluClipAVX2(dst *float32, src *float32, n int,
+// top float32): dst = min(max(src, +0), top) over n floats, n a multiple of
+// 8. MAXPS returns its second (Intel) source when either is NaN or both are
+// zeros, so a NaN or a -0 gives the +0 of the zero register; MINPS then
+// sees no NaN. Two vectors per iteration, then one.
+func (g *gen) reluClipKernel() {
+	name := "reluClipAVX2"
+	g.p("// func %s(dst *float32, src *float32, n int, top float32)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-28", name)
+	g.i("MOVQ dst+0(FP), DI")
+	g.i("MOVQ src+8(FP), SI")
+	g.i("MOVQ n+16(FP), CX")
+	g.i("VBROADCASTSS top+24(FP), Y15")
+	g.i("VXORPS Y14, Y14, Y14")
+	g.i("SHRQ $3, CX")
+	g.i("MOVQ CX, DX")
+	g.i("SHRQ $1, CX")
+	done, loop, one := g.newLabel("done_"), g.newLabel("loop_"), g.newLabel("one_")
+	g.i("JZ %s", one)
+	g.p("%s:", loop)
+	g.i("VMOVUPS (SI), Y0")
+	g.i("VMOVUPS 32(SI), Y1")
+	g.i("VMAXPS Y14, Y0, Y0")
+	g.i("VMAXPS Y14, Y1, Y1")
+	g.i("VMINPS Y15, Y0, Y0")
+	g.i("VMINPS Y15, Y1, Y1")
+	g.i("VMOVUPS Y0, (DI)")
+	g.i("VMOVUPS Y1, 32(DI)")
+	g.i("ADDQ $64, SI")
+	g.i("ADDQ $64, DI")
+	g.i("DECQ CX")
+	g.i("JNZ %s", loop)
+	g.p("%s:", one)
+	g.i("ANDQ $1, DX")
+	g.i("JZ %s", done)
+	g.i("VMOVUPS (SI), Y0")
+	g.i("VMAXPS Y14, Y0, Y0")
+	g.i("VMINPS Y15, Y0, Y0")
+	g.i("VMOVUPS Y0, (DI)")
 	g.p("%s:", done)
 	g.i("VZEROUPPER")
 	g.i("RET")
