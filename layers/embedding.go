@@ -85,7 +85,10 @@ func (l *embeddingLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 	out := runtime.Empty(append(append(shape[:0], x.Shape...), l.outputDim)...) // every row is gathered
 	for i, v := range x.Data {
 		if id := int(v); float32(id) != v || id < 0 || id >= l.inputDim {
-			return nil, fmt.Errorf("layers: layer %q (Embedding): token id %v at flat index %d is not an integer in [0, %d)", l.name, v, i, l.inputDim)
+			// The caller's data is at fault: an *InputError, which
+			// Predict reports against the model input that fed it.
+			return nil, &runtime.InputError{Want: fmt.Sprintf("integer token ids in [0, %d)", l.inputDim), Got: fmt.Sprintf("token id %v at flat index %d", v, i),
+				Err: fmt.Errorf("layers: layer %q (Embedding): token id %v at flat index %d is not an integer in [0, %d)", l.name, v, i, l.inputDim)}
 		}
 	}
 	// The gather, a sample (first axis) at a time.

@@ -1,5 +1,14 @@
 // Package runtime holds kerasrun's float32 tensors, the Layer interface and the
-// immutable model graph that Predict runs.
+// immutable model graph that Predict runs. It is the engine under the root
+// package github.com/kerasrun/kerasrun, whose Model, Session, Tensor and
+// error values are aliases of this package's.
+//
+// Programs import the root package, never this one: its name hides the
+// standard library's runtime. This package is for authors of layers (custom
+// layers included) and for the importer, which builds models with Graph.
+// Its pool plumbing (Buffer, PutBuffer, MaskBuffer, PutMask, Empty, View,
+// One, List, Recycle) lets a layer take its outputs and scratch memory
+// without allocating; each function says the contract it needs.
 //
 // Layout: a Tensor is dense, row-major and batch first. Shapes in specs use -1
 // for a free (None) dimension; a concrete Tensor never has a negative dimension.
@@ -25,11 +34,17 @@
 // is safe for concurrent use by many goroutines. Predict never keeps state,
 // even for a model with stateful layers: a Session (Model.NewSession) carries
 // the states of stateful layers from one call to the next, and Reset clears
-// them. A panic inside a layer is returned as an error naming the layer.
+// them. A panic inside a layer is returned as an *InternalError naming the
+// layer.
 //
 // Errors: anything that data can cause (a wrong input shape, a wrong number of
 // inputs) is returned as an error. Programmer errors, such as building a graph
-// with a slot that does not exist, panic.
+// with a slot that does not exist, panic. An input the model does not take
+// gives an *InputError (ErrInvalidInput): Predict's checks make one, and a
+// layer that finds bad data in its input (a token id out of range) returns
+// one, which Predict reports against the model input that fed it. A layer
+// that panics gives an *InternalError (ErrInternal), a kerasrun bug. ErrLimit
+// is shared by every package that enforces a limit.
 //
 // This package imports only the standard library and kerasrun's
 // internal/freelist.

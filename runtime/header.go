@@ -70,6 +70,9 @@ func putHeader(t *Tensor) {
 // the header for a layer's output that is a view of other memory (a
 // reshape, a recurrent layer's last step). It panics when the shape does
 // not match len(data).
+//
+// For layer authors and the importer; a program that loads and runs models
+// never calls it (see the package doc).
 func View(data []float32, shape ...int) *Tensor {
 	if numel(shape) != len(data) {
 		panic("runtime: view of " + FormatShape(shape) + " over a different number of values")
@@ -82,6 +85,9 @@ func View(data []float32, shape ...int) *Tensor {
 // One returns the list holding t alone, as Layer.Forward returns it. For a
 // tensor from Empty, Zeros or View the list is kept in t itself, so that it
 // costs no allocation; the caller must not modify it.
+//
+// For layer authors and the importer; a program that loads and runs models
+// never calls it (see the package doc).
 func One(t *Tensor) []*Tensor {
 	if t.list[0] == t {
 		return t.list[:1:1]
@@ -94,6 +100,9 @@ func One(t *Tensor) []*Tensor {
 // Zeros or View and has not handed on, and there are at most 5, the list
 // is kept in ts[0] itself, so that it costs no allocation; the caller must
 // not modify it.
+//
+// For layer authors and the importer; a program that loads and runs models
+// never calls it (see the package doc).
 func List(ts ...*Tensor) []*Tensor {
 	if len(ts) == 0 {
 		return nil

@@ -325,15 +325,30 @@ func (m *Model) blameInputs(n node, err error) error {
 		return err
 	}
 	var names []string
+	first := -1
 	for _, s := range n.in {
 		for i, is := range m.inSlots {
 			if is == s {
 				names = append(names, fmt.Sprintf("%q (shape %s)", m.inputs[i].Name, FormatShape(m.inputs[i].Shape)))
+				if first < 0 {
+					first = i
+				}
 			}
 		}
 	}
 	if len(names) == 0 {
 		return err
+	}
+	msg := fmt.Sprintf("runtime: input %s: %v", strings.Join(names, ", "), err)
+	if errors.Is(err, ErrInvalidInput) {
+		// The layer found bad data in a model input (a token id out of
+		// range): the caller's fault, reported against that input.
+		ie := &InputError{Input: m.inputs[first].Name, Want: "shape " + FormatShape(m.inputs[first].Shape), Err: err, msg: msg}
+		var inner *InputError
+		if errors.As(err, &inner) {
+			ie.Want, ie.Got = inner.Want, inner.Got
+		}
+		return ie
 	}
 	return fmt.Errorf("runtime: input %s: %w", strings.Join(names, ", "), err)
 }
@@ -431,12 +446,13 @@ type ContextLayer interface {
 }
 
 // runNode runs one layer call. A panic in the layer, which is a bug in it
-// that some data reached, is returned as an error naming the layer rather
-// than taking down the process that serves the model.
+// that some data reached, is returned as an *InternalError naming the layer
+// rather than taking down the process that serves the model.
 func runNode(ctx context.Context, sess *sessionRun, ni int, l Layer, in []*Tensor) (out []*Tensor, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("runtime: layer %q (%s) failed on inputs of shape %s: %v (a kerasrun bug; please report it)", l.Name(), l.Class(), shapesOf(in), r)
+			out, err = nil, &InternalError{Layer: l.Name(), Class: l.Class(), Value: r,
+				msg: fmt.Sprintf("runtime: layer %q (%s) failed on inputs of shape %s: %v (a kerasrun bug; please report it)", l.Name(), l.Class(), shapesOf(in), r)}
 		}
 	}()
 	if sess != nil {
@@ -469,40 +485,48 @@ type shapeText []int
 func (s shapeText) String() string { return FormatShape(s) }
 
 // checkInputs checks the inputs against the model before anything runs.
-// Every error names the input and its expected shape.
+// Every error is an *InputError that names the input and its expected
+// shape.
 func (m *Model) checkInputs(inputs []*Tensor) error {
 	if len(inputs) != len(m.inputs) {
-		return fmt.Errorf("runtime: model takes %d input(s) (%s), got %d", len(m.inputs), ioNames(m.inputs), len(inputs))
+		return inputErrorf("", fmt.Sprintf("%d input(s)", len(m.inputs)), fmt.Sprintf("%d input(s)", len(inputs)),
+			"runtime: model takes %d input(s) (%s), got %d", len(m.inputs), ioNames(m.inputs), len(inputs))
 	}
 	batch := -1
 	for i, t := range inputs {
 		spec := m.inputs[i]
 		want := shapeText(spec.Shape) // formatted only for an error
 		if t == nil {
-			return fmt.Errorf("runtime: input %q is nil, want a tensor of shape %s", spec.Name, want)
+			return inputErrorf(spec.Name, "shape "+want.String(), "nil", "runtime: input %q is nil, want a tensor of shape %s", spec.Name, want)
 		}
 		if n, ok := checkedElements(t.Shape); !ok || n != len(t.Data) {
-			return fmt.Errorf("runtime: input %q has shape %v but %d values (want shape %s)", spec.Name, t.Shape, len(t.Data), want)
+			return inputErrorf(spec.Name, "shape "+want.String(), fmt.Sprintf("shape %v with %d values", t.Shape, len(t.Data)),
+				"runtime: input %q has shape %v but %d values (want shape %s)", spec.Name, t.Shape, len(t.Data), want)
 		}
 		// Keras: predict does not check the batch axis, even when the
 		// model declares a fixed batch size.
 		if len(t.Shape) != len(spec.Shape) {
-			return fmt.Errorf("runtime: input %q has rank %d (shape %v), want rank %d: shape %s", spec.Name, len(t.Shape), t.Shape, len(spec.Shape), want)
+			return inputErrorf(spec.Name, "shape "+want.String(), fmt.Sprintf("shape %v", t.Shape),
+				"runtime: input %q has rank %d (shape %v), want rank %d: shape %s", spec.Name, len(t.Shape), t.Shape, len(spec.Shape), want)
 		}
 		if len(t.Shape) > 0 && !ShapeMatches(spec.Shape[1:], t.Shape[1:]) {
-			return fmt.Errorf("runtime: input %q has shape %v, want %s", spec.Name, t.Shape, want)
+			return inputErrorf(spec.Name, "shape "+want.String(), fmt.Sprintf("shape %v", t.Shape),
+				"runtime: input %q has shape %v, want %s", spec.Name, t.Shape, want)
 		}
 		if len(t.Shape) > 0 {
 			if t.Shape[0] == 0 {
-				return fmt.Errorf("runtime: input %q has an empty batch (shape %v), want at least one sample of shape %s", spec.Name, t.Shape, want)
+				return inputErrorf(spec.Name, "shape "+want.String(), fmt.Sprintf("shape %v", t.Shape),
+					"runtime: input %q has an empty batch (shape %v), want at least one sample of shape %s", spec.Name, t.Shape, want)
 			}
 			if batch >= 0 && t.Shape[0] != batch {
-				return fmt.Errorf("runtime: input %q has batch size %d, but an earlier input has %d (want shape %s)", spec.Name, t.Shape[0], batch, want)
+				return inputErrorf(spec.Name, fmt.Sprintf("batch size %d", batch), fmt.Sprintf("batch size %d", t.Shape[0]),
+					"runtime: input %q has batch size %d, but an earlier input has %d (want shape %s)", spec.Name, t.Shape[0], batch, want)
 			}
 			batch = t.Shape[0]
 		}
 		if t.Mask != nil && (len(t.Shape) < 2 || len(t.Mask) != t.Shape[0]*t.Shape[1]) {
-			return fmt.Errorf("runtime: input %q has shape %v and a mask of %d values; a mask covers the batch and time axes (%s)", spec.Name, t.Shape, len(t.Mask), want)
+			return inputErrorf(spec.Name, "a mask over the batch and time axes", fmt.Sprintf("a mask of %d values for shape %v", len(t.Mask), t.Shape),
+				"runtime: input %q has shape %v and a mask of %d values; a mask covers the batch and time axes (%s)", spec.Name, t.Shape, len(t.Mask), want)
 		}
 		if isIntegerDType(spec.DType) {
 			// Keras: feeding floats to an integer input casts them
@@ -510,7 +534,8 @@ func (m *Model) checkInputs(inputs []*Tensor) error {
 			// instead of guessing.
 			for j, v := range t.Data {
 				if v != float32(math.Trunc(float64(v))) || math.IsInf(float64(v), 0) {
-					return fmt.Errorf("runtime: input %q is %s (shape %s), but value %v at index %d is not an integer", spec.Name, spec.DType, want, v, j)
+					return inputErrorf(spec.Name, spec.DType+" values (integers)", fmt.Sprintf("value %v at index %d", v, j),
+						"runtime: input %q is %s (shape %s), but value %v at index %d is not an integer", spec.Name, spec.DType, want, v, j)
 				}
 			}
 		}

@@ -48,6 +48,9 @@ func poolClass(n int) (class, size int) {
 
 // Buffer returns n floats with undefined contents from the pools. Give it
 // back with PutBuffer when done, or let the garbage collector have it.
+//
+// For layer authors and the importer; a program that loads and runs models
+// never calls it (see the package doc).
 func Buffer(n int) []float32 {
 	c, size := poolClass(n)
 	if c < 0 {
@@ -66,6 +69,9 @@ func Buffer(n int) []float32 {
 // from one of them, start at its first element, and nothing may use b or
 // any slice of its array afterwards. Arrays that are not of a pooled
 // capacity are left to the garbage collector.
+//
+// For layer authors and the importer; a program that loads and runs models
+// never calls it (see the package doc).
 func PutBuffer(b []float32) {
 	n := cap(b)
 	if c, size := poolClass(n); c >= 0 && size == n {
@@ -85,6 +91,9 @@ var maskPools [numClasses]sync.Pool
 // MaskBuffer returns n mask values with undefined contents from the pools.
 // Give it back with PutMask when done, or let the garbage collector have
 // it.
+//
+// For layer authors and the importer; a program that loads and runs models
+// never calls it (see the package doc).
 func MaskBuffer(n int) []bool {
 	c, size := poolClass(n)
 	if c < 0 {
@@ -98,6 +107,9 @@ func MaskBuffer(n int) []bool {
 
 // PutMask gives m back for reuse by MaskBuffer, as PutBuffer does for
 // data.
+//
+// For layer authors and the importer; a program that loads and runs models
+// never calls it (see the package doc).
 func PutMask(m []bool) {
 	n := cap(m)
 	if c, size := poolClass(n); c >= 0 && size == n {
@@ -167,6 +179,9 @@ func init() { armGCDrain() }
 // it may hold values from an earlier tensor. Use it only for an output
 // that the layer overwrites entirely; otherwise use Zeros. It panics on a
 // negative dimension.
+//
+// For layer authors and the importer; a program that loads and runs models
+// never calls it (see the package doc).
 func Empty(shape ...int) *Tensor {
 	n := numel(shape)
 	t := newHeader(shape)
@@ -191,6 +206,9 @@ func numel(shape []int) int {
 // overlaps one of the live tensors (say a layer's input that an inner
 // layer may have passed through), the header when a live tensor is t or
 // holds its Shape.
+//
+// For layer authors and the importer; a program that loads and runs models
+// never calls it (see the package doc).
 func Recycle(t *Tensor, live ...*Tensor) {
 	if t == nil {
 		return

@@ -82,7 +82,8 @@ func (s *Session) PredictContext(ctx context.Context, inputs ...*Tensor) ([]*Ten
 		batch = inputs[0].Shape[0]
 	}
 	if s.batch != 0 && batch != s.batch {
-		return nil, fmt.Errorf("runtime: session batch size is %d (set by its first call), got %d: stateful layers keep one state per sample; call Reset to start a new stream", s.batch, batch)
+		return nil, inputErrorf(s.m.inputs[0].Name, fmt.Sprintf("batch size %d", s.batch), fmt.Sprintf("batch size %d", batch),
+			"runtime: session batch size is %d (set by its first call), got %d: stateful layers keep one state per sample; call Reset to start a new stream", s.batch, batch)
 	}
 	run := &sessionRun{prev: s.states, next: map[int][]*Tensor{}}
 	out, err := s.m.predict(ctx, run, inputs)

@@ -30,12 +30,12 @@ func NewTensor(shape []int, data []float32) (*Tensor, error) {
 	n := 1
 	for _, d := range shape {
 		if d < 0 {
-			return nil, fmt.Errorf("runtime: negative dimension in shape %v", shape)
+			return nil, fmt.Errorf("runtime: negative dimension in shape %v: %w", shape, ErrInvalidInput)
 		}
 		n *= d
 	}
 	if n != len(data) {
-		return nil, fmt.Errorf("runtime: shape %v needs %d values, got %d", shape, n, len(data))
+		return nil, fmt.Errorf("runtime: shape %v needs %d values, got %d: %w", shape, n, len(data), ErrInvalidInput)
 	}
 	return &Tensor{Shape: append([]int(nil), shape...), Data: data}, nil
 }
