@@ -77,7 +77,7 @@ const maxNesting = 32
 // layers are kept in their entries, so that every one of them is reported.
 func parseModelConfig(js string, env layers.Env) (*modelSpec, error) {
 	if !gjson.Valid(js) {
-		return nil, errors.New("model_config is not valid JSON")
+		return nil, corrupt(errors.New("model_config is not valid JSON"))
 	}
 	root := gjson.Parse(js)
 	if !root.IsObject() {

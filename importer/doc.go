@@ -66,6 +66,14 @@
 // The architecture JSON given to LoadWeights is parsed directly and is not
 // depth-checked yet: give it only from trusted sources.
 //
+// # Errors
+//
+// An error about a file that is not a Keras file, or is truncated or
+// damaged, matches ErrCorrupt; one about a limit of Options is a
+// *LimitError, which matches ErrLimit and names the field that raises it;
+// one about a class, option or storage form kerasrun does not run matches
+// layers.ErrUnsupported. Matching never changes a message. (errors.go)
+//
 // The checks read the file through their own descriptor, and libhdf5 reads
 // it again: a file that is rewritten while it loads may reach libhdf5
 // changed. Load files that are not being written.

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/kerasrun/kerasrun/layers"
 )
 
 // The forms of model file kerasrun reads are told by their content, never
@@ -44,7 +46,7 @@ func sniff(p string) (fileKind, error) {
 		return 0, err
 	}
 	if st.IsDir() {
-		return 0, describeDir(p)
+		return 0, corrupt(describeDir(p))
 	}
 	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
 	// writer.
@@ -65,13 +67,13 @@ func sniff(p string) (fileKind, error) {
 	base := filepath.Base(p)
 	switch {
 	case strings.HasSuffix(base, ".pb"):
-		return 0, fmt.Errorf("a TensorFlow protocol buffer (%s: a SavedModel's graph or a frozen GraphDef), not a Keras file; %s", base, saveHint)
+		return 0, corrupt(fmt.Errorf("a TensorFlow protocol buffer (%s: a SavedModel's graph or a frozen GraphDef), not a Keras file; %s", base, saveHint))
 	case strings.HasSuffix(base, ".index") || strings.Contains(base, ".data-0") || base == "checkpoint":
-		return 0, fmt.Errorf("a TensorFlow checkpoint file (%s), which holds variables in TensorFlow's own format and no Keras architecture; %s", base, saveHint)
+		return 0, corrupt(fmt.Errorf("a TensorFlow checkpoint file (%s), which holds variables in TensorFlow's own format and no Keras architecture; %s", base, saveHint))
 	case bytes.HasPrefix(head, []byte("PK\x05\x06")):
-		return 0, errors.New("an empty zip archive, not a Keras 3 .keras archive (which holds config.json, metadata.json and model.weights.h5)")
+		return 0, corrupt(errors.New("an empty zip archive, not a Keras 3 .keras archive (which holds config.json, metadata.json and model.weights.h5)"))
 	case bytes.HasPrefix(head, []byte("\x80")) || bytes.HasPrefix(head, []byte("PK")):
-		return 0, fmt.Errorf("not a Keras file (a Python pickle or a damaged zip); %s", saveHint)
+		return 0, corrupt(fmt.Errorf("not a Keras file (a Python pickle or a damaged zip); %s", saveHint))
 	}
 	// An HDF5 signature may sit at 512, 1024, ... bytes (a user block):
 	// the HDF5 reader looks for it and says when there is none.
@@ -123,7 +125,7 @@ type kerasArchive struct {
 func openArchive(p string) (*zip.ReadCloser, *kerasArchive, error) {
 	zr, err := zip.OpenReader(p)
 	if err != nil {
-		return nil, nil, fmt.Errorf("a zip file kerasrun cannot read as a Keras 3 archive: %w", err)
+		return nil, nil, corrupt(fmt.Errorf("a zip file kerasrun cannot read as a Keras 3 archive: %w", err))
 	}
 	a, err := readArchive(&zr.Reader)
 	if err != nil {
@@ -133,7 +135,18 @@ func openArchive(p string) (*zip.ReadCloser, *kerasArchive, error) {
 	return zr, a, nil
 }
 
+// readArchive reads the directory of a .keras archive and its JSON
+// members. Its errors match ErrCorrupt unless they are about a form of
+// archive kerasrun does not read (layers.ErrUnsupported) or a limit.
 func readArchive(zr *zip.Reader) (*kerasArchive, error) {
+	a, err := readArchiveEntries(zr)
+	if err != nil && !errors.Is(err, layers.ErrUnsupported) && !errors.Is(err, ErrLimit) {
+		err = corrupt(err)
+	}
+	return a, err
+}
+
+func readArchiveEntries(zr *zip.Reader) (*kerasArchive, error) {
 	if len(zr.File) > maxArchiveEntries {
 		return nil, fmt.Errorf("the zip archive has %d entries, more than a Keras archive holds (%d)", len(zr.File), maxArchiveEntries)
 	}
@@ -194,9 +207,9 @@ func readArchive(zr *zip.Reader) (*kerasArchive, error) {
 	case hasW:
 		a.weights = w
 	case byName["model.weights.npz"] != nil:
-		return nil, fmt.Errorf("the archive stores its weights as model.weights.npz; kerasrun reads the default HDF5 form: save with model.save(\"model.keras\") without weights_format")
+		return nil, unsupported(fmt.Errorf("the archive stores its weights as model.weights.npz; kerasrun reads the default HDF5 form: save with model.save(\"model.keras\") without weights_format"))
 	case byName["model.weights.json"] != nil:
-		return nil, errors.New("the archive's weights are sharded (model.weights.json); kerasrun reads one model.weights.h5: save without max_shard_size")
+		return nil, unsupported(errors.New("the archive's weights are sharded (model.weights.json); kerasrun reads one model.weights.h5: save without max_shard_size"))
 	default:
 		return nil, errors.New("a Keras 3 archive without weights (no model.weights.h5): it holds only the architecture; save the trained model with model.save(\"model.keras\")")
 	}
@@ -209,7 +222,7 @@ func readArchive(zr *zip.Reader) (*kerasArchive, error) {
 // readEntry reads a whole archive entry of at most limit bytes.
 func readEntry(f *zip.File, limit int64) ([]byte, error) {
 	if f.UncompressedSize64 > uint64(limit) {
-		return nil, fmt.Errorf("%d bytes, over the limit of %d", f.UncompressedSize64, limit)
+		return nil, limitError("", limit, fmt.Errorf("%d bytes, over the limit of %d", f.UncompressedSize64, limit))
 	}
 	rc, err := f.Open()
 	if err != nil {
@@ -221,7 +234,7 @@ func readEntry(f *zip.File, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("inflates past the limit of %d bytes", limit)
+		return nil, limitError("", limit, fmt.Errorf("inflates past the limit of %d bytes", limit))
 	}
 	return b, nil
 }
@@ -232,7 +245,7 @@ func readEntry(f *zip.File, limit int64) ([]byte, error) {
 // The copy is bounded by limit bytes, whatever the archive declares.
 func extractWeights(f *zip.File, limit int64) (string, error) {
 	if f.UncompressedSize64 > uint64(limit) {
-		return "", fmt.Errorf("model.weights.h5 is %d bytes, over the limit of %d (raise importer.Options.MaxWeightBytes)", f.UncompressedSize64, limit)
+		return "", limitError("MaxWeightBytes", limit, fmt.Errorf("model.weights.h5 is %d bytes, over the limit of %d (raise importer.Options.MaxWeightBytes)", f.UncompressedSize64, limit))
 	}
 	rc, err := f.Open()
 	if err != nil {
@@ -243,27 +256,34 @@ func extractWeights(f *zip.File, limit int64) (string, error) {
 	// is refused before it is copied.
 	head := make([]byte, len(hdf5Signature))
 	if _, err := io.ReadFull(rc, head); err != nil || !bytes.Equal(head, hdf5Signature) {
-		return "", errors.New("model.weights.h5 in the archive is not an HDF5 file (no HDF5 signature)")
+		return "", corrupt(errors.New("model.weights.h5 in the archive is not an HDF5 file (no HDF5 signature)"))
 	}
-	tmp, err := os.CreateTemp("", "kerasrun-*.weights.h5")
+	name, n, err := writeTemp(io.MultiReader(bytes.NewReader(head), rc), limit, "kerasrun-*.weights.h5")
+	if err == nil && n > limit {
+		os.Remove(name)
+		err = limitError("MaxWeightBytes", limit, fmt.Errorf("model.weights.h5 inflates past %d bytes (raise importer.Options.MaxWeightBytes)", limit))
+	}
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("model.weights.h5: %w", err)
 	}
-	_, err = tmp.Write(head)
-	var n int64
-	if err == nil {
-		n, err = io.Copy(tmp, io.LimitReader(rc, limit+1-int64(len(head))))
-		n += int64(len(head))
+	return name, nil
+}
+
+// writeTemp copies at most limit+1 bytes of r into a private temporary
+// file (mode 0600, in os.TempDir) named after pattern, and returns its
+// path and the number of bytes copied. On error no file is left.
+func writeTemp(r io.Reader, limit int64, pattern string) (string, int64, error) {
+	tmp, err := os.CreateTemp("", pattern)
+	if err != nil {
+		return "", 0, err
 	}
+	n, err := io.Copy(tmp, io.LimitReader(r, limit+1))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && n > limit {
-		err = fmt.Errorf("model.weights.h5 inflates past %d bytes (raise importer.Options.MaxWeightBytes)", limit)
-	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return "", fmt.Errorf("model.weights.h5: %w", err)
+		return "", 0, err
 	}
-	return tmp.Name(), nil
+	return tmp.Name(), n, nil
 }

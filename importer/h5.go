@@ -208,7 +208,9 @@ func h5err(op string) error {
 	if msg == "" {
 		msg = "libhdf5 reported an error"
 	}
-	return fmt.Errorf("%s: %s", op, msg)
+	// libhdf5 fails on a file it cannot read: a damaged one, in practice
+	// (what kerasrun does not support is refused before libhdf5 runs).
+	return corrupt(fmt.Errorf("%s: %s", op, msg))
 }
 
 // h5open opens path read-only. The caller holds h5lock.
@@ -386,9 +388,9 @@ func datasetMetaOf(ds *hdf5.Dataset) (datasetInfo, error) {
 	case class == hdf5.T_INTEGER:
 		// Checked against the shape below.
 	case class != hdf5.T_FLOAT:
-		return datasetInfo{}, fmt.Errorf("dtype is %s, not a float type (float16, float32 or float64)", className(class, size))
+		return datasetInfo{}, unsupported(fmt.Errorf("dtype is %s, not a float type (float16, float32 or float64)", className(class, size)))
 	case size != 2 && size != 4 && size != 8:
-		return datasetInfo{}, fmt.Errorf("dtype is a %d-byte float, not float16, float32 or float64", size)
+		return datasetInfo{}, unsupported(fmt.Errorf("dtype is a %d-byte float, not float16, float32 or float64", size))
 	}
 	sp := ds.Space()
 	if sp == nil {
@@ -400,7 +402,7 @@ func datasetMetaOf(ds *hdf5.Dataset) (datasetInfo, error) {
 		return datasetInfo{}, err
 	}
 	if class == hdf5.T_INTEGER && size > 2 && len(dims) > 0 {
-		return datasetInfo{}, fmt.Errorf("dtype is %s, not a float type; of integers kerasrun reads 8- and 16-bit weights, which float32 holds exactly, and scalars", className(class, size))
+		return datasetInfo{}, unsupported(fmt.Errorf("dtype is %s, not a float type; of integers kerasrun reads 8- and 16-bit weights, which float32 holds exactly, and scalars", className(class, size)))
 	}
 	info := datasetInfo{shape: make([]int, len(dims)), n: 1}
 	for i, d := range dims {
@@ -440,7 +442,7 @@ func readFloat32(g *hdf5.Group, path string, want datasetInfo) ([]float32, error
 		return nil, err
 	}
 	if info.n != want.n || len(info.shape) != len(want.shape) {
-		return nil, fmt.Errorf("declared shape changed from %v to %v while reading", want.shape, info.shape)
+		return nil, corrupt(fmt.Errorf("declared shape changed from %v to %v while reading", want.shape, info.shape))
 	}
 	data := make([]float32, want.n)
 	if want.n > 0 {

@@ -270,7 +270,7 @@ func (s *h5scan) checkAttributes(addr uint64) error {
 		return nil
 	}
 	if err := s.checkAttributesOf(addr); err != nil {
-		return fmt.Errorf("%w: %w", errCorrupt, err)
+		return corrupt(fmt.Errorf("%w: %w", errCorrupt, err))
 	}
 	s.checked[addr] = true
 	return nil

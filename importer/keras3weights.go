@@ -95,7 +95,7 @@ func readKeras3File(path string, opts *Options, remove bool) (*k3store, error) {
 	}
 	defer root.Close()
 	if !isKeras3Weights(root) {
-		return nil, errors.New("the weights file has no \"layers\" group: it is not a Keras 3 weights file")
+		return nil, corrupt(errors.New("the weights file has no \"layers\" group: it is not a Keras 3 weights file"))
 	}
 	return readKeras3Weights(root, opts.limits())
 }
@@ -156,7 +156,7 @@ func readKeras3Weights(root *hdf5.Group, lim *limits) (*k3store, error) {
 						}
 						idx, err := strconv.Atoi(vn)
 						if err != nil || idx < 0 || strconv.Itoa(idx) != vn || idx >= int(m) {
-							return fmt.Errorf("%s/%s: a variable's name is its index 0..%d", child, vn, m-1)
+							return corrupt(fmt.Errorf("%s/%s: a variable's name is its index 0..%d", child, vn, m-1))
 						}
 						info, err := statFloat32(vars, vn)
 						if err == nil {
@@ -183,7 +183,7 @@ func readKeras3Weights(root *hdf5.Group, lim *limits) (*k3store, error) {
 					return err
 				}
 			default:
-				return fmt.Errorf("%s: a %s outside a \"vars\" group; Keras 3 stores variables only in \"vars\" groups", child, typ)
+				return corrupt(fmt.Errorf("%s: a %s outside a \"vars\" group; Keras 3 stores variables only in \"vars\" groups", child, typ))
 			}
 		}
 		return nil

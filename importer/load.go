@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -63,12 +64,12 @@ func (o *Options) maxLayers() int {
 func (l *limits) take(n int64, shape []int) error {
 	if n > l.maxTensor {
 		if l.maxTensor == maxElements {
-			return fmt.Errorf("declared shape %v has %s elements, more than kerasrun reads into one weight (%d)", shape, countString(n), l.maxTensor)
+			return limitError("", l.maxTensor, fmt.Errorf("declared shape %v has %s elements, more than kerasrun reads into one weight (%d)", shape, countString(n), l.maxTensor))
 		}
-		return fmt.Errorf("declared shape %v has %s elements, over the limit of %d elements per weight (raise importer.Options.MaxTensorElements)", shape, countString(n), l.maxTensor)
+		return limitError("MaxTensorElements", l.maxTensor, fmt.Errorf("declared shape %v has %s elements, over the limit of %d elements per weight (raise importer.Options.MaxTensorElements)", shape, countString(n), l.maxTensor))
 	}
 	if n > (l.maxBytes-l.used)/4 {
-		return fmt.Errorf("declared shape %v brings the weights to %s bytes of float32, over the limit of %d bytes (raise importer.Options.MaxWeightBytes)", shape, countString(l.used+4*n), l.maxBytes)
+		return limitError("MaxWeightBytes", l.maxBytes, fmt.Errorf("declared shape %v brings the weights to %s bytes of float32, over the limit of %d bytes (raise importer.Options.MaxWeightBytes)", shape, countString(l.used+4*n), l.maxBytes))
 	}
 	l.used += 4 * n
 	return nil
@@ -89,7 +90,7 @@ func layerLimitError(n, limit int, exact bool) error {
 	if !exact {
 		count = "more than " + strconv.Itoa(limit)
 	}
-	return fmt.Errorf("model_config has %s layers, over the limit of %d (raise importer.Options.MaxLayers)", count, limit)
+	return limitError("MaxLayers", int64(limit), fmt.Errorf("model_config has %s layers, over the limit of %d (raise importer.Options.MaxLayers)", count, limit))
 }
 
 // FileInfo holds the root attributes of a Keras file.
@@ -188,7 +189,7 @@ var errWeightsOnly = errors.New("no model_config attribute: this is a weights-on
 	"kerasrun --arch ARCH.json, or importer.LoadWeights")
 
 // errNotKeras is the error for an HDF5 file that Keras did not write.
-var errNotKeras = errors.New("not a Keras model file: the HDF5 file has no model_config, keras_version or layer_names attribute and no model_weights group")
+var errNotKeras = corrupt(errors.New("not a Keras model file: the HDF5 file has no model_config, keras_version or layer_names attribute and no model_weights group"))
 
 // keras1Weights reports whether root looks like Keras weights without a
 // keras_version (Keras 1 wrote none): a layer_names attribute or a
@@ -206,7 +207,13 @@ func load(path string, opts *Options) (*runtime.Model, error) {
 	if kind == kindZip {
 		return loadArchive(path, opts)
 	}
-	info, fw, err := readFile(path, opts, false)
+	return loadHDF5(path, opts, false)
+}
+
+// loadHDF5 loads a full model from the HDF5 file at path. With remove, the
+// file is a private temporary copy: it is unlinked as soon as it is open.
+func loadHDF5(path string, opts *Options, remove bool) (*runtime.Model, error) {
+	info, fw, err := readFileRemove(path, opts, false, remove)
 	if err != nil {
 		return nil, err
 	}
@@ -229,8 +236,17 @@ func load(path string, opts *Options) (*runtime.Model, error) {
 // model_config: from the root (model.save_weights) or, as Keras does, from
 // model_weights when the root has no layer_names.
 func readFile(path string, opts *Options, weightsOnly bool) (FileInfo, *fileWeights, error) {
+	return readFileRemove(path, opts, weightsOnly, false)
+}
+
+// readFileRemove is readFile where, with remove, the file is a private
+// temporary copy: it is unlinked as soon as it is open.
+func readFileRemove(path string, opts *Options, weightsOnly, remove bool) (FileInfo, *fileWeights, error) {
 	defer h5lock()()
 	f, err := h5open(path)
+	if remove {
+		os.Remove(path)
+	}
 	if err != nil {
 		return FileInfo{}, nil, err
 	}
@@ -262,9 +278,9 @@ func readFile(path string, opts *Options, weightsOnly bool) (FileInfo, *fileWeig
 		if err != nil {
 			h5err("") // clear the stack
 			if weightsOnly {
-				return FileInfo{}, nil, errors.New("no layer_names attribute and no model_weights group: this is not a Keras weights file")
+				return FileInfo{}, nil, corrupt(errors.New("no layer_names attribute and no model_weights group: this is not a Keras weights file"))
 			}
-			return FileInfo{}, nil, errors.New("no model_weights group")
+			return FileInfo{}, nil, corrupt(errors.New("no model_weights group"))
 		}
 		defer wg.Close()
 		g = wg
@@ -316,7 +332,7 @@ func readWeights(g *hdf5.Group, lim *limits) ([]string, map[string][]layers.Weig
 		return nil, nil, err
 	}
 	if !ok {
-		return nil, nil, errors.New("model_weights has no layer_names attribute")
+		return nil, nil, corrupt(errors.New("model_weights has no layer_names attribute"))
 	}
 	type planned struct {
 		name string
@@ -325,7 +341,7 @@ func readWeights(g *hdf5.Group, lim *limits) ([]string, map[string][]layers.Weig
 	plan := make(map[string][]planned, len(names))
 	for _, ln := range names {
 		if _, dup := plan[ln]; dup {
-			return nil, nil, fmt.Errorf("layer_names lists %q twice", ln)
+			return nil, nil, corrupt(fmt.Errorf("layer_names lists %q twice", ln))
 		}
 		lg, err := openGroup(g, ln)
 		if err != nil {
@@ -498,7 +514,7 @@ func checkOutputSizes(e *layerEntry, outs [][]int, limit int64) error {
 				continue
 			}
 			if n > limit/int64(d) {
-				return fmt.Errorf("layer %q (%s): output shape %s holds more than %d elements per sample, over the limit (raise importer.Options.MaxTensorElements)", e.spec.Name, e.spec.Class, runtime.FormatShape(s), limit)
+				return limitError("MaxTensorElements", limit, fmt.Errorf("layer %q (%s): output shape %s holds more than %d elements per sample, over the limit (raise importer.Options.MaxTensorElements)", e.spec.Name, e.spec.Class, runtime.FormatShape(s), limit))
 			}
 			n *= int64(d)
 		}

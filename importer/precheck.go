@@ -76,7 +76,7 @@ func checkOpened(f *os.File) (*superblock, int64, error) {
 	}
 	size := st.Size()
 	if size == 0 {
-		return nil, 0, errors.New("not an HDF5 file: the file is empty")
+		return nil, 0, corrupt(errors.New("not an HDF5 file: the file is empty"))
 	}
 	sig := make([]byte, len(hdf5Signature))
 	for off := int64(0); off+int64(len(sig)) <= size && off <= maxSignatureOffset; off = max(512, off*2) {
@@ -86,12 +86,12 @@ func checkOpened(f *os.File) (*superblock, int64, error) {
 		if bytes.Equal(sig, hdf5Signature) {
 			sb, err := readSuperblock(f, off, size)
 			if err != nil {
-				return nil, 0, fmt.Errorf("corrupt HDF5 file: %w", err)
+				return nil, 0, corrupt(fmt.Errorf("corrupt HDF5 file: %w", err))
 			}
 			return sb, size, nil
 		}
 	}
-	return nil, 0, errors.New("not an HDF5 file: no HDF5 signature")
+	return nil, 0, corrupt(errors.New("not an HDF5 file: no HDF5 signature"))
 }
 
 // undefinedAddress is HDF5's "no address" (all bits set).
@@ -322,7 +322,7 @@ func checkJSONDepth(what, js string) error {
 		case '[', '{':
 			depth++
 			if depth > maxJSONDepth {
-				return fmt.Errorf("%s: JSON nests more than %d levels deep (at byte %d)", what, maxJSONDepth, i)
+				return limitError("", maxJSONDepth, fmt.Errorf("%s: JSON nests more than %d levels deep (at byte %d)", what, maxJSONDepth, i))
 			}
 		case ']', '}':
 			depth--

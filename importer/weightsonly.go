@@ -23,7 +23,7 @@ func parseArch(arch []byte) (archInfo, error) {
 		return archInfo{}, err
 	}
 	if !gjson.ValidBytes(arch) {
-		return archInfo{}, errors.New("architecture: not valid JSON")
+		return archInfo{}, corrupt(errors.New("architecture: not valid JSON"))
 	}
 	root := gjson.ParseBytes(arch)
 	if !root.IsObject() || !root.Get("class_name").Exists() {
