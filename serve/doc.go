@@ -20,8 +20,12 @@
 //
 // Errors are {"error": "..."} with the status: 400 for a bad request (bad
 // JSON, an unknown input or output, a wrong datatype or shape, data the
-// model refuses), 404 for an unknown model, version or path, 405 for a
-// wrong method, 413 for a body over Options.MaxBodyBytes, 415 for a
+// model refuses: runtime.ErrInvalidInput), 404 for an unknown model,
+// version or path, 405 for a wrong method, 413 for a body over
+// Options.MaxBodyBytes (or a Predict error matching runtime.ErrLimit), 422
+// for a Predict error matching layers.ErrUnsupported, 500 for a kerasrun
+// bug (runtime.ErrInternal, a panic in a model included), whose message
+// carries an id that the error log repeats, 415 for a
 // Content-Encoding other than identity, 503 with Retry-After when the
 // model's queue is full or the server is shutting down, 504 when the
 // request runs past Options.Timeout, and 499 (logged, never read) when the

@@ -316,9 +316,18 @@ func checkRows(out []*runtime.Tensor, rows int) error {
 	return nil
 }
 
-func (q *queue) predict(ctx context.Context, rows int, in []*runtime.Tensor) ([]*runtime.Tensor, error) {
+// predict runs the model. A panic in it (a kerasrun model returns one as
+// an error itself; any other Model may not) becomes a
+// *runtime.InternalError: the worker goroutine would otherwise take the
+// process down.
+func (q *queue) predict(ctx context.Context, rows int, in []*runtime.Tensor) (out []*runtime.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, &runtime.InternalError{Value: r}
+		}
+	}()
 	start := time.Now()
-	out, err := q.m.m.PredictContext(ctx, in...)
+	out, err = q.m.m.PredictContext(ctx, in...)
 	q.batchTime.Observe(time.Since(start).Seconds())
 	q.batchSize.Observe(float64(rows))
 	return out, err

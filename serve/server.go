@@ -3,6 +3,8 @@ package serve
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/kerasrun/kerasrun/layers"
 	"github.com/kerasrun/kerasrun/oip"
 	"github.com/kerasrun/kerasrun/runtime"
 )
@@ -554,7 +557,7 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 		fail(s.ctxError(ctx, r))
 		return
 	case err != nil:
-		fail(errorf(http.StatusBadRequest, "model %q: %v", name, err))
+		fail(predictError(name, err))
 		return
 	}
 	resp := &oip.InferResponse{ModelName: name, ModelVersion: Version, ID: req.ID, Outputs: make([]oip.Tensor, len(sel))}
@@ -577,6 +580,32 @@ func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+}
+
+// predictError answers a failed Predict by the class of its error: 500 for
+// a kerasrun bug (runtime.ErrInternal: a layer panicked), with an id that
+// the log repeats; 413 for something over a limit (runtime.ErrLimit); 422
+// for something the model does not support (layers.ErrUnsupported); and
+// 400 for the request's data (runtime.ErrInvalidInput) and anything else
+// a model refuses.
+func predictError(name string, err error) *httpError {
+	switch {
+	case errors.Is(err, runtime.ErrInternal):
+		return errorf(http.StatusInternalServerError, "model %q: internal error %s: %v", name, incidentID(), err)
+	case errors.Is(err, runtime.ErrLimit):
+		return errorf(http.StatusRequestEntityTooLarge, "model %q: %v", name, err)
+	case errors.Is(err, layers.ErrUnsupported):
+		return errorf(http.StatusUnprocessableEntity, "model %q: %v", name, err)
+	}
+	return errorf(http.StatusBadRequest, "model %q: %v", name, err)
+}
+
+// incidentID returns a random id that ties a 500 answer to its log line
+// (the request's own id is the client's, and may be empty or reused).
+func incidentID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // ctxError answers a request whose context ended: 499 when the client went
