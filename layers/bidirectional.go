@@ -224,8 +224,13 @@ func (c *bidirectionalConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]
 	if c.merge != "concat" && c.merge != "none" && !intsEq(fo, bo) {
 		return nil, nil, fmt.Errorf("merge_mode %q needs outputs of one shape, got %s forward and %s backward", c.merge, runtime.FormatShape(fo), runtime.FormatShape(bo))
 	}
+	b := base{name: c.spec.Name, class: c.spec.Class, params: fw.takenElements() + bw.takenElements(),
+		nonTrainable: fw.frozenElements() + bw.frozenElements()}
+	if frozen(c.spec) {
+		b.nonTrainable = b.params
+	}
 	l := &bidirectionalLayer{
-		base: base{name: c.spec.Name, class: c.spec.Class, params: fw.takenElements() + bw.takenElements()},
+		base: b,
 		fwd:  fl, bwd: bl, merge: c.merge, returnSeq: o.returnSequences,
 		stateful: o.stateful, nfwd: nf, nbwd: nb,
 	}

@@ -188,6 +188,8 @@ func (c *batchNormConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int,
 	if err != nil {
 		return nil, nil, err
 	}
+	// Keras: the moving statistics are non-trainable weights.
+	w.nonTrainable(len(mean.Data) + len(variance.Data))
 	eps := c.eps
 	env := c.spec.Env
 	// Keras: with TensorFlow, Keras 2 and tf.keras normalise a rank-4 input

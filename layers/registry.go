@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/kerasrun/kerasrun/runtime"
+	"github.com/tidwall/gjson"
 )
 
 // Config is a decoded, typed layer config, ready to be built.
@@ -97,16 +98,34 @@ func Build(s Spec, cfg Config, in [][]int, w *Weights) (runtime.Layer, [][]int, 
 	return l, out, nil
 }
 
-// base supplies Name, Class and Params to layer implementations.
+// base supplies Name, Class, Params and NonTrainableParams to layer
+// implementations.
 type base struct {
-	name, class string
-	params      int
+	name, class  string
+	params       int
+	nonTrainable int
 }
 
-func (b *base) Name() string  { return b.name }
-func (b *base) Class() string { return b.class }
-func (b *base) Params() int   { return b.params }
+func (b *base) Name() string            { return b.name }
+func (b *base) Class() string           { return b.class }
+func (b *base) Params() int             { return b.params }
+func (b *base) NonTrainableParams() int { return b.nonTrainable }
 
+// newBase counts the weights w handed out. Keras: a layer whose config has
+// "trainable": false holds only non-trainable weights, and so does a layer
+// wrapped in it; otherwise the weights marked by Weights.nonTrainable
+// (BatchNormalization's moving statistics) are the non-trainable ones.
+// Marking w as all frozen here passes a wrapped layer's flag to its wrapper,
+// which counts the same Weights.
 func newBase(s Spec, w *Weights) base {
-	return base{name: s.Name, class: s.Class, params: w.takenElements()}
+	if frozen(s) {
+		w.nonTrainable(w.takenElements())
+	}
+	return base{name: s.Name, class: s.Class, params: w.takenElements(), nonTrainable: w.frozenElements()}
+}
+
+// frozen reports whether the layer's config says "trainable": false.
+func frozen(s Spec) bool {
+	v := s.Config.Get("trainable")
+	return v.Exists() && v.Type == gjson.False
 }

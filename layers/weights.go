@@ -26,9 +26,10 @@ func (w Weight) Is(name string) bool {
 // Weights hands a layer its stored weights in Keras order. Take consumes them
 // one at a time and checks each shape; Done reports any left over.
 type Weights struct {
-	list  []Weight
-	next  int
-	taken int
+	list   []Weight
+	next   int
+	taken  int
+	frozen int // elements of taken that Keras counts as non-trainable
 }
 
 // NewWeights wraps a layer's weights, in the order of its weight_names.
@@ -114,3 +115,10 @@ func (w *Weights) Done() error {
 }
 
 func (w *Weights) takenElements() int { return w.taken }
+
+// nonTrainable marks n more of the taken elements as non-trainable, as
+// Keras counts them (BatchNormalization's moving statistics).
+func (w *Weights) nonTrainable(n int) { w.frozen = min(w.frozen+n, w.taken) }
+
+// frozenElements is the number of taken elements that are non-trainable.
+func (w *Weights) frozenElements() int { return w.frozen }

@@ -32,6 +32,13 @@ type ParamCounter interface {
 	Params() int
 }
 
+// NonTrainableCounter is implemented by layers some of whose weights Keras
+// counts as non-trainable (a frozen layer, BatchNormalization's moving
+// statistics). NonTrainableParams is at most Params.
+type NonTrainableCounter interface {
+	NonTrainableParams() int
+}
+
 // IO describes one model input or output.
 type IO struct {
 	Name  string
@@ -45,7 +52,24 @@ type LayerInfo struct {
 	Class     string
 	OutShapes [][]int
 	Params    int
-	Inbound   []string // names of the layers feeding its first call
+	// NonTrainable is the part of Params that Keras counts as
+	// non-trainable.
+	NonTrainable int
+	Inbound      []string // names of the layers feeding its first call
+	// Calls lists, for each call of the layer in the model, the tensors it
+	// reads. An InputLayer has none.
+	Calls [][]TensorSource
+	// MultipleShapes reports that the layer's calls give outputs of
+	// different shapes; OutShapes are those of its first call.
+	MultipleShapes bool
+}
+
+// TensorSource names a tensor as Keras's summary does
+// (layer[node][tensor]): the layer that made it, which call of that layer
+// (its node index, from 0), and which of that call's outputs.
+type TensorSource struct {
+	Layer        string
+	Node, Tensor int
 }
 
 // Ref names a tensor while a graph is built.
@@ -71,18 +95,23 @@ type Graph struct {
 	nodes    []node
 	shapes   [][]int // static shape of every slot
 	owner    []string
+	source   []TensorSource // of every slot
 	layers   []LayerInfo
 	seen     map[Layer]bool
+	infoAt   map[Layer]int // index in layers
 }
 
 // NewGraph returns an empty graph.
-func NewGraph() *Graph { return &Graph{seen: map[Layer]bool{}} }
+//
+// For layer authors and the importer; a program that loads and runs models
+// never calls it (see the package doc).
+func NewGraph() *Graph { return &Graph{seen: map[Layer]bool{}, infoAt: map[Layer]int{}} }
 
 // Input adds a model input. listed says whether it appears in Layers()
 // (Keras lists an explicit InputLayer but not the implicit input of a
 // Sequential model).
 func (g *Graph) Input(io IO, listed bool) Ref {
-	r := g.newSlot(io.Shape, io.Name)
+	r := g.newSlot(io.Shape, TensorSource{Layer: io.Name})
 	g.inputs = append(g.inputs, IO{Name: io.Name, Shape: append([]int(nil), io.Shape...), DType: io.DType})
 	g.inSlots = append(g.inSlots, r.slot)
 	if listed {
@@ -91,9 +120,10 @@ func (g *Graph) Input(io IO, listed bool) Ref {
 	return r
 }
 
-func (g *Graph) newSlot(shape []int, owner string) Ref {
+func (g *Graph) newSlot(shape []int, src TensorSource) Ref {
 	g.shapes = append(g.shapes, append([]int(nil), shape...))
-	g.owner = append(g.owner, owner)
+	g.owner = append(g.owner, src.Layer)
+	g.source = append(g.source, src)
 	return Ref{slot: len(g.shapes) - 1}
 }
 
@@ -104,28 +134,57 @@ func (g *Graph) Shape(r Ref) []int { return g.shapes[r.slot] }
 func (g *Graph) Call(l Layer, in []Ref, outShapes [][]int) []Ref {
 	n := node{layer: l}
 	var inbound []string
+	var sources []TensorSource
 	for _, r := range in {
 		if r.slot < 0 || r.slot >= len(g.shapes) {
 			panic("runtime: Call with a Ref from another graph")
 		}
 		n.in = append(n.in, r.slot)
 		inbound = append(inbound, g.owner[r.slot])
+		sources = append(sources, g.source[r.slot])
 	}
-	outs := make([]Ref, len(outShapes))
-	for i, s := range outShapes {
-		outs[i] = g.newSlot(s, l.Name())
-		n.out = append(n.out, outs[i].slot)
-	}
-	g.nodes = append(g.nodes, n)
 	if !g.seen[l] {
 		g.seen[l] = true
 		info := LayerInfo{Name: l.Name(), Class: l.Class(), OutShapes: outShapes, Inbound: inbound}
 		if pc, ok := l.(ParamCounter); ok {
 			info.Params = pc.Params()
 		}
+		if nc, ok := l.(NonTrainableCounter); ok {
+			info.NonTrainable = min(nc.NonTrainableParams(), info.Params)
+		}
+		g.infoAt[l] = len(g.layers)
 		g.layers = append(g.layers, info)
 	}
+	info := &g.layers[g.infoAt[l]]
+	call := len(info.Calls)
+	if call > 0 && !sameShapes(info.OutShapes, outShapes) {
+		info.MultipleShapes = true
+	}
+	info.Calls = append(info.Calls, sources)
+	outs := make([]Ref, len(outShapes))
+	for i, s := range outShapes {
+		outs[i] = g.newSlot(s, TensorSource{Layer: l.Name(), Node: call, Tensor: i})
+		n.out = append(n.out, outs[i].slot)
+	}
+	g.nodes = append(g.nodes, n)
 	return outs
+}
+
+func sameShapes(a, b [][]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return false
+		}
+		for j := range a[i] {
+			if a[i][j] != b[i][j] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Output marks r as a model output with the given name.
@@ -219,6 +278,16 @@ func (m *Model) Params() int {
 	n := 0
 	for _, l := range m.layers {
 		n += l.Params
+	}
+	return n
+}
+
+// NonTrainableParams is the part of Params that Keras counts as
+// non-trainable (see LayerInfo.NonTrainable).
+func (m *Model) NonTrainableParams() int {
+	n := 0
+	for _, l := range m.layers {
+		n += l.NonTrainable
 	}
 	return n
 }
