@@ -329,6 +329,13 @@ func (m *Model) PredictContext(ctx context.Context, inputs ...*Tensor) ([]*Tenso
 // predict runs the plan. A non-nil session runs its stateful layers from
 // its states and collects their final states.
 func (m *Model) predict(ctx context.Context, sess *sessionRun, inputs []*Tensor) ([]*Tensor, error) {
+	return m.run(ctx, sess, inputs, nil)
+}
+
+// run is predict with a tracer: a non-nil trace sees the inputs and the
+// outputs of each node, by index, before any of them can be recycled (see
+// trace.go).
+func (m *Model) run(ctx context.Context, sess *sessionRun, inputs []*Tensor, trace func(ni int, in, out []*Tensor)) ([]*Tensor, error) {
 	if err := m.checkInputs(inputs); err != nil {
 		return nil, err
 	}
@@ -355,6 +362,9 @@ func (m *Model) predict(ctx context.Context, sess *sessionRun, inputs []*Tensor)
 		}
 		for i, s := range n.out {
 			slots[s] = out[i]
+		}
+		if trace != nil {
+			trace(ni, in, out)
 		}
 		for _, s := range m.dies[ni] {
 			recycle(slots, s, inputs, sess)

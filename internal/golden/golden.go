@@ -1,6 +1,8 @@
 // Package golden finds and checks kerasrun's golden cases: the fixtures in
 // fixtures/ (made by tools/gen_fixtures.py) and the real-model corpus in
-// ../shared/keras-real and ../shared/keras-real-3. All use the MANIFEST.json layout of the corpus.
+// ../shared/keras-real and ../shared/keras-real-3, and the folders that
+// tools/export_golden.py writes from a user's Keras (verify.go). All use the
+// MANIFEST.json layout of the corpus.
 // Expected outputs always come from those files, never from Go.
 package golden
 
@@ -39,6 +41,9 @@ type Case struct {
 	Atol         float64  `json:"atol"`
 	Rtol         float64  `json:"rtol"`
 	Notes        string   `json:"notes"`
+	// Activations are layer outputs recorded by Keras, for cases made by
+	// tools/export_golden.py (see verify.go).
+	Activations []Activation `json:"activations,omitempty"`
 
 	Dir string `json:"-"` // the case folder
 }
