@@ -8,6 +8,11 @@
 // static input shapes and the layer's weights in stored order and returns a
 // runtime.Layer. A layer that accepts Keras masks implements
 // layers.MaskRule. See Example for the whole flow.
+//
+// A layer package such as this one imports kerasrun's engine, package
+// runtime, for its tensors and memory pools, and needs no cgo; the program
+// that loads the model imports only github.com/kerasrun/kerasrun (and this
+// package, to register the layer).
 package textgenrnn
 
 import (
