@@ -425,6 +425,7 @@ func build(tree *modelSpec, b *binder, opts *Options) (*runtime.Model, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	fuse(spec, cfgs)
 
 	// Phase 2: build layers as their inputs become available.
 	g := runtime.NewGraph()

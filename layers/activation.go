@@ -150,18 +150,22 @@ func (r *Reader) activation(key, def string) (string, ActFunc) {
 // activationLayer is the Keras Activation layer.
 type activationLayer struct {
 	base
-	act ActFunc
+	act         ActFunc
+	elementwise bool // act maps each value on its own (not softmax)
 }
 
 type activationConfig struct {
 	passMask
-	spec Spec
-	act  ActFunc
+	spec        Spec
+	act         ActFunc
+	elementwise bool
 }
 
 func decodeActivation(r *Reader) (Config, error) {
 	c := &activationConfig{spec: r.Spec()}
-	_, c.act = r.activation("activation", "linear")
+	var name string
+	name, c.act = r.activation("activation", "linear")
+	c.elementwise = name != "softmax"
 	return c, nil
 }
 
@@ -169,7 +173,7 @@ func (c *activationConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int
 	if err := oneInput(in); err != nil {
 		return nil, nil, err
 	}
-	return &activationLayer{base: newBase(c.spec, w), act: c.act}, in, nil
+	return &activationLayer{base: newBase(c.spec, w), act: c.act, elementwise: c.elementwise}, in, nil
 }
 
 func (l *activationLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -24,7 +25,7 @@ type pointwiseConfig struct {
 	spec Spec
 	f    func(float32) float32
 	// vec, when set, computes dst[i] = f(src[i]) over a whole slice, with
-	// the bits of f.
+	// the bits of f; dst may be src (Fuse applies it in place).
 	vec func(dst, src []float32)
 }
 
@@ -142,7 +143,7 @@ func decodeReLU(r *Reader) (Config, error) {
 		if hasMax {
 			top = maxV
 		}
-		vec = func(dst, src []float32) { reluClip(dst, src, top) }
+		vec = func(dst, src []float32) { kernels.ReluClip(dst, src, top) }
 	}
 	return &pointwiseConfig{spec: r.Spec(), vec: vec, f: func(x float32) float32 {
 		var pos float32
@@ -157,22 +158,6 @@ func decodeReLU(r *Reader) (Config, error) {
 		}
 		return pos
 	}}, nil
-}
-
-// reluClip sets dst[i] = min(src[i], top) where src[i] > 0, and 0
-// elsewhere (NaN and -0 included); top must be >= 0 (+Inf for none).
-//
-// It works on the bits, without branches: positive floats order as their
-// bits do as integers, negative ones have the sign bit set (a negative
-// int32), and a positive NaN is above the bits of +Inf.
-func reluClip(dst, src []float32, top float32) {
-	tb := int32(math.Float32bits(top))
-	dst = dst[:len(src)]
-	for i, v := range src {
-		b := int32(math.Float32bits(v))
-		nan := int32((int64(0x7F800000) - int64(b)) >> 63) // all ones for a positive NaN
-		dst[i] = math.Float32frombits(uint32(max(min(b, tb), 0) &^ nan))
-	}
 }
 
 // preluLayer: f(x) = x for x > 0, alpha·x otherwise, with a learned alpha

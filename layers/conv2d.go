@@ -103,6 +103,7 @@ type conv2dLayer struct {
 	kernelP        packed
 	bias           []float32
 	act            ActFunc
+	linear         bool // act is the identity (see Fuse)
 }
 
 // conv2DOptions are the options the 2-D convolutions (Conv2D,
@@ -114,6 +115,7 @@ type conv2DOptions struct {
 	channelsFirst  bool
 	useBias        bool
 	act            ActFunc
+	linear         bool // act is "linear"
 }
 
 // readConv2DOptions reads the options of conv2DOptions.
@@ -128,7 +130,8 @@ func readConv2DOptions(r *Reader) conv2DOptions {
 	c.padding = r.OneOf("padding", "valid", "valid", "same")
 	c.channelsFirst = channelsFirstOption(r)
 	c.useBias = r.Bool("use_bias", true)
-	_, c.act = r.activation("activation", "linear")
+	name, act := r.activation("activation", "linear")
+	c.act, c.linear = act, name == "linear"
 	// Keras: tf.keras writes Conv's groups into every convolution's
 	// config; only 1 has a meaning here.
 	if g := r.Int("groups", 1); g != 1 {
@@ -175,7 +178,7 @@ func (c *conv2dConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]int, er
 		return nil, nil, err
 	}
 	l := &conv2dLayer{k: c.k, stride: c.stride, dil: c.dil, in: kw.Shape[2], filters: c.filters,
-		padding: c.padding, channelsFirst: c.channelsFirst, kernel: kw.Data, act: c.act}
+		padding: c.padding, channelsFirst: c.channelsFirst, kernel: kw.Data, act: c.act, linear: c.linear}
 	if c.spec.Env.Backend == "theano" {
 		// Keras: a kernel saved by the Theano backend is flipped along its
 		// spatial axes before TensorFlow uses it (conv_utils.convert_kernel).
@@ -231,7 +234,7 @@ func (l *conv2dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 		res := getScratch(rows * l.filters)
 		l.kernelP.mulBias(rows, l.filters, kc, data, kc, l.kernel, l.bias, res, l.filters)
 		doneChannelsLast(data, l.channelsFirst)
-		l.act(res, l.filters)
+		applyAct(l.act, l.linear, res, l.filters)
 		return runtime.One(fromChannelsLast(res, b, oh, ow, l.filters, l.channelsFirst)), nil
 	}
 	// im2col: one row of kh*kw*in values per output position.
@@ -245,6 +248,16 @@ func (l *conv2dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 				for u := 0; u < l.k[0]; u++ {
 					y := i*l.stride[0] + u*l.dil[0] - pt
 					if y < 0 || y >= h {
+						continue
+					}
+					if l.dil[1] == 1 {
+						// The taps of a kernel row are neighbours in the
+						// input: one copy of those inside it.
+						x0 := j*l.stride[1] - pl
+						v0, v1 := max(-x0, 0), min(l.k[1], w-x0)
+						if v1 > v0 {
+							copy(row[(u*l.k[1]+v0)*ch:(u*l.k[1]+v1)*ch], img[(y*w+x0+v0)*ch:(y*w+x0+v1)*ch])
+						}
 						continue
 					}
 					for v := 0; v < l.k[1]; v++ {
@@ -261,8 +274,36 @@ func (l *conv2dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	doneChannelsLast(data, l.channelsFirst)
 	res := getScratch(rows * l.filters)
 	l.kernelP.mulBias(rows, l.filters, kc, cols, kc, l.kernel, l.bias, res, l.filters)
-	l.act(res, l.filters)
+	applyAct(l.act, l.linear, res, l.filters)
 	return runtime.One(fromChannelsLast(res, b, oh, ow, l.filters, l.channelsFirst)), nil
+}
+
+// applyAct applies a convolution's activation to its channels_last output,
+// rows of last values, spread over goroutines in chunks of whole rows
+// (softmax normalises over a row). A linear one is skipped.
+func applyAct(act ActFunc, linear bool, data []float32, last int) {
+	if linear || last <= 0 {
+		return
+	}
+	rows := len(data) / last
+	per := max(pointwiseChunk/last, 1)
+	convActs.forSamples((rows+per-1)/per, per*last, convActArgs{act: act, data: data, last: last, per: per})
+}
+
+// convActArgs is what a chunk of applyAct needs (convActRun).
+type convActArgs struct {
+	act       ActFunc
+	data      []float32
+	last, per int
+}
+
+var convActs = newSamplePool(convActRun)
+
+// convActRun applies the activation to chunk i: rows [i·per, (i+1)·per).
+func convActRun(a *convActArgs, i int) {
+	lo := i * a.per * a.last
+	hi := min(lo+a.per*a.last, len(a.data))
+	a.act(a.data[lo:hi], a.last)
 }
 
 // ---- MaxPooling2D and AveragePooling2D ---------------------------------

@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 
+	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -58,21 +59,69 @@ func (d *depthwise2D) run(src, dst, bias []float32, b, h, w, pt, pl int, act Act
 
 // depthwiseRow computes output row r (sample r/oh, row r%oh). It keeps the
 // row's sums in dst itself and walks the channels innermost, where input,
-// kernel and output are all contiguous.
+// kernel and output are all contiguous. With depth_multiplier 1 and three
+// kernel columns, the columns whose whole window lies in the image (all
+// but the padded edges) add their window in one pass
+// (kernels.MulAddWindow3), the others tap by tap, in the same order.
 func depthwiseRow(a *depthwiseArgs, r int) {
 	d := a.d
-	cin, mult := d.in, d.mult
-	cm := cin * mult
+	cin, cm := d.in, d.in*d.mult
 	bi, i := r/a.oh, r%a.oh
 	row := a.dst[r*a.ow*cm : (r+1)*a.ow*cm]
 	if a.bias != nil {
-		for j := 0; j < a.ow; j++ {
-			copy(row[j*cm:(j+1)*cm], a.bias)
+		// The bias in the first position, then copies of what is filled,
+		// doubling each time.
+		copy(row, a.bias)
+		for f := cm; f < len(row); f *= 2 {
+			copy(row[f:], row[:f])
 		}
 	} else {
 		clear(row)
 	}
 	img := a.src[bi*a.h*a.w*cin : (bi+1)*a.h*a.w*cin]
+	if d.mult != 1 || d.k[1] != 3 {
+		depthwiseTaps(a, row, img, i, 0, a.ow)
+	} else {
+		// The kernel rows inside the image, [u0, u1), and the columns
+		// whose three taps are inside it, [jl, jr).
+		u0, u1 := 0, 0
+		for u := 0; u < d.k[0]; u++ {
+			if y := i*d.stride[0] + u*d.dil[0] - a.pt; y >= 0 && y < a.h {
+				if u1 == 0 {
+					u0 = u
+				}
+				u1 = u + 1
+			}
+		}
+		s, span := d.stride[1], 2*d.dil[1]
+		jl := min((a.pl+s-1)/s, a.ow)
+		jr := jl
+		if last := a.w - 1 - span + a.pl; last >= 0 {
+			jr = max(min(last/s+1, a.ow), jl)
+		}
+		if u1 > u0 && jr > jl {
+			y0 := i*d.stride[0] + u0*d.dil[0] - a.pt
+			x0 := y0*a.w*cin + (jl*s-a.pl)*cin
+			kernels.MulAddWindow3(row[jl*cm:], img[x0:], d.kernel[3*u0*cm:], cm, jr-jl, cm, s*cin,
+				u1-u0, d.dil[0]*a.w*cin, d.dil[1]*cin)
+		}
+		depthwiseTaps(a, row, img, i, 0, jl)
+		depthwiseTaps(a, row, img, i, jr, a.ow)
+	}
+	if a.act != nil {
+		a.act(row, cm)
+	}
+}
+
+// depthwiseTaps adds, tap by tap, the kernel window of output columns
+// [jlo, jhi) of output row i to row.
+func depthwiseTaps(a *depthwiseArgs, row, img []float32, i, jlo, jhi int) {
+	d := a.d
+	cin, mult := d.in, d.mult
+	cm := cin * mult
+	if jlo >= jhi {
+		return
+	}
 	for u := 0; u < d.k[0]; u++ {
 		y := i*d.stride[0] + u*d.dil[0] - a.pt
 		if y < 0 || y >= a.h {
@@ -81,24 +130,28 @@ func depthwiseRow(a *depthwiseArgs, r int) {
 		line := img[y*a.w*cin : (y+1)*a.w*cin]
 		for v := 0; v < d.k[1]; v++ {
 			off := v*d.dil[1] - a.pl // input column of output column j: j*stride + off
-			j0 := 0
+			j0 := jlo
 			if off < 0 {
-				j0 = (-off + d.stride[1] - 1) / d.stride[1]
+				j0 = max(j0, (-off+d.stride[1]-1)/d.stride[1])
 			}
 			last := a.w - 1 - off // the last input column, relative to off
 			if last < 0 {
 				continue
 			}
-			j1 := min(a.ow, last/d.stride[1]+1)
+			j1 := min(jhi, last/d.stride[1]+1)
+			if j1 <= j0 {
+				continue
+			}
 			kv := d.kernel[(u*d.k[1]+v)*cm : (u*d.k[1]+v+1)*cm]
+			if mult == 1 {
+				x0 := j0*d.stride[1] + off
+				kernels.MulAddCols(row[j0*cm:j1*cm], line[x0*cin:], kv, cm, j1-j0, d.stride[1]*cin)
+				continue
+			}
 			for j := j0; j < j1; j++ {
 				x := j*d.stride[1] + off
 				xs := line[x*cin : (x+1)*cin]
 				o := row[j*cm : (j+1)*cm]
-				if mult == 1 {
-					mulAdd(o, xs, kv)
-					continue
-				}
 				for c, xv := range xs {
 					oc, kc := o[c*mult:(c+1)*mult], kv[c*mult:(c+1)*mult]
 					for m := range oc {
@@ -107,24 +160,6 @@ func depthwiseRow(a *depthwiseArgs, r int) {
 				}
 			}
 		}
-	}
-	if a.act != nil {
-		a.act(row, cm)
-	}
-}
-
-// mulAdd computes o[i] += x[i]·k[i] over len(o); x and k are at least as
-// long.
-func mulAdd(o, x, k []float32) {
-	n := len(o)
-	x, k = x[:n], k[:n]
-	i := 0
-	for ; i+4 <= n; i += 4 {
-		o0, o1, o2, o3 := o[i]+x[i]*k[i], o[i+1]+x[i+1]*k[i+1], o[i+2]+x[i+2]*k[i+2], o[i+3]+x[i+3]*k[i+3]
-		o[i], o[i+1], o[i+2], o[i+3] = o0, o1, o2, o3
-	}
-	for ; i < n; i++ {
-		o[i] += x[i] * k[i]
 	}
 }
 
@@ -191,9 +226,10 @@ func (c *depthwiseConfig) build(s []int, w *Weights) (*depthwise2D, int, int, er
 
 type depthwiseConv2DLayer struct {
 	base
-	dw   *depthwise2D
-	bias []float32
-	act  ActFunc
+	dw     *depthwise2D
+	bias   []float32
+	act    ActFunc
+	linear bool // act is the identity (see Fuse)
 }
 
 type depthwiseConv2DConfig struct{ depthwiseConfig }
@@ -212,7 +248,7 @@ func (c *depthwiseConv2DConfig) Build(in [][]int, w *Weights) (runtime.Layer, []
 	if err != nil {
 		return nil, nil, err
 	}
-	l := &depthwiseConv2DLayer{dw: d, act: c.act}
+	l := &depthwiseConv2DLayer{dw: d, act: c.act, linear: c.linear}
 	if l.bias, err = takeBias(w, c.useBias, d.in*d.mult); err != nil {
 		return nil, nil, err
 	}
@@ -238,6 +274,7 @@ type separableConv2DLayer struct {
 	pointwiseP packed
 	bias       []float32
 	act        ActFunc
+	linear     bool // act is the identity (see Fuse)
 }
 
 type separableConv2DConfig struct {
@@ -265,7 +302,7 @@ func (c *separableConv2DConfig) Build(in [][]int, w *Weights) (runtime.Layer, []
 	if err != nil {
 		return nil, nil, err
 	}
-	l := &separableConv2DLayer{dw: d, filters: c.filters, pointwise: pw.Data, act: c.act}
+	l := &separableConv2DLayer{dw: d, filters: c.filters, pointwise: pw.Data, act: c.act, linear: c.linear}
 	if l.bias, err = takeBias(w, c.useBias, c.filters); err != nil {
 		return nil, nil, err
 	}
@@ -283,7 +320,7 @@ func (l *separableConv2DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor,
 	rows := b * oh * ow
 	res := getScratch(rows * l.filters)
 	l.pointwiseP.mulBias(rows, l.filters, dm, depth, dm, l.pointwise, l.bias, res, l.filters)
-	l.act(res, l.filters)
+	applyAct(l.act, l.linear, res, l.filters)
 	return runtime.One(fromChannelsLast(res, b, oh, ow, l.filters, l.dw.channelsFirst)), nil
 }
 

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"testing"
 
@@ -271,4 +272,66 @@ func BenchmarkDepthwiseConv2D28x192B8(b *testing.B) {
 }
 func BenchmarkMobileNetV2Block56(b *testing.B) {
 	benchImage(b, 1, 56, 24, mobileNetV2Block(24, 6, 24, 1))
+}
+
+// TestDepthwiseGeometries checks DepthwiseConv2D against a direct float64
+// sum over its window, over kernel sizes, strides, dilations, paddings,
+// channel counts around the vector widths and depth multipliers: the
+// window kernel (three kernel columns, depth_multiplier 1) covers the
+// interior columns and the tap-by-tap path the padded edges.
+func TestDepthwiseGeometries(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	for _, k := range [][2]int{{3, 3}, {5, 3}, {1, 3}, {3, 2}} {
+		for _, sd := range [][4]int{{1, 1, 1, 1}, {2, 2, 1, 1}, {1, 2, 1, 1}, {1, 1, 2, 2}, {1, 1, 1, 3}} {
+			for _, pad := range []string{"same", "valid"} {
+				for _, ch := range []int{1, 8, 13, 40} {
+					for _, mult := range []int{1, 2} {
+						h, w := 6+rng.Intn(4), 7+rng.Intn(5)
+						name := fmt.Sprintf("k%v strides %v dil %v %s ch %d mult %d %dx%d", k, sd[:2], sd[2:], pad, ch, mult, h, w)
+						oh := convOutLen(h, k[0], sd[0], sd[2], pad)
+						ow := convOutLen(w, k[1], sd[1], sd[3], pad)
+						if oh <= 0 || ow <= 0 {
+							continue
+						}
+						cfg := fmt.Sprintf(`{"kernel_size": [%d, %d], "strides": [%d, %d], "dilation_rate": [%d, %d], "padding": %q, "depth_multiplier": %d}`,
+							k[0], k[1], sd[0], sd[1], sd[2], sd[3], pad, mult)
+						kw := Weight{Name: "d/depthwise_kernel:0", Shape: []int{k[0], k[1], ch, mult}, Data: imageRand(rng, k[0]*k[1]*ch*mult)}
+						bias := Weight{Name: "d/bias:0", Shape: []int{ch * mult}, Data: imageRand(rng, ch*mult)}
+						l, _ := l3Build(t, "DepthwiseConv2D", cfg, keras224, [][]int{{-1, h, w, ch}}, kw, bias)
+						x := runtime.Zeros(2, h, w, ch)
+						copy(x.Data, imageRand(rng, len(x.Data)))
+						got, err := l.Forward([]*runtime.Tensor{x})
+						if err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+						pt := samePad(pad, h, oh, k[0], sd[0], sd[2])
+						pl := samePad(pad, w, ow, k[1], sd[1], sd[3])
+						cm := ch * mult
+						for b := 0; b < 2; b++ {
+							for i := 0; i < oh; i++ {
+								for j := 0; j < ow; j++ {
+									for c := 0; c < cm; c++ {
+										sum := float64(bias.Data[c])
+										for u := 0; u < k[0]; u++ {
+											for v := 0; v < k[1]; v++ {
+												y, xx := i*sd[0]+u*sd[2]-pt, j*sd[1]+v*sd[3]-pl
+												if y < 0 || y >= h || xx < 0 || xx >= w {
+													continue
+												}
+												sum += float64(x.Data[((b*h+y)*w+xx)*ch+c/mult]) * float64(kw.Data[(u*k[1]+v)*cm+c])
+											}
+										}
+										g := got[0].Data[((b*oh+i)*ow+j)*cm+c]
+										if math.Abs(float64(g)-sum) > 1e-5 {
+											t.Fatalf("%s: output (%d, %d, %d, %d) is %v, want %v", name, b, i, j, c, g, sum)
+										}
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
 }

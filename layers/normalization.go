@@ -285,6 +285,15 @@ func (l *batchNormLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error
 	return runtime.One(withMask(out, x)), nil
 }
 
+// channelAffine returns the layer's scale and shift when it normalises the
+// single (resolved) axis, for folding into the layer that feeds it (Fuse).
+func (l *batchNormLayer) channelAffine(axis int) (scale, shift []float32, ok bool) {
+	if len(l.axes) != 1 || l.axes[0] != axis {
+		return nil, nil, false
+	}
+	return l.scale, l.shift, true
+}
+
 // bnRowsArgs is what a chunk of rows of BatchNormalization over the last
 // axis needs (bnRowsRun).
 type bnRowsArgs struct {
