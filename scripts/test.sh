@@ -18,6 +18,7 @@ FUZZERS=(
   importer:FuzzArchive
   importer:FuzzBindWeights
   importer:FuzzParseModelConfig
+  internal/inputfile:FuzzJSON
   internal/npyfile:FuzzDecode
   layers:FuzzLayer
 )
