@@ -19,6 +19,17 @@ import (
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
+const benchUsage = `usage: kerasrun bench --model MODEL.h5 [--batch N] [--threads T] [--input FILE]
+                      [--out FILE] [--budget SECONDS] [--json] [--cpuprofile FILE]
+
+A developer's tool, left out of the command list: time Predict as the perf
+harness does and print one JSON line (median_ms, times_ms, reps, warmup,
+load_ms). --input is an .npy file, or raw little-endian values in the
+model's input shape and dtype (random when absent); --out gets the output
+of the timed input as raw float32 (or .npy); --cpuprofile writes a CPU
+profile of the timed calls.
+`
+
 // cmdBench times Predict the way ../shared/perf's harness times its peers:
 // load, warm up (at least one run; up to 3 runs or 20% of the budget), then
 // time single calls until the budget is spent with at least 3 samples, or
@@ -44,10 +55,10 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if *model == "" && len(pos) == 1 {
 		*model = pos[0]
 	} else if len(pos) > 0 {
-		return usagef("bench takes --model, got extra arguments %v", pos)
+		return usagef("takes --model, got extra arguments %v", pos)
 	}
 	if *model == "" {
-		return usagef("bench needs --model")
+		return usagef("needs --model")
 	}
 	if *batch < 1 {
 		return usagef("--batch must be at least 1")

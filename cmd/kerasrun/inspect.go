@@ -15,6 +15,17 @@ import (
 // errUnsupported ends an inspect that found problems: exit status 1.
 var errUnsupported = errors.New("unsupported")
 
+const inspectUsage = `usage: kerasrun inspect MODEL.h5 [--arch ARCH.json]
+
+Show the file without building the model: Keras version, backend, the
+layer tree, every stored weight with its shape and dtype, and every
+unsupported layer or option. Exits 0 when everything is supported and 1
+otherwise.
+
+--arch ARCH.json: MODEL.h5 holds weights only (model.save_weights); its
+architecture is the JSON of model.to_json().
+`
+
 func cmdInspect(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	arch := fs.String("arch", "", "architecture JSON (model.to_json()) for a weights-only MODEL.h5")
@@ -23,7 +34,7 @@ func cmdInspect(args []string, stdout io.Writer) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("inspect takes one model file, got %d arguments", len(pos))
+		return usagef("takes one model file, got %d arguments", len(pos))
 	}
 	var r *importer.Report
 	if *arch != "" {

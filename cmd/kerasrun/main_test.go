@@ -108,7 +108,7 @@ func TestSummary(t *testing.T) {
 		"bidirectional_2 (Bidirectional)", "(None, 20)", "2480",
 		"dense_1 (Dense)", "105",
 		"activation_1 (Activation)",
-		"Total params: 4265",
+		"Total params: 4,265", "Trainable params: 4,265", "Non-trainable params: 0",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)

@@ -19,21 +19,25 @@ import (
 	"github.com/kerasrun/kerasrun/serve"
 )
 
-const serveUsage = `  kerasrun serve --model [NAME=]MODEL.h5 [--model ...] [--arch NAME=ARCH.json]
-                 [--addr :8080] [--max-batch 32] [--max-delay 2ms] [--queue 1024]
-                 [--workers N] [--max-body 64MiB] [--timeout 30s] [--grace 30s]
-                 [--log-level info] [--log-format json]
-        serve the models over HTTP with the Open Inference Protocol (KServe
-        V2): /v2/health/{live,ready}, /v2, /v2/models/NAME[/ready],
-        POST /v2/models/NAME/infer (JSON or binary tensors), and /metrics.
-        NAME defaults to the file name without .h5. Concurrent requests for
-        a model are merged into batches of up to --max-batch samples, the
-        oldest waiting at most --max-delay (--max-batch 1: no batching);
-        --queue bounds the waiting requests per model (503 past it);
-        --workers is the number of batches a model runs at once (default:
-        1 with batching, the number of cores without). On
-        SIGTERM or SIGINT the server stops taking requests, finishes those
-        in flight (for at most --grace) and exits 0.
+const serveUsage = `usage: kerasrun serve --model [NAME=]MODEL.h5 [--model ...] [--arch NAME=ARCH.json]
+                      [--addr :8080] [--max-batch 32] [--max-delay 2ms] [--queue 1024]
+                      [--workers N] [--max-body 64MiB] [--timeout 30s] [--grace 30s]
+                      [--log-level info] [--log-format json]
+
+Serve the models over HTTP with the Open Inference Protocol (KServe V2):
+/v2/health/{live,ready}, /v2, /v2/models/NAME[/ready],
+POST /v2/models/NAME/infer (JSON or binary tensors), and /metrics.
+
+NAME defaults to the file name without its extension. Concurrent requests
+for a model are merged into batches of up to --max-batch samples, the
+oldest waiting at most --max-delay (--max-batch 1: no batching); --queue
+bounds the waiting requests per model (503 past it); --workers is the
+number of batches a model runs at once (default: 1 with batching, the
+number of cores without). --max-body takes a byte count with an optional
+unit: KiB, MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of
+1000), so 64MB is 64,000,000 bytes. Every flag is checked before a model
+loads. On SIGTERM or SIGINT the server stops taking requests, finishes
+those in flight (for at most --grace) and exits 0.
 `
 
 func cmdServe(args []string, stdout io.Writer) error {
@@ -65,21 +69,21 @@ func serveMain(ctx context.Context, args []string, stdout io.Writer, listening f
 		return err
 	}
 	if len(pos) != 0 {
-		return usagef("serve takes no positional arguments (use --model [NAME=]MODEL.h5), got %q", pos)
+		return usagef("takes no positional arguments (use --model [NAME=]MODEL.h5), got %q", pos)
 	}
 	if len(models) == 0 {
-		return usagef("serve needs at least one --model")
+		return usagef("needs at least one --model")
 	}
 	if *maxBatch < 1 || *queue < 1 || *workers < 0 || *maxDelay < 0 || *timeout < 0 || *grace < 0 {
-		return usagef("serve: --max-batch and --queue must be positive, and --workers and durations not negative")
+		return usagef("--max-batch and --queue must be positive, and --workers and durations not negative")
 	}
 	bodyLimit, err := parseBytes(*maxBody)
 	if err != nil {
-		return usagef("serve: --max-body: %v", err)
+		return usagef("--max-body: %v", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return usagef("serve: --log-level %q: want debug, info, warn or error", *logLevel)
+		return usagef("--log-level %q: want debug, info, warn or error", *logLevel)
 	}
 	hopts := &slog.HandlerOptions{Level: level}
 	var log *slog.Logger
@@ -89,16 +93,33 @@ func serveMain(ctx context.Context, args []string, stdout io.Writer, listening f
 	case "text":
 		log = slog.New(slog.NewTextHandler(stdout, hopts))
 	default:
-		return usagef("serve: --log-format %q: want json or text", *logFormat)
+		return usagef("--log-format %q: want json or text", *logFormat)
 	}
 
+	if err := checkAddr(*addr); err != nil {
+		return usagef("--addr %q: %v", *addr, err)
+	}
 	archOf := map[string]string{}
 	for _, a := range archs {
 		name, file, ok := strings.Cut(a, "=")
 		if !ok || name == "" || file == "" {
-			return usagef("serve: --arch %q: want NAME=ARCH.json", a)
+			return usagef("--arch %q: want NAME=ARCH.json", a)
 		}
 		archOf[name] = file
+	}
+	// Every flag is checked before a model loads, which can take long.
+	named := map[string]bool{}
+	for _, spec := range models {
+		name, _ := modelSpec(spec)
+		if named[name] {
+			return usagef("--model: the name %q is given twice (use NAME=MODEL.h5)", name)
+		}
+		named[name] = true
+	}
+	for name := range archOf {
+		if !named[name] {
+			return usagef("--arch for %q, but no --model has that name", name)
+		}
 	}
 	to := *timeout
 	if to == 0 {
@@ -115,14 +136,10 @@ func serveMain(ctx context.Context, args []string, stdout io.Writer, listening f
 		if err != nil {
 			return fmt.Errorf("model %q: %w", name, err)
 		}
-		delete(archOf, name)
 		if err := srv.Add(name, m); err != nil {
 			return err
 		}
 		log.Info("model loaded", "model", name, "path", path, "load_ms", time.Since(start).Milliseconds())
-	}
-	for name := range archOf {
-		return usagef("serve: --arch for %q, but no --model has that name", name)
 	}
 
 	ln, err := net.Listen("tcp", *addr)
@@ -163,16 +180,42 @@ func modelSpec(s string) (name, path string) {
 	return strings.TrimSuffix(base, filepath.Ext(base)), s
 }
 
-// parseBytes reads a byte count: 1048576, 512KiB, 64MiB, 1GiB (KB, MB and GB
-// are read as the binary units too).
+// checkAddr checks a listen address before any model loads: host:port,
+// with a port number or service name, as net.Listen takes it.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		if n < 0 || n > 65535 {
+			return fmt.Errorf("port %d is out of range 0-65535", n)
+		}
+		return nil
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("unknown port %q", port)
+	}
+	return nil
+}
+
+// byteUnits are the units parseBytes takes: binary with an i, decimal
+// without, as in IEC 80000-13.
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+	{"B", 1},
+}
+
+// parseBytes reads a byte count: 1048576, 512KiB, 64MiB, 1GiB (powers of
+// 1024) or 64MB, 1GB (powers of 1000). A unit without the B (64M) or in
+// another case (64mb) is refused as ambiguous.
 func parseBytes(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
-	mult := int64(1)
-	num := s
-	for _, u := range units {
+	num, mult := s, int64(1)
+	for _, u := range byteUnits {
 		if strings.HasSuffix(s, u.suffix) {
 			num, mult = strings.TrimSuffix(s, u.suffix), u.mult
 			break
@@ -180,7 +223,7 @@ func parseBytes(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
 	if err != nil || n <= 0 || n > (1<<50)/mult {
-		return 0, fmt.Errorf("%q is not a positive byte count such as 1048576 or 64MiB", s)
+		return 0, fmt.Errorf("%q is not a positive byte count such as 1048576 or 64MiB (units: KiB, MiB, GiB, TiB for powers of 1024; KB, MB, GB, TB for powers of 1000; at most 1PiB)", s)
 	}
 	return n * mult, nil
 }

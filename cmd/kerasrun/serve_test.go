@@ -161,7 +161,7 @@ func TestServeUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"serve"}, 2, "serve needs at least one --model"},
+		{[]string{"serve"}, 2, "kerasrun: serve: needs at least one --model\nrun 'kerasrun serve --help'\n"},
 		{[]string{"serve", ex}, 2, "no positional arguments"},
 		{[]string{"serve", "--model", ex, "--max-batch", "0"}, 2, "must be positive"},
 		{[]string{"serve", "--model", ex, "--max-body", "lots"}, 2, `"lots" is not a positive byte count`},
@@ -170,8 +170,13 @@ func TestServeUsage(t *testing.T) {
 		{[]string{"serve", "--model", ex, "--arch", "other=x.json"}, 2, `--arch for "other"`},
 		{[]string{"serve", "--model", ex, "--arch", "nonsense"}, 2, "want NAME=ARCH.json"},
 		{[]string{"serve", "--model", "x=/nonexistent.h5"}, 1, `model "x"`},
-		{[]string{"serve", "--model", "a=" + ex, "--model", "a=" + ex}, 1, "added twice"},
-		{[]string{"serve", "--model", ex, "--addr", "256.0.0.1:99999"}, 1, ""},
+		{[]string{"serve", "--model", "a=" + ex, "--model", "a=" + ex}, 2, "given twice"},
+		{[]string{"serve", "--model", ex, "--addr", "256.0.0.1:99999"}, 2, "out of range"},
+		// Flags are checked before a model loads: a model that does not
+		// exist is not reached.
+		{[]string{"serve", "--model", "/nonexistent.h5", "--addr", "nocolon"}, 2, "--addr"},
+		{[]string{"serve", "--model", "/nonexistent.h5", "--arch", "other=x.json"}, 2, `--arch for "other"`},
+		{[]string{"serve", "--model", "/nonexistent.h5", "--max-body", "64M"}, 2, "--max-body"},
 	} {
 		code, _, stderr := runCLI(c.args...)
 		if code != c.code || !strings.Contains(stderr, c.want) {
@@ -181,12 +186,17 @@ func TestServeUsage(t *testing.T) {
 }
 
 func TestParseBytes(t *testing.T) {
-	for s, want := range map[string]int64{"1048576": 1 << 20, "512KiB": 512 << 10, "64MiB": 64 << 20, "1GiB": 1 << 30, "2MB": 2 << 20, "3K": 3 << 10} {
+	for s, want := range map[string]int64{
+		"1048576": 1 << 20, "17B": 17,
+		"512KiB": 512 << 10, "64MiB": 64 << 20, "1GiB": 1 << 30, "1TiB": 1 << 40,
+		"2KB": 2e3, "64MB": 64e6, "3GB": 3e9, "1TB": 1e12,
+	} {
 		if got, err := parseBytes(s); err != nil || got != want {
 			t.Errorf("parseBytes(%q) = %d, %v; want %d", s, got, err, want)
 		}
 	}
-	for _, s := range []string{"", "0", "-1", "x", "1TiB", "99999999999GiB"} {
+	// A unit without its B, or in another case, is ambiguous.
+	for _, s := range []string{"", "0", "-1", "x", "3K", "64M", "64mb", "64Mib", "1.5MiB", "MiB", "2000TiB", "99999999999GiB"} {
 		if _, err := parseBytes(s); err == nil {
 			t.Errorf("parseBytes(%q): no error", s)
 		}

@@ -21,17 +21,18 @@ import (
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
-const soakUsage = `  kerasrun soak MODEL.h5 [--arch ARCH.json] [--duration 10m] [--workers N]
-                [--batch B] [--steps T] [--input [NAME=]FILE.npy ...]
-                [--interval 1m] [--load-every 1s] [--max-growth PCT] [--json]
-        run concurrent predictions for a set time and report the process's
-        resident memory (VmRSS, VmHWM), Go heap and goroutine counts at the
-        start, every interval and at the end. Each worker calls Predict in a
-        loop; every 8th call runs under a context cancelled part-way. The
-        model file is loaded again every --load-every, and dropped, to
-        exercise the importer and libhdf5. With --max-growth, exits 1 when
-        the resident memory at the end exceeds that after warm-up by more
-        than PCT percent.
+const soakUsage = `usage: kerasrun soak MODEL.h5 [--arch ARCH.json] [--duration 10m] [--workers N]
+                     [--batch B] [--steps T] [--input [NAME=]FILE.npy ...]
+                     [--interval 1m] [--load-every 1s] [--max-growth PCT] [--json]
+
+A developer's tool, left out of the command list: run concurrent
+predictions for a set time and report the process's resident memory
+(VmRSS, VmHWM), Go heap and goroutine counts at the start, every interval
+and at the end. Each worker calls Predict in a loop; every 8th call runs
+under a context cancelled part-way. The model file is loaded again every
+--load-every, and dropped, to exercise the importer and libhdf5. With
+--max-growth, exits 1 when the resident memory at the end exceeds that
+after warm-up by more than PCT percent.
 `
 
 // soakSample is one report line.
@@ -66,10 +67,10 @@ func cmdSoak(args []string, stdout io.Writer) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("soak takes one model file")
+		return usagef("takes one model file, got %d arguments", len(pos))
 	}
 	if *duration <= 0 || *workers <= 0 || *batch <= 0 || *steps <= 0 {
-		return usagef("soak: --duration, --workers, --batch and --steps must be positive")
+		return usagef("--duration, --workers, --batch and --steps must be positive")
 	}
 	if *interval <= 0 {
 		*interval = max(*duration/10, time.Second)
@@ -81,7 +82,7 @@ func cmdSoak(args []string, stdout io.Writer) error {
 	}
 	var feeds [][]*runtime.Tensor
 	if len(inputs) > 0 {
-		in, err := readInputs(m.Inputs(), inputs)
+		in, err := readInputs(m.Inputs(), inputs, nil)
 		if err != nil {
 			return err
 		}
