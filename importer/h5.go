@@ -8,11 +8,12 @@ package importer
 // error stack into Go errors and count open handles.
 
 /*
-#cgo LDFLAGS: -lhdf5
-#cgo linux,!arm64 CFLAGS: -I/usr/lib/x86_64-linux-gnu/hdf5/serial/include
-#cgo linux,!arm64 LDFLAGS: -L/usr/lib/x86_64-linux-gnu/hdf5/serial/
-#cgo linux,arm64 CFLAGS: -I/usr/lib/aarch64-linux-gnu/hdf5/serial/include
-#cgo linux,arm64 LDFLAGS: -L/usr/lib/aarch64-linux-gnu/hdf5/serial/
+// libhdf5's flags come from pkg-config (hdf5.pc: Debian, Ubuntu, Fedora,
+// Homebrew; PKG_CONFIG_PATH finds another install). Built with the tag
+// kerasrun_nopkgconfig, they come from CGO_CFLAGS and CGO_LDFLAGS alone,
+// for a system without pkg-config or a static link (see the README).
+#cgo !kerasrun_nopkgconfig pkg-config: hdf5
+#cgo kerasrun_nopkgconfig LDFLAGS: -lhdf5
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what kerasrun needs on Debian, only when something is missing:
-# libhdf5-dev (for cgo in importer/), gcc, and the Python packages that the
+# libhdf5-dev and pkg-config (for cgo in importer/), gcc, and the Python packages that the
 # tests and tools/gen_fixtures.py use. Go itself must already be installed
 # (/usr/local/go on our machines).
 set -euo pipefail
 need=()
 dpkg -s libhdf5-dev >/dev/null 2>&1 || need+=(libhdf5-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 if [ "${KERASRUN_NO_PYTHON:-}" != 1 ]; then
   /usr/bin/python3 -c 'import numpy' 2>/dev/null || need+=(python3-numpy)
