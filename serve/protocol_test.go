@@ -445,14 +445,13 @@ func TestTimeout(t *testing.T) {
 	g := newGated(load(t, "tagger"))
 	ts := start(t, &Options{Timeout: 100 * time.Millisecond}, map[string]Model{"tagger": g})
 	x := oip.NewFP32("conv1d_1_input", []int64{1, 7, 5}, make([]float32, 35))
-	t0 := time.Now()
+	// The gate never opens, so the gated Predict returns only when its
+	// context ends: an answer at all shows that the timeout ended it, with
+	// no clock read here.
 	_, err := ts.c.Infer(context.Background(), "tagger", &oip.InferRequest{Inputs: []oip.Tensor{x}})
 	var e *oip.Error
 	if !errors.As(err, &e) || e.StatusCode != 504 || !strings.Contains(e.Message, "longer than 100ms") {
 		t.Fatalf("error %v", err)
-	}
-	if d := time.Since(t0); d > 2*time.Second {
-		t.Fatalf("took %v", d)
 	}
 	select {
 	case <-g.cancelled:
