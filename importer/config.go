@@ -205,7 +205,8 @@ func parseSequential(cfg gjson.Result, env layers.Env, depth int) (*modelSpec, e
 		if err := m.add(e); err != nil {
 			return nil, err
 		}
-		m.listed[first.spec.Name] = true
+		// Keras: Sequential.layers leaves out the InputLayer, even one
+		// the config lists, so model.summary() has no row for it.
 		items = items[1:]
 		prev = tensorRef{layer: first.spec.Name}
 	} else {

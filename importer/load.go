@@ -430,6 +430,11 @@ func build(tree *modelSpec, b *binder, opts *Options) (*runtime.Model, error) {
 	// Phase 2: build layers as their inputs become available.
 	g := runtime.NewGraph()
 	g.Name = spec.name
+	for _, e := range tree.layers {
+		if e.sub != nil {
+			g.AddNested(runtime.NestedModel{Name: e.spec.Name, Class: e.spec.Class})
+		}
+	}
 	refs := map[tensorRef]runtime.Ref{}
 	for _, r := range spec.inputs {
 		e := spec.byName[r.layer]

@@ -99,7 +99,19 @@ type Graph struct {
 	layers   []LayerInfo
 	seen     map[Layer]bool
 	infoAt   map[Layer]int // index in layers
+	nested   []NestedModel
 }
+
+// NestedModel is a model used as a layer of the model, whose layers appear
+// in Layers under its name and a "/" ("encoder/dense").
+type NestedModel struct {
+	Name  string
+	Class string // Sequential, Model or Functional
+}
+
+// AddNested records a model nested in the graph's model, for summaries.
+// For the importer.
+func (g *Graph) AddNested(n NestedModel) { g.nested = append(g.nested, n) }
 
 // NewGraph returns an empty graph.
 //
@@ -210,7 +222,7 @@ func (g *Graph) Build() (*Model, error) {
 		name:   g.Name,
 		inputs: g.inputs, inSlots: g.inSlots,
 		outputs: g.outputs, outSlots: g.outSlots,
-		nodes: g.nodes, nslots: len(g.shapes), layers: g.layers,
+		nodes: g.nodes, nslots: len(g.shapes), layers: g.layers, nested: g.nested,
 		dies: deaths(g.nodes, len(g.shapes), g.inSlots, g.outSlots),
 		nin:  nin,
 	}
@@ -265,6 +277,7 @@ type Model struct {
 	nodes    []node
 	nslots   int
 	layers   []LayerInfo
+	nested   []NestedModel
 	dies     [][]int // per node: slots dead after it (see deaths)
 	nin      int     // the nodes' inputs, all counted
 	runs     freelist.List[runState]
@@ -272,6 +285,11 @@ type Model struct {
 
 // Name is the model's name.
 func (m *Model) Name() string { return m.name }
+
+// NestedModels lists the models used as layers of the model (not those
+// nested deeper), in model order. Their layers appear in Layers with the
+// nested model's name and a "/" before their own.
+func (m *Model) NestedModels() []NestedModel { return append([]NestedModel(nil), m.nested...) }
 
 // Params is the number of weights of all layers together.
 func (m *Model) Params() int {

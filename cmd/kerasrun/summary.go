@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,7 +17,8 @@ output shape and parameter count, a "Connected to" column for a model that
 is not a single chain of layers, and the total, trainable and non-trainable
 parameter counts. The model's inputs and outputs follow, after a blank line.
 
-Columns widen to fit the longest name, so nothing is cut. --line-length N
+A model nested in the model has one row, as in Keras. Columns widen to fit
+the longest name, so nothing is cut. --line-length N
 prints at Keras's column positions for lines of N characters instead,
 cutting long fields as Keras does (model.summary(line_length=N)); Keras's
 default is 65 for a chain of layers and 98 otherwise.
@@ -40,11 +42,15 @@ type summaryOptions struct {
 // layer[node][tensor], one per line. Keras 2.2.4 and older print no
 // "Model:" line; it is always printed here. tf.keras shows an InputLayer's
 // shape as a list, [(None, 4)]; it is shown as Keras 2.3 shows it, (None, 4).
-// A nested model is shown flattened, a row per layer, where Keras gives it
-// one row. Keras cuts a field to its column; by default the columns widen
-// to fit instead (see summaryOptions).
+// A nested model has one row, as in Keras (collapseNested). Keras cuts a
+// field to its column; by default the columns widen to fit instead (see
+// summaryOptions).
 func writeSummary(w io.Writer, m *runtime.Model, opts summaryOptions) {
-	ls := m.Layers()
+	ls := collapseNested(m.Layers(), m.NestedModels())
+	nested := map[string]bool{}
+	for _, n := range m.NestedModels() {
+		nested[n.Name] = true
+	}
 	seq := sequentialLike(ls)
 	header := []string{"Layer (type)", "Output Shape", "Param #"}
 	fractions := []float64{.45, .85, 1}
@@ -69,7 +75,15 @@ func writeSummary(w io.Writer, m *runtime.Model, opts summaryOptions) {
 		conns := []string{""}
 		for _, call := range l.Calls {
 			for _, src := range call {
-				conns = append(conns, fmt.Sprintf("%s[%d][%d]", src.Layer, src.Node, src.Tensor))
+				node := src.Node
+				if nested[src.Layer] {
+					// Keras: print_summary names a tensor by its raw node
+					// index, and a model built on its own Input has node 0
+					// from that construction: its first call in the outer
+					// model is node 1.
+					node++
+				}
+				conns = append(conns, fmt.Sprintf("%s[%d][%d]", src.Layer, node, src.Tensor))
 			}
 		}
 		if len(conns) > 1 {
@@ -271,4 +285,109 @@ func thousands(n int) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// collapseNested gives each model nested in the model one row, as Keras's
+// summary does: its name and class, the shapes of its outputs, the
+// parameters of all its layers and the tensors from outside it that it
+// reads. A layer that reads a nested layer's output reads the nested
+// model's output instead, at the output's place among the nested model's
+// outputs (those read outside it, in order of first reading; a nested
+// model that nothing reads, the last in a model, gives its last layer's
+// outputs).
+//
+// A nested model called more than once is shown as one call.
+func collapseNested(ls []runtime.LayerInfo, nested []runtime.NestedModel) []runtime.LayerInfo {
+	if len(nested) == 0 {
+		return ls
+	}
+	class := map[string]string{}
+	for _, n := range nested {
+		class[n.Name] = n.Class
+	}
+	groupOf := func(name string) string {
+		if i := strings.IndexByte(name, '/'); i > 0 {
+			if _, ok := class[name[:i]]; ok {
+				return name[:i]
+			}
+		}
+		return ""
+	}
+	byName := map[string]runtime.LayerInfo{}
+	for _, l := range ls {
+		byName[l.Name] = l
+	}
+	// The nested models' outputs: the inner tensors read from outside.
+	outputs := map[string][]runtime.TensorSource{}
+	outIndex := map[runtime.TensorSource]int{}
+	for _, l := range ls {
+		for _, call := range l.Calls {
+			for _, src := range call {
+				g := groupOf(src.Layer)
+				if g == "" || g == groupOf(l.Name) {
+					continue
+				}
+				if _, ok := outIndex[src]; !ok {
+					outIndex[src] = len(outputs[g])
+					outputs[g] = append(outputs[g], src)
+				}
+			}
+		}
+	}
+	rename := func(src runtime.TensorSource) runtime.TensorSource {
+		if g := groupOf(src.Layer); g != "" {
+			return runtime.TensorSource{Layer: g, Tensor: outIndex[src]}
+		}
+		return src
+	}
+	var out []runtime.LayerInfo
+	at := map[string]int{}
+	last := map[string]string{}
+	for _, l := range ls {
+		g := groupOf(l.Name)
+		if g == "" {
+			c := l
+			c.Calls = make([][]runtime.TensorSource, len(l.Calls))
+			for i, call := range l.Calls {
+				for _, src := range call {
+					c.Calls[i] = append(c.Calls[i], rename(src))
+				}
+			}
+			out = append(out, c)
+			continue
+		}
+		i, ok := at[g]
+		if !ok {
+			i = len(out)
+			at[g] = i
+			out = append(out, runtime.LayerInfo{Name: g, Class: class[g], Calls: [][]runtime.TensorSource{nil}})
+		}
+		last[g] = l.Name
+		r := &out[i]
+		r.Params += l.Params
+		r.NonTrainable += l.NonTrainable
+		for _, call := range l.Calls {
+			for _, src := range call {
+				if groupOf(src.Layer) == g {
+					continue
+				}
+				src = rename(src)
+				if !slices.Contains(r.Calls[0], src) {
+					r.Calls[0] = append(r.Calls[0], src)
+				}
+			}
+		}
+	}
+	for g, i := range at {
+		if outs := outputs[g]; len(outs) > 0 {
+			for _, src := range outs {
+				if s := byName[src.Layer].OutShapes; src.Tensor < len(s) {
+					out[i].OutShapes = append(out[i].OutShapes, s[src.Tensor])
+				}
+			}
+		} else {
+			out[i].OutShapes = byName[last[g]].OutShapes
+		}
+	}
+	return out
 }

@@ -129,6 +129,41 @@ func TestSummaryConnectedTo(t *testing.T) {
 	}
 }
 
+// TestSummaryNested: a model nested in the model has one row, as in Keras,
+// with the parameters of its layers, and the layers after it read its
+// outputs (node 1: node 0 is the nested model's own construction).
+func TestSummaryNested(t *testing.T) {
+	code, got, stderr := runCLI("summary", filepath.Join(fixtures, "f3_tf_nested_shared_model", "model.h5"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"\nencoder (Functional)            [(None, 3), (None, 3)] 15          input_a[0][0]",
+		"\nconcatenate (Concatenate)       (None, 6)              0           encoder[1][0]",
+		"encoder[1][1]",
+		"\nTotal params: 29\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "encoder/") {
+		t.Errorf("the nested model's layers have rows of their own:\n%s", got)
+	}
+	// A chain through a nested Sequential prints as a chain.
+	code, got, _ = runCLI("summary", filepath.Join(fixtures, "f3_tf_nested_sequential", "model.h5"))
+	if code != 0 || strings.Contains(got, "Connected to") || strings.Contains(got, "/") ||
+		!strings.Contains(got, "\nsequential (Sequential)      (None, 4)                 64        \n") {
+		t.Errorf("nested Sequential:\n%s", got)
+	}
+	// A Sequential model has no row for its InputLayer, even one its
+	// config lists (Keras's Sequential.layers leaves it out).
+	code, got, _ = runCLI("summary", filepath.Join(fixtures, "k4_seq_dense", "model.keras"))
+	if code != 0 || strings.Contains(got, "(InputLayer)") {
+		t.Errorf("Sequential with an InputLayer:\n%s", got)
+	}
+}
+
 // TestSummaryNonTrainable: Dense(5) then BatchNormalization on 5 features
 // is 25 + 20 parameters, of which BatchNormalization's moving mean and
 // variance (10) are non-trainable, as Keras counts them.
