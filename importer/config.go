@@ -205,8 +205,7 @@ func parseSequential(cfg gjson.Result, env layers.Env, depth int) (*modelSpec, e
 		if err := m.add(e); err != nil {
 			return nil, err
 		}
-		// Keras: Sequential.layers leaves out the InputLayer, even one
-		// the config lists, so model.summary() has no row for it.
+		m.listed[first.spec.Name] = true
 		items = items[1:]
 		prev = tensorRef{layer: first.spec.Name}
 	} else {

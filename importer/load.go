@@ -438,7 +438,10 @@ func build(tree *modelSpec, b *binder, opts *Options) (*runtime.Model, error) {
 	refs := map[tensorRef]runtime.Ref{}
 	for _, r := range spec.inputs {
 		e := spec.byName[r.layer]
-		refs[tensorRef{layer: r.layer}] = g.Input(runtime.IO{Name: r.layer, Shape: e.shape, DType: e.dtype}, spec.listed[r.layer])
+		// Keras: Sequential.layers leaves out the InputLayer, even one the
+		// config lists, so model.summary() has no row for it.
+		listed := spec.listed[r.layer] && spec.class != "Sequential"
+		refs[tensorRef{layer: r.layer}] = g.Input(runtime.IO{Name: r.layer, Shape: e.shape, DType: e.dtype}, listed)
 	}
 	built := map[string]runtime.Layer{}
 	maxTensor := opts.limits().maxTensor
