@@ -20,7 +20,8 @@ import (
 type (
 	// Model is a loaded model: immutable, and safe for concurrent use by
 	// many goroutines. Its methods: Predict, PredictContext, NewSession,
-	// Trace, Inputs, Outputs, Layers, Name, Params and NonTrainableParams.
+	// Trace, Inputs, Outputs, Layers, NestedModels, Name, Params and
+	// NonTrainableParams.
 	Model = runtime.Model
 
 	// Session runs a model with stateful layers as a stream, carrying
@@ -43,6 +44,10 @@ type (
 	// TensorSource names the layer call and output a layer reads
 	// (LayerInfo.Calls), Keras's layer[node][tensor].
 	TensorSource = runtime.TensorSource
+
+	// NestedModel is a model used as a layer of the model
+	// (Model.NestedModels).
+	NestedModel = runtime.NestedModel
 
 	// LayerOutput is what Model.Trace reports for one layer call: the
 	// layer, its call, where its inputs came from and copies of its
