@@ -347,6 +347,8 @@ func (c *normalizationConfig) Build(in [][]int, w *Weights) (runtime.Layer, [][]
 			}
 		}
 	}
+	// Keras: the adapted mean, variance and count are non-trainable.
+	w.nonTrainable(w.takenElements())
 	l := &normalizationLayer{base: newBase(c.spec, w), invert: c.invert, pm: pm,
 		mean: make([]float32, pm.n), div: make([]float32, pm.n)}
 	for i := range mean {

@@ -23,6 +23,7 @@ func TestNonTrainableParams(t *testing.T) {
 	dense := zeros([]string{"d/kernel:0", "d/bias:0"}, []int{4, 5}, []int{5})
 	bn := zeros([]string{"bn/gamma:0", "bn/beta:0", "bn/moving_mean:0", "bn/moving_variance:0"}, []int{5}, []int{5}, []int{5}, []int{5})
 	emb := zeros([]string{"e/embeddings:0"}, []int{10, 3})
+	norm := zeros([]string{"n/mean:0", "n/variance:0", "n/count:0"}, []int{5}, []int{5}, []int{})
 	for _, tc := range []struct {
 		name, class, cfg string
 		in               []int
@@ -35,6 +36,7 @@ func TestNonTrainableParams(t *testing.T) {
 		{"bn frozen", "BatchNormalization", `{"name": "bn", "axis": -1, "trainable": false}`, []int{-1, 5}, bn, 20, 20},
 		{"bn no scale", "BatchNormalization", `{"name": "bn", "axis": -1, "scale": false}`, []int{-1, 5}, append([]Weight{bn[1]}, bn[2:]...), 15, 10},
 		{"embedding frozen", "Embedding", `{"name": "e", "input_dim": 10, "output_dim": 3, "trainable": false}`, []int{-1, 7}, emb, 30, 30},
+		{"normalization", "Normalization", `{"name": "n", "axis": -1}`, []int{-1, 5}, norm, 11, 11},
 		{"embedding", "Embedding", `{"name": "e", "input_dim": 10, "output_dim": 3, "trainable": true}`, []int{-1, 7}, emb, 30, 0},
 		{"time distributed bn", "TimeDistributed",
 			`{"name": "td", "layer": {"class_name": "BatchNormalization", "config": {"name": "bn", "axis": -1}}}`, []int{-1, 6, 5}, bn, 20, 10},
