@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,6 +72,54 @@ func TestParallelForSlowIndex(t *testing.T) {
 		for i := range runs {
 			if n := runs[i].Load(); n != 1 {
 				t.Fatalf("rep %d: index %d ran %d times before ParallelFor returned", rep, i, n)
+			}
+		}
+	}
+}
+
+// TestClaimEnds: with one helper, the caller claims a job's indices from
+// the front and the helper from the back, each index once; with more
+// helpers, everyone claims from the front.
+func TestClaimEnds(t *testing.T) {
+	j := &parJob{n: 5, maxHelpers: 1}
+	j.ends.Store(5 << 32)
+	var got []int
+	for k, helper := range []bool{false, true, true, false, true, false} {
+		i, ok := j.claim(helper)
+		if k == 5 {
+			if ok || j.left() {
+				t.Fatalf("claim %d: got index %d of an exhausted job (left %v)", k, i, j.left())
+			}
+			break
+		}
+		if !ok {
+			t.Fatalf("claim %d: nothing left, want an index", k)
+		}
+		got = append(got, i)
+	}
+	if want := []int{0, 4, 3, 1, 2}; !slices.Equal(got, want) {
+		t.Fatalf("claims %v, want %v", got, want)
+	}
+	j = &parJob{n: 3, maxHelpers: 2}
+	j.ends.Store(3 << 32)
+	for want := 0; want < 3; want++ {
+		if i, ok := j.claim(want%2 == 1); !ok || i != want {
+			t.Fatalf("two helpers: claim %d got %d, %v", want, i, ok)
+		}
+	}
+}
+
+// TestParallelForEveryIndexOnce runs loops of many sizes on 2 and 3
+// goroutines: every index runs exactly once.
+func TestParallelForEveryIndexOnce(t *testing.T) {
+	for _, threads := range []int{2, 3} {
+		for n := 1; n < 70; n++ {
+			runs := make([]atomic.Int32, n)
+			ParallelFor(n, threads, func(i int) { runs[i].Add(1) })
+			for i := range runs {
+				if c := runs[i].Load(); c != 1 {
+					t.Fatalf("threads %d, n %d: index %d ran %d times", threads, n, i, c)
+				}
 			}
 		}
 	}
