@@ -118,7 +118,7 @@ func Gemm(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumu
 	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
 		return
 	}
-	gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, nil)
+	gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, nil, nil)
 	runtime.KeepAlive(pb) // its buffer may be a mapping freed with it (WeightFloats)
 }
 
@@ -152,7 +152,7 @@ func GemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
 		return
 	}
-	gemmPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate, nil)
+	gemmPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate, nil, nil)
 	runtime.KeepAlive(pb)
 }
 
@@ -167,7 +167,7 @@ func GemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
 		return
 	}
-	gemmParallel(m, a, lda, pb, c, ldc, accumulate, nil, threads)
+	gemmParallel(m, a, lda, pb, c, ldc, accumulate, nil, nil, threads)
 }
 
 // GemmBiasParallel is GemmParallel for C = A·B + bias, bias [n] added to
@@ -175,6 +175,30 @@ func GemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 // gives the same numbers, bit for bit, as copying bias into every row of C
 // and accumulating, without that extra pass over C.
 func GemmBiasParallel(m int, a []float32, lda int, pb *PackedB, bias, c []float32, ldc int, threads int) {
+	GemmBiasActParallel(m, a, lda, pb, bias, c, ldc, nil, threads)
+}
+
+// RowsFunc is an activation that GemmBiasActParallel applies to finished
+// rows of C: x holds whole rows of last values each (last is n), and the
+// function must give each row the result it gives when called on that row
+// alone (an element-wise activation, or one that normalises over a row).
+type RowsFunc func(x []float32, last int)
+
+// GemmBiasActParallel is GemmBiasParallel (GemmParallel when bias is nil)
+// followed by act on the rows of C (nil for none). A goroutine that has
+// finished a block of rows applies act to them while they are still in
+// its cache, instead of a separate pass over C; a product split by
+// columns applies it after the product, on the caller. act sees whole
+// rows, so the result is bit for bit that of the product, then act.
+func GemmBiasActParallel(m int, a []float32, lda int, pb *PackedB, bias, c []float32, ldc int, act RowsFunc, threads int) {
+	if bias == nil {
+		if checkGemm(m, a, lda, pb, c, ldc, false) {
+			gemmParallel(m, a, lda, pb, c, ldc, false, nil, act, threads)
+		} else if act != nil && m > 0 && pb.n > 0 {
+			actRows(act, c, 0, m, ldc, pb.n) // k = 0: C is zeros
+		}
+		return
+	}
 	if len(bias) < pb.N() {
 		panic(fmt.Sprintf("kernels: GemmBiasParallel: len(bias)=%d < n=%d", len(bias), pb.N()))
 	}
@@ -183,15 +207,33 @@ func GemmBiasParallel(m int, a []float32, lda int, pb *PackedB, bias, c []float3
 		for i := 0; i < m; i++ {
 			copy(c[i*ldc:i*ldc+pb.n], bias)
 		}
+		if act != nil {
+			actRows(act, c, 0, m, ldc, pb.n)
+		}
 		return
 	}
 	if !checkGemm(m, a, lda, pb, c, ldc, false) {
 		return
 	}
-	gemmParallel(m, a, lda, pb, c, ldc, false, bias, threads)
+	gemmParallel(m, a, lda, pb, c, ldc, false, bias, act, threads)
 }
 
-func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool, bias []float32, threads int) {
+// actRows applies act to rows [r0, r1) of C (n values each, row stride
+// ldc): in one call when the rows are contiguous, otherwise row by row.
+func actRows(act RowsFunc, c []float32, r0, r1, ldc, n int) {
+	if r1 <= r0 {
+		return
+	}
+	if ldc == n {
+		act(c[r0*n:r1*n], n)
+		return
+	}
+	for r := r0; r < r1; r++ {
+		act(c[r*ldc:r*ldc+n], n)
+	}
+}
+
+func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool, bias []float32, act RowsFunc, threads int) {
 	defer runtime.KeepAlive(pb) // its buffer may be a mapping freed with it (WeightFloats)
 	minFlops := parMinFlops
 	if m == 1 {
@@ -199,12 +241,12 @@ func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 	}
 	flops := 2 * m * pb.k * pb.n
 	if threads <= 1 || flops < minFlops || !SplitWorth(4*threads, flops/(4*threads)) {
-		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, bias)
+		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, bias, act)
 		return
 	}
 	if pool.busy(threads - 1) {
 		// Inside another parallel loop: nobody to share with.
-		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, bias)
+		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, bias, act)
 		return
 	}
 	const perThread = 4 // chunks per thread: balance against late starts
@@ -212,7 +254,7 @@ func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 	// cut the dimension whose other operand is the smaller to re-read.
 	rowsOK := m >= 2*mr*threads
 	g := gemmJobs.Get()
-	*g = gemmJob{m: m, a: a, lda: lda, pb: pb, c: c, ldc: ldc, acc: accumulate, bias: bias, fn: g.fn}
+	*g = gemmJob{m: m, a: a, lda: lda, pb: pb, c: c, ldc: ldc, acc: accumulate, bias: bias, act: act, fn: g.fn}
 	switch {
 	case rowsOK && m >= pb.n, rowsOK && pb.panels < 2*threads:
 		g.tiles = (m + mr - 1) / mr
@@ -224,6 +266,10 @@ func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 		g.chunks = 1
 	}
 	ParallelFor(g.chunks, threads, g.fn)
+	if act != nil && !g.byRows {
+		// Column chunks: no chunk holds whole rows.
+		actRows(act, c, 0, m, ldc, pb.n)
+	}
 	*g = gemmJob{fn: g.fn}
 	gemmJobs.Put(g)
 }
@@ -234,6 +280,7 @@ func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 type gemmJob struct {
 	m, lda, ldc   int
 	a, c, bias    []float32
+	act           RowsFunc // applied by row chunks only
 	pb            *PackedB
 	acc, byRows   bool
 	tiles, chunks int
@@ -251,11 +298,11 @@ func (g *gemmJob) run(i int) {
 	if g.byRows {
 		t0, t1 := split(g.tiles, g.chunks, i)
 		r0, r1 := t0*mr, min(t1*mr, g.m)
-		gemmPanels(r1-r0, g.a[r0*g.lda:], g.lda, g.pb, 0, g.pb.panels, g.c[r0*g.ldc:], g.ldc, g.acc, g.bias)
+		gemmPanels(r1-r0, g.a[r0*g.lda:], g.lda, g.pb, 0, g.pb.panels, g.c[r0*g.ldc:], g.ldc, g.acc, g.bias, g.act)
 		return
 	}
 	p0, p1 := split(g.pb.panels, g.chunks, i)
-	gemmPanels(g.m, g.a, g.lda, g.pb, p0, p1, g.c, g.ldc, g.acc, g.bias)
+	gemmPanels(g.m, g.a, g.lda, g.pb, p0, p1, g.c, g.ldc, g.acc, g.bias, nil)
 }
 
 // parMinFlops and parMinFlopsGEMV are the smallest products GemmParallel
@@ -353,8 +400,12 @@ const (
 
 // gemmPanels computes the columns of C covered by panels [p0, p1) of B:
 // C (=|+=) A·B, or C = A·B + bias when bias is not nil (and accumulate is
-// not set).
-func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, accumulate bool, bias []float32) {
+// not set). act, when not nil, is applied to each row block once it is
+// finished; it needs every panel ([p0, p1) all of B's).
+func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, accumulate bool, bias []float32, act RowsFunc) {
+	if act != nil && (p0 != 0 || p1 != pb.panels) {
+		panic("kernels: gemmPanels: an activation needs all the panels")
+	}
 	k := pb.k
 	// Every m walks k in the same blocks (and the kernels run one FMA
 	// chain per output element within a block), so that a row of C comes
@@ -375,6 +426,9 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 			gemvAVX2(k, kb, &a[0], &pb.data[p0*k*nr], &c[p0*nr], firstMode(accumulate, bias), pf-p0, bp)
 		}
 		if pf >= p1 {
+			if act != nil {
+				act(c[:pb.n], pb.n)
+			}
 			return
 		}
 		p0 = pf
@@ -395,6 +449,13 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 				nt = ntail
 			}
 			blockPanels(a, lda, pb, p0, p1, c, ldc, f0*mr, nf, tail[:nt], pc, kcur, mode, bias)
+			if act != nil && pc+kcur == k {
+				r1 := (f0 + nf) * mr
+				for _, t := range tail[:nt] {
+					r1 += t
+				}
+				actRows(act, c, f0*mr, r1, ldc, pb.n)
+			}
 		}
 	}
 }

@@ -310,6 +310,66 @@ func TestGemmBias(t *testing.T) {
 	}
 }
 
+// TestGemmBiasAct checks that the activation applied to rows as the
+// product finishes them (GemmBiasActParallel) gives, bit for bit, the
+// product and then the activation over all of C, with and without a bias,
+// on 1-3 threads (row and column splits), and that it sees whole rows
+// only: the test's activation scales each row by its own first value's
+// sign, which a call on part of a row would get wrong.
+func TestGemmBiasAct(t *testing.T) {
+	defer func(a, b int) { parMinFlops, parMinFlopsGEMV = a, b }(parMinFlops, parMinFlopsGEMV)
+	parMinFlops, parMinFlopsGEMV = 0, 0
+	for _, tc := range gemmCases() {
+		if tc.m == 0 {
+			continue
+		}
+		d := newGemmData(tc)
+		n := tc.n
+		act := func(x []float32, last int) {
+			if last != n || len(x)%n != 0 {
+				t.Errorf("%v: act on %d values, last %d; want whole rows of %d", tc, len(x), last, n) // maybe on a helper: no Fatal
+				return
+			}
+			for r := 0; r+n <= len(x); r += n {
+				row := x[r : r+n]
+				s := float32(1)
+				if row[0] < 0 {
+					s = -0.5
+				}
+				for i, v := range row {
+					row[i] = min(v*s, 6)
+				}
+			}
+		}
+		bias := randSlice(rand.New(rand.NewPCG(uint64(tc.n), 5)), tc.n)
+		pb := PackB(tc.k, tc.n, d.b, d.ldb)
+		for _, asm := range []bool{true, false} {
+			restore := setASM(asm)
+			for _, bs := range [][]float32{bias, nil} {
+				want := append([]float32(nil), d.c0...)
+				if bs == nil {
+					Gemm(tc.m, d.a, d.lda, pb, want, d.ldc, false)
+				} else {
+					GemmBiasParallel(tc.m, d.a, d.lda, pb, bs, want, d.ldc, 1)
+				}
+				for i := 0; i < tc.m; i++ {
+					act(want[i*d.ldc:i*d.ldc+n], n)
+				}
+				for _, threads := range []int{1, 2, 3} {
+					got := append([]float32(nil), d.c0...)
+					GemmBiasActParallel(tc.m, d.a, d.lda, pb, bs, got, d.ldc, act, threads)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%v asm=%v bias=%v threads=%d: c[%d] = %v, want %v", tc, asm, bs != nil, threads, i, got[i], want[i])
+						}
+					}
+				}
+			}
+			restore()
+		}
+	}
+}
+
 // TestPackBCols checks that packing selected columns gives PackB's packing
 // of the matrix made of those columns, for permutations and selections
 // (repeats included) and widths around the panel edges.
