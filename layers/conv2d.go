@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -232,78 +233,134 @@ func (l *conv2dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	if l.k == [2]int{1, 1} && l.stride == [2]int{1, 1} {
 		// A pointwise convolution: the input rows are the im2col rows.
 		res := getScratch(rows * l.filters)
-		l.kernelP.mulBias(rows, l.filters, kc, data, kc, l.kernel, l.bias, res, l.filters)
+		l.kernelP.mulBiasAct(rows, l.filters, kc, data, kc, l.kernel, l.bias, res, l.filters, l.act, l.linear)
 		doneChannelsLast(data, l.channelsFirst)
-		applyAct(l.act, l.linear, res, l.filters)
 		return runtime.One(fromChannelsLast(res, b, oh, ow, l.filters, l.channelsFirst)), nil
 	}
-	// im2col: one row of kh*kw*in values per output position.
-	cols := zeroScratch(rows * kc) // padded positions stay zero
-	defer putScratch(cols)
-	for bi := 0; bi < b; bi++ {
-		img := data[bi*h*w*ch : (bi+1)*h*w*ch]
-		for i := 0; i < oh; i++ {
-			for j := 0; j < ow; j++ {
-				row := cols[((bi*oh+i)*ow+j)*kc:]
-				for u := 0; u < l.k[0]; u++ {
-					y := i*l.stride[0] + u*l.dil[0] - pt
-					if y < 0 || y >= h {
-						continue
-					}
-					if l.dil[1] == 1 {
-						// The taps of a kernel row are neighbours in the
-						// input: one copy of those inside it.
-						x0 := j*l.stride[1] - pl
-						v0, v1 := max(-x0, 0), min(l.k[1], w-x0)
-						if v1 > v0 {
-							copy(row[(u*l.k[1]+v0)*ch:(u*l.k[1]+v1)*ch], img[(y*w+x0+v0)*ch:(y*w+x0+v1)*ch])
-						}
-						continue
-					}
-					for v := 0; v < l.k[1]; v++ {
-						xx := j*l.stride[1] + v*l.dil[1] - pl
-						if xx < 0 || xx >= w {
-							continue
-						}
-						copy(row[(u*l.k[1]+v)*ch:(u*l.k[1]+v+1)*ch], img[(y*w+xx)*ch:(y*w+xx+1)*ch])
-					}
-				}
-			}
-		}
-	}
-	doneChannelsLast(data, l.channelsFirst)
+	// im2col and the product, a block of output rows at a time: the
+	// im2col rows of a block (one row of kh*kw*in values per output
+	// position) stay in cache for the product, which gives each row the
+	// bits it gets in one product of all the rows (kernels.Gemm).
 	res := getScratch(rows * l.filters)
-	l.kernelP.mulBias(rows, l.filters, kc, cols, kc, l.kernel, l.bias, res, l.filters)
-	applyAct(l.act, l.linear, res, l.filters)
+	var act kernels.RowsFunc
+	if !l.linear && l.act != nil {
+		act = kernels.RowsFunc(l.act)
+	}
+	per := max((conv2DBlockRows+ow-1)/ow, conv2DBlockFloats/(ow*kc), 1) // output rows per block
+	a := conv2DArgs{l: l, pb: l.kernelP.get(kc, l.filters, l.kernel), act: act, src: data, dst: res,
+		h: h, w: w, oh: oh, ow: ow, pt: pt, pl: pl, per: per, rows: b * oh}
+	conv2DBlocks.forSamples((b*oh+per-1)/per, per*ow*kc*l.filters, a)
+	doneChannelsLast(data, l.channelsFirst)
 	return runtime.One(fromChannelsLast(res, b, oh, ow, l.filters, l.channelsFirst)), nil
 }
 
-// applyAct applies a convolution's activation to its channels_last output,
-// rows of last values, spread over goroutines in chunks of whole rows
-// (softmax normalises over a row). A linear one is skipped.
-func applyAct(act ActFunc, linear bool, data []float32, last int) {
-	if linear || last <= 0 {
+// A block of conv2DBlock takes enough output rows for conv2DBlockRows
+// product rows (a row block of the kernels' product), or for about
+// conv2DBlockFloats im2col values (256 KiB, within L2) when that is more.
+// Variables, so that tests can cut blocks small.
+var (
+	conv2DBlockRows   = 96
+	conv2DBlockFloats = 1 << 16
+)
+
+// conv2DArgs is what a block of output rows of Conv2D needs (conv2DBlock).
+type conv2DArgs struct {
+	l                    *conv2dLayer
+	pb                   *kernels.PackedB
+	act                  kernels.RowsFunc
+	src, dst             []float32 // src [b, h, w, in], dst [b·oh·ow, filters]
+	h, w, oh, ow, pt, pl int
+	per, rows            int // output rows per block, and in all (b·oh)
+}
+
+var conv2DBlocks = newSamplePool(conv2DBlock)
+
+// conv2DBlock computes output rows [k·per, (k+1)·per) (rows of all the
+// samples, in order): their im2col rows into scratch, then their product
+// with the kernel, bias and activation, on this goroutine.
+func conv2DBlock(a *conv2DArgs, k int) {
+	l := a.l
+	kc := l.k[0] * l.k[1] * l.in
+	r0, r1 := k*a.per, min((k+1)*a.per, a.rows)
+	cols := getScratch((r1 - r0) * a.ow * kc)
+	for r := r0; r < r1; r++ {
+		im2colRow(a, r, cols[(r-r0)*a.ow*kc:(r-r0+1)*a.ow*kc])
+	}
+	m := (r1 - r0) * a.ow
+	kernels.GemmBiasActParallel(m, cols, kc, a.pb, l.bias, a.dst[r0*a.ow*l.filters:], l.filters, a.act, 1)
+	putScratch(cols)
+}
+
+// im2colRow writes into dst the im2col rows of output row r (sample r/oh,
+// row r%oh): for each output column, its kernel window, kernel row by
+// kernel row, with zeros for the taps in the padding. It walks a kernel
+// row across the output columns, so that the columns whose taps all lie in
+// the image (all but the padded edges) take one short copy each.
+func im2colRow(a *conv2DArgs, r int, dst []float32) {
+	l := a.l
+	ch, kw, s := l.in, l.k[1], l.stride[1]
+	n := kw * ch // one kernel row of a window
+	kc := l.k[0] * n
+	bi, i := r/a.oh, r%a.oh
+	img := a.src[bi*a.h*a.w*ch : (bi+1)*a.h*a.w*ch]
+	// The columns whose kernel row lies in the image, [jl, jr) (dilation 1).
+	jl, jr := 0, 0
+	if l.dil[1] == 1 {
+		jl = min((a.pl+s-1)/s, a.ow)
+		jr = jl
+		if last := a.w - kw + a.pl; last >= 0 {
+			jr = max(min(last/s+1, a.ow), jl)
+		}
+	}
+	for u := 0; u < l.k[0]; u++ {
+		y := i*l.stride[0] + u*l.dil[0] - a.pt
+		if y < 0 || y >= a.h {
+			for j := 0; j < a.ow; j++ {
+				clear(dst[j*kc+u*n : j*kc+(u+1)*n])
+			}
+			continue
+		}
+		line := img[y*a.w*ch : (y+1)*a.w*ch]
+		for j := jl; j < jr; j++ {
+			x := (j*s - a.pl) * ch
+			copySmall(dst[j*kc+u*n:j*kc+(u+1)*n], line[x:x+n])
+		}
+		for j := 0; j < a.ow; j++ {
+			if j == jl {
+				j = jr
+				if j >= a.ow {
+					break
+				}
+			}
+			seg := dst[j*kc+u*n : j*kc+(u+1)*n]
+			for v := 0; v < kw; v++ {
+				xx := j*s + v*l.dil[1] - a.pl
+				if xx < 0 || xx >= a.w {
+					clear(seg[v*ch : (v+1)*ch])
+					continue
+				}
+				copy(seg[v*ch:(v+1)*ch], line[xx*ch:(xx+1)*ch])
+			}
+		}
+	}
+}
+
+// copySmall copies src[:len(dst)] into dst: by a loop when dst is short
+// (a kernel row of a few input channels, as in a network's first
+// convolution), where it beats the call of copy.
+func copySmall(dst, src []float32) {
+	if len(dst) > 32 {
+		copy(dst, src)
 		return
 	}
-	rows := len(data) / last
-	per := max(pointwiseChunk/last, 1)
-	convActs.forSamples((rows+per-1)/per, per*last, convActArgs{act: act, data: data, last: last, per: per})
-}
-
-// convActArgs is what a chunk of applyAct needs (convActRun).
-type convActArgs struct {
-	act       ActFunc
-	data      []float32
-	last, per int
-}
-
-var convActs = newSamplePool(convActRun)
-
-// convActRun applies the activation to chunk i: rows [i·per, (i+1)·per).
-func convActRun(a *convActArgs, i int) {
-	lo := i * a.per * a.last
-	hi := min(lo+a.per*a.last, len(a.data))
-	a.act(a.data[lo:hi], a.last)
+	src = src[:len(dst)]
+	for len(dst) >= 8 {
+		*(*[8]float32)(dst) = *(*[8]float32)(src)
+		dst, src = dst[8:], src[8:]
+	}
+	for t := range dst {
+		dst[t] = src[t]
+	}
 }
 
 // ---- MaxPooling2D and AveragePooling2D ---------------------------------

@@ -319,8 +319,7 @@ func (l *separableConv2DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor,
 	dm := l.dw.in * l.dw.mult
 	rows := b * oh * ow
 	res := getScratch(rows * l.filters)
-	l.pointwiseP.mulBias(rows, l.filters, dm, depth, dm, l.pointwise, l.bias, res, l.filters)
-	applyAct(l.act, l.linear, res, l.filters)
+	l.pointwiseP.mulBiasAct(rows, l.filters, dm, depth, dm, l.pointwise, l.bias, res, l.filters, l.act, l.linear)
 	return runtime.One(fromChannelsLast(res, b, oh, ow, l.filters, l.dw.channelsFirst)), nil
 }
 

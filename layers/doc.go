@@ -32,8 +32,10 @@
 // runs its two directions on half the cores each (withCores), writing the
 // halves of a concatenated sequence in place (seqView); Conv1D, pooling
 // and Embedding split their samples, the depthwise convolutions their
-// output rows (depthwise2D, channels innermost), the element-wise layers
-// their chunks of values, and large products their row or column chunks,
+// output rows (depthwise2D, channels innermost), Conv2D blocks of output
+// rows (a block's im2col rows, then their product, while they are in
+// cache), ZeroPadding2D its output rows, the element-wise layers (Add of
+// two inputs among them) their chunks of values, and large products their row or column chunks,
 // on the helpers of kernels.ParallelFor. The 2-D convolutions run on
 // channels_last data; a channels_first input is moved channels last and
 // the output moved back. Work too small to

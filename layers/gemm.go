@@ -49,6 +49,22 @@ func (p *packed) mulBias(m, n, k int, a []float32, lda int, b, bias []float32, c
 	mulPackedBias(p.get(k, n, b), m, a, lda, bias, c, ldc)
 }
 
+// mulBiasAct is mulBias followed by a convolution's activation on the
+// rows of c, which it sees as whole rows of n values (softmax normalises
+// over a row); a linear one is skipped. The product applies it to each
+// block of rows as it finishes them (kernels.GemmBiasActParallel), while
+// they are still in cache.
+func (p *packed) mulBiasAct(m, n, k int, a []float32, lda int, b, bias []float32, c []float32, ldc int, act ActFunc, linear bool) {
+	if linear || act == nil {
+		p.mulBias(m, n, k, a, lda, b, bias, c, ldc)
+		return
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	kernels.GemmBiasActParallel(m, a, lda, p.get(k, n, b), bias, c, ldc, kernels.RowsFunc(act), goruntime.GOMAXPROCS(0))
+}
+
 // addBias adds bias to every row of x (rows of len(bias)).
 func addBias(x, bias []float32) {
 	n := len(bias)

@@ -141,22 +141,33 @@ func (l *pad2DLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	if l.channelsFirst {
 		planes, unit = b*ch, 1 // channels_first: per (sample, channel), rows of ow
 	}
-	for p := 0; p < planes; p++ {
-		src := x.Data[p*h*w*unit : (p+1)*h*w*unit]
-		dst := out.Data[p*oh*ow*unit : (p+1)*oh*ow*unit]
-		for i := 0; i < oh; i++ {
-			row := dst[i*ow*unit : (i+1)*ow*unit]
-			y := i - top
-			if y < 0 || y >= h || j0 >= j1 {
-				clear(row)
-				continue
-			}
-			clear(row[:j0*unit])
-			copy(row[j0*unit:j1*unit], src[(y*w+j0-left)*unit:(y*w+j1-left)*unit])
-			clear(row[j1*unit:])
-		}
-	}
+	padRows.forSamples(planes*oh, ow*unit, padArgs{src: x.Data, dst: out.Data, h: h, w: w, oh: oh, ow: ow,
+		unit: unit, top: top, left: left, j0: j0, j1: j1})
 	return runtime.One(out), nil
+}
+
+// padArgs is what an output row of ZeroPadding2D needs (padRow).
+type padArgs struct {
+	src, dst                              []float32
+	h, w, oh, ow, unit, top, left, j0, j1 int
+}
+
+var padRows = newSamplePool(padRow)
+
+// padRow writes output row r (plane r/oh, row r%oh): zeros, then input
+// columns [j0-left, j1-left) of its input row, then zeros.
+func padRow(a *padArgs, r int) {
+	p, i := r/a.oh, r%a.oh
+	row := a.dst[r*a.ow*a.unit : (r+1)*a.ow*a.unit]
+	y := i - a.top
+	if y < 0 || y >= a.h || a.j0 >= a.j1 {
+		clear(row)
+		return
+	}
+	src := a.src[(p*a.h+y)*a.w*a.unit : (p*a.h+y+1)*a.w*a.unit]
+	clear(row[:a.j0*a.unit])
+	copy(row[a.j0*a.unit:a.j1*a.unit], src[(a.j0-a.left)*a.unit:(a.j1-a.left)*a.unit])
+	clear(row[a.j1*a.unit:])
 }
 
 func init() {
