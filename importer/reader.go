@@ -157,9 +157,5 @@ func loadWeightsReaderAt(arch []byte, r io.ReaderAt, size int64, opts *Options) 
 	if err != nil {
 		return nil, err
 	}
-	spec, err := parseModelConfig(a.config, archEnv(a, fw))
-	if err != nil {
-		return nil, fmt.Errorf("architecture: %w", err)
-	}
-	return build(spec, newBinder(fw, true), opts)
+	return buildPositional(a, fw, opts)
 }

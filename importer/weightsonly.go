@@ -72,6 +72,12 @@ func loadWeights(arch []byte, weightsPath string, opts *Options) (*runtime.Model
 	if err != nil {
 		return nil, err
 	}
+	return buildPositional(a, fw, opts)
+}
+
+// buildPositional builds the architecture a with the legacy weights fw,
+// bound by position as Keras's load_weights binds them.
+func buildPositional(a archInfo, fw *fileWeights, opts *Options) (*runtime.Model, error) {
 	spec, err := parseModelConfig(a.config, archEnv(a, fw))
 	if err != nil {
 		return nil, fmt.Errorf("architecture: %w", err)

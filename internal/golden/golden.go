@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/kerasrun/kerasrun/internal/npyfile"
@@ -133,7 +134,7 @@ func (c *Case) Check(got []*runtime.Tensor) error {
 // Compare checks got against want elementwise within atol + rtol*|want|.
 // Shapes must be equal.
 func Compare(got, want *runtime.Tensor, atol, rtol float64) error {
-	if !sameShape(got.Shape, want.Shape) {
+	if !slices.Equal(got.Shape, want.Shape) {
 		return fmt.Errorf("shape %v, want %v", got.Shape, want.Shape)
 	}
 	worst, at := 0.0, -1
@@ -159,18 +160,6 @@ func MaxAbsDiff(got, want *runtime.Tensor) float64 {
 		m = math.Max(m, math.Abs(float64(got.Data[i])-float64(want.Data[i])))
 	}
 	return m
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // WantErrorParts returns the substrings an expect=error case's message must

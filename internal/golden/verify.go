@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -145,7 +146,7 @@ func (d Diff) String() string {
 
 // Measure compares got with want elementwise.
 func Measure(got, want *runtime.Tensor, atol, rtol float64) Diff {
-	if !sameShape(got.Shape, want.Shape) {
+	if !slices.Equal(got.Shape, want.Shape) {
 		return Diff{Problem: fmt.Sprintf("shape %s, want %s", runtime.FormatShape(got.Shape), runtime.FormatShape(want.Shape))}
 	}
 	d := Diff{OK: true}
@@ -310,7 +311,7 @@ func Verify(ctx context.Context, m *runtime.Model, c *Case, atol, rtol float64) 
 			return nil, fmt.Errorf("golden: case %s: activation %s: %w", c.ID, label, err)
 		}
 		g := t.outs[a.Output]
-		if !exact && !sameShape(g.Shape, want.Shape) {
+		if !exact && !slices.Equal(g.Shape, want.Shape) {
 			r.Unmatched = append(r.Unmatched, label)
 			continue
 		}

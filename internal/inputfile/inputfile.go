@@ -37,6 +37,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -103,7 +104,7 @@ func Read(path string, shape []int) (*runtime.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if shape != nil && !sameShape(shape, t.Shape) {
+	if shape != nil && !slices.Equal(shape, t.Shape) {
 		return nil, errorf("%s holds shape %s, but the shape given is %s", path, runtime.FormatShape(t.Shape), runtime.FormatShape(shape))
 	}
 	return t, nil
@@ -114,18 +115,6 @@ func Read(path string, shape []int) (*runtime.Tensor, error) {
 func startsJSON(b []byte) bool {
 	b = bytes.TrimLeft(b, " \t\r\n")
 	return len(b) > 0 && (b[0] == '[' || b[0] == '{' || b[0] == '-' || b[0] >= '0' && b[0] <= '9')
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // elements returns the product of shape's dimensions, checked: every

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -72,7 +73,7 @@ func TestRead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got.Shape) != len(tc.wantShape) || !sameShape(got.Shape, tc.wantShape) {
+			if len(got.Shape) != len(tc.wantShape) || !slices.Equal(got.Shape, tc.wantShape) {
 				t.Fatalf("shape %v, want %v", got.Shape, tc.wantShape)
 			}
 			for i := range tc.want {
