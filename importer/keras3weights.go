@@ -54,19 +54,33 @@ func isKeras3Weights(root *hdf5.Group) bool {
 
 // hasKeras3Layout reports whether the HDF5 file at path has the Keras 3
 // weights layout.
-func hasKeras3Layout(path string) (bool, error) {
+func hasKeras3Layout(path string) (k3 bool, err error) {
+	err = withRoot(path, false, func(root *hdf5.Group) error {
+		k3 = isKeras3Weights(root)
+		return nil
+	})
+	return k3, err
+}
+
+// withRoot opens the HDF5 file at path under the HDF5 lock and calls fn
+// with its root group, closing both after. With remove, the file is a
+// private temporary copy, unlinked as soon as it is open.
+func withRoot(path string, remove bool, fn func(root *hdf5.Group) error) error {
 	defer h5lock()()
 	f, err := h5open(path)
+	if remove {
+		os.Remove(path)
+	}
 	if err != nil {
-		return false, err
+		return err
 	}
 	defer f.Close()
 	root, err := f.OpenGroup("/")
 	if err != nil {
-		return false, h5err("open root group")
+		return h5err("open root group")
 	}
 	defer root.Close()
-	return isKeras3Weights(root), nil
+	return fn(root)
 }
 
 // maxK3Depth bounds the nesting of groups under "layers/" (a model nested in
@@ -79,25 +93,15 @@ const maxK3Objects = 1 << 20
 // readKeras3File opens a Keras 3 weights file and reads its variables. With
 // remove, the file is a private temporary copy: it is unlinked as soon as it
 // is open.
-func readKeras3File(path string, opts *Options, remove bool) (*k3store, error) {
-	defer h5lock()()
-	f, err := h5open(path)
-	if remove {
-		os.Remove(path)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	root, err := f.OpenGroup("/")
-	if err != nil {
-		return nil, h5err("open root group")
-	}
-	defer root.Close()
-	if !isKeras3Weights(root) {
-		return nil, corrupt(errors.New("the weights file has no \"layers\" group: it is not a Keras 3 weights file"))
-	}
-	return readKeras3Weights(root, opts.limits())
+func readKeras3File(path string, opts *Options, remove bool) (store *k3store, err error) {
+	err = withRoot(path, remove, func(root *hdf5.Group) error {
+		if !isKeras3Weights(root) {
+			return corrupt(errors.New("the weights file has no \"layers\" group: it is not a Keras 3 weights file"))
+		}
+		store, err = readKeras3Weights(root, opts.limits())
+		return err
+	})
+	return store, err
 }
 
 // readKeras3Weights reads every variable under root's "layers" group: first
