@@ -1,13 +1,13 @@
 package oip
 
 import (
-	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -98,11 +98,22 @@ func appendBinary(w any, bin [][]byte) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("oip: %w", err)
 	}
-	n := len(js)
-	for _, b := range bin {
-		js = append(js, b...)
+	n, size := len(js), len(js)
+	if len(bin) == 0 {
+		return js, n, nil
 	}
-	return js, n, nil
+	for _, b := range bin {
+		var ok bool
+		if size, ok = addInt(size, len(b)); !ok {
+			return nil, 0, errors.New("oip: the body is too large")
+		}
+	}
+	body := make([]byte, 0, size)
+	body = append(body, js...)
+	for _, b := range bin {
+		body = append(body, b...)
+	}
+	return body, n, nil
 }
 
 // with returns a copy of p with key set to v.
@@ -116,18 +127,10 @@ func with(p Parameters, key string, v any) Parameters {
 }
 
 // encodeTensor returns the wire form of t and, when t is Binary, its data
-// as bytes.
+// as raw bytes.
 func encodeTensor(t *Tensor) (wireTensor, []byte, error) {
-	n, size, err := t.dataLen()
-	if err != nil {
+	if _, err := t.checkData(); err != nil {
 		return wireTensor{}, nil, err
-	}
-	want, err := t.NumElements()
-	if err != nil {
-		return wireTensor{}, nil, err
-	}
-	if n != want {
-		return wireTensor{}, nil, fmt.Errorf("oip: tensor %q: shape %v holds %d elements, data has %d", t.Name, t.Shape, want, n)
 	}
 	shape := t.Shape
 	if shape == nil {
@@ -135,42 +138,60 @@ func encodeTensor(t *Tensor) (wireTensor, []byte, error) {
 	}
 	wt := wireTensor{Name: t.Name, Shape: shape, Datatype: t.Datatype, Parameters: t.Parameters}
 	if t.Binary {
-		wt.Parameters = with(t.Parameters, paramBinarySize, n*size)
-		return wt, dataBytes(t.Data, n*size), nil
+		raw, err := rawBytes(t)
+		if err != nil {
+			return wireTensor{}, nil, err
+		}
+		wt.Parameters = with(t.Parameters, paramBinarySize, len(raw))
+		return wt, raw, nil
 	}
-	wt.Data = appendJSONData(make([]byte, 0, n*10+2), t.Data)
+	data, err := jsonData(t)
+	if err != nil {
+		return wireTensor{}, nil, err
+	}
+	wt.Data = data
 	return wt, nil, nil
 }
 
-// dataBytes returns the little-endian bytes of a typed slice.
-func dataBytes(data any, nbytes int) []byte {
-	b := make([]byte, 0, nbytes)
-	switch d := data.(type) {
-	case []float32:
-		for _, v := range d {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+// jsonData returns the data of t, which checkData accepted, as a flat JSON
+// array.
+func jsonData(t *Tensor) ([]byte, error) {
+	var b []byte
+	switch d := t.Data.(type) {
+	case []bool:
+		b = append(make([]byte, 0, 6*len(d)+2), '[')
+		for i, v := range d {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendBool(b, v)
 		}
-	case []float64:
-		for _, v := range d {
-			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
-		}
+	case []uint8:
+		b = appendUints(d)
+	case []uint16:
+		b = appendUints(d)
+	case []uint32:
+		b = appendUints(d)
+	case []uint64:
+		b = appendUints(d)
+	case []int8:
+		b = appendInts(d)
+	case []int16:
+		b = appendInts(d)
 	case []int32:
-		for _, v := range d {
-			b = binary.LittleEndian.AppendUint32(b, uint32(v))
-		}
+		b = appendInts(d)
 	case []int64:
-		for _, v := range d {
-			b = binary.LittleEndian.AppendUint64(b, uint64(v))
+		b = appendInts(d)
+	case []Float16:
+		b = append(make([]byte, 0, 8*len(d)+2), '[')
+		for i, v := range d {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendFloat16(b, v)
 		}
-	}
-	return b
-}
-
-// appendJSONData appends a typed slice as a flat JSON array.
-func appendJSONData(b []byte, data any) []byte {
-	b = append(b, '[')
-	switch d := data.(type) {
 	case []float32:
+		b = append(make([]byte, 0, 10*len(d)+2), '[')
 		for i, v := range d {
 			if i > 0 {
 				b = append(b, ',')
@@ -178,28 +199,54 @@ func appendJSONData(b []byte, data any) []byte {
 			b = appendFloat(b, float64(v), 32)
 		}
 	case []float64:
+		b = append(make([]byte, 0, 12*len(d)+2), '[')
 		for i, v := range d {
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = appendFloat(b, v, 64)
 		}
-	case []int32:
-		for i, v := range d {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, int64(v), 10)
+	case [][]byte:
+		// JSON strings hold text: other bytes would be replaced, so they
+		// must travel in binary.
+		if i, ok := validUTF8(d); !ok {
+			return nil, fmt.Errorf("oip: tensor %q: BYTES element %d is not UTF-8 text, which JSON holds; send the tensor in binary", t.Name, i)
 		}
-	case []int64:
+		b = append(make([]byte, 0, 8*len(d)+2), '[')
 		for i, v := range d {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = strconv.AppendInt(b, v, 10)
+			q, err := json.Marshal(string(v))
+			if err != nil {
+				return nil, fmt.Errorf("oip: tensor %q: %w", t.Name, err)
+			}
+			b = append(b, q...)
 		}
 	}
-	return append(b, ']')
+	return append(b, ']'), nil
+}
+
+func appendInts[T int8 | int16 | int32 | int64](d []T) []byte {
+	b := append(make([]byte, 0, 4*len(d)+2), '[')
+	for i, v := range d {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(v), 10)
+	}
+	return b
+}
+
+func appendUints[T uint8 | uint16 | uint32 | uint64](d []T) []byte {
+	b := append(make([]byte, 0, 4*len(d)+2), '[')
+	for i, v := range d {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, uint64(v), 10)
+	}
+	return b
 }
 
 // appendFloat writes the shortest decimal that reads back as the same
@@ -217,337 +264,206 @@ func appendFloat(b []byte, v float64, bits int) []byte {
 	return strconv.AppendFloat(b, v, 'g', -1, bits)
 }
 
-// DecodeRequest reads a request body whose JSON part is its first jsonLen
-// bytes, the binary data of the tensors following; jsonLen < 0 means the
-// whole body is JSON. Its errors describe what is wrong with the request.
-func DecodeRequest(body []byte, jsonLen int) (*InferRequest, error) {
-	js, bin, err := splitBody(body, jsonLen)
-	if err != nil {
-		return nil, err
-	}
-	var w wireRequest
-	if err := decodeJSON(js, &w); err != nil {
-		return nil, err
-	}
-	req := &InferRequest{ID: w.ID, Parameters: w.Parameters}
-	if v, ok := w.Parameters[paramBinaryOutput]; ok {
-		b, ok := v.(bool)
-		if !ok {
-			return nil, fmt.Errorf("oip: parameter %q is %s, want a boolean", paramBinaryOutput, jsonString(v))
-		}
-		req.BinaryOutput = b
-		req.Parameters = without(w.Parameters, paramBinaryOutput)
-	}
-	if len(w.Inputs) == 0 {
-		return nil, errors.New("oip: the request has no inputs")
-	}
-	req.Inputs = make([]Tensor, len(w.Inputs))
-	for i := range w.Inputs {
-		if err := decodeTensor(&w.Inputs[i], &bin, &req.Inputs[i], "input"); err != nil {
-			return nil, err
-		}
-	}
-	if len(bin) != 0 {
-		return nil, fmt.Errorf("oip: %d bytes of binary data follow the JSON header but no input claims them", len(bin))
-	}
-	for _, o := range w.Outputs {
-		ro := RequestedOutput{Name: o.Name, Binary: req.BinaryOutput, Parameters: o.Parameters}
-		if v, ok := o.Parameters[paramBinary]; ok {
-			b, ok := v.(bool)
-			if !ok {
-				return nil, fmt.Errorf("oip: output %q: parameter %q is %s, want a boolean", o.Name, paramBinary, jsonString(v))
-			}
-			ro.Binary = b
-			ro.Parameters = without(o.Parameters, paramBinary)
-		}
-		req.Outputs = append(req.Outputs, ro)
-	}
-	return req, nil
-}
-
-// DecodeResponse reads a response body, as DecodeRequest reads a request.
-func DecodeResponse(body []byte, jsonLen int) (*InferResponse, error) {
-	js, bin, err := splitBody(body, jsonLen)
-	if err != nil {
-		return nil, err
-	}
-	var w wireResponse
-	if err := decodeJSON(js, &w); err != nil {
-		return nil, err
-	}
-	resp := &InferResponse{ModelName: w.ModelName, ModelVersion: w.ModelVersion, ID: w.ID, Parameters: w.Parameters}
-	resp.Outputs = make([]Tensor, len(w.Outputs))
-	for i := range w.Outputs {
-		if err := decodeTensor(&w.Outputs[i], &bin, &resp.Outputs[i], "output"); err != nil {
-			return nil, err
-		}
-	}
-	if len(bin) != 0 {
-		return nil, fmt.Errorf("oip: %d bytes of binary data follow the JSON header but no output claims them", len(bin))
-	}
-	return resp, nil
-}
-
-func splitBody(body []byte, jsonLen int) (js, bin []byte, err error) {
-	if jsonLen < 0 {
-		return body, nil, nil
-	}
-	if jsonLen > len(body) {
-		return nil, nil, fmt.Errorf("oip: %s is %d but the body has %d bytes", HeaderContentLength, jsonLen, len(body))
-	}
-	return body[:jsonLen], body[jsonLen:], nil
-}
-
-func decodeJSON(js []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("oip: bad JSON: %w", err)
-	}
-	if dec.More() {
-		return errors.New("oip: bad JSON: data after the top-level value")
-	}
-	if _, err := dec.Token(); err == nil {
-		return errors.New("oip: bad JSON: data after the top-level value")
-	}
-	return nil
-}
-
-func without(p Parameters, key string) Parameters {
-	if len(p) == 1 {
-		return nil
-	}
-	out := make(Parameters, len(p)-1)
-	for k, v := range p {
-		if k != key {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func jsonString(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return string(b)
-}
-
-// decodeTensor fills t from its wire form, taking its binary data, if any,
-// from the front of *bin.
-func decodeTensor(w *wireTensor, bin *[]byte, t *Tensor, what string) error {
-	*t = Tensor{Name: w.Name, Datatype: w.Datatype, Shape: w.Shape, Parameters: w.Parameters}
-	if w.Name == "" {
-		return fmt.Errorf("oip: an %s has no name", what)
-	}
-	if w.Shape == nil {
-		return fmt.Errorf("oip: %s %q has no shape", what, w.Name)
-	}
-	n, err := t.NumElements()
-	if err != nil {
-		return fmt.Errorf("oip: %s %q: shape %v: %s", what, w.Name, w.Shape, errTail(err))
-	}
-	size := elemSize(w.Datatype)
-	if size == 0 {
-		return fmt.Errorf("oip: %s %q: datatype %q is not supported (supported: FP32, FP64, INT32, INT64)", what, w.Name, w.Datatype)
-	}
-	if v, ok := w.Parameters[paramBinarySize]; ok {
-		if w.Data != nil {
-			return fmt.Errorf("oip: %s %q has both %q and \"data\"", what, w.Name, paramBinarySize)
-		}
-		nb, ok := jsonInt(v)
-		if !ok {
-			return fmt.Errorf("oip: %s %q: %q is %s, want a byte count", what, w.Name, paramBinarySize, jsonString(v))
-		}
-		if nb != int64(n)*int64(size) {
-			return fmt.Errorf("oip: %s %q: %q is %d, but shape %v of %s takes %d bytes", what, w.Name, paramBinarySize, nb, w.Shape, w.Datatype, n*size)
-		}
-		if int64(len(*bin)) < nb {
-			return fmt.Errorf("oip: %s %q: %q is %d, but only %d bytes of binary data are left", what, w.Name, paramBinarySize, nb, len(*bin))
-		}
-		t.Data = fromBytes(w.Datatype, (*bin)[:nb], n)
-		*bin = (*bin)[nb:]
-		t.Binary = true
-		t.Parameters = without(w.Parameters, paramBinarySize)
-		return nil
-	}
-	if w.Data == nil {
-		return fmt.Errorf("oip: %s %q has no data (neither \"data\" nor the %q parameter)", what, w.Name, paramBinarySize)
-	}
-	t.Data, err = parseData(w.Data, w.Datatype, n)
-	if err != nil {
-		return fmt.Errorf("oip: %s %q: %v", what, w.Name, err)
-	}
-	if got := dataCount(t.Data); got != n {
-		return fmt.Errorf("oip: %s %q: shape %v holds %d elements, \"data\" has %d", what, w.Name, w.Shape, n, got)
-	}
-	return nil
-}
-
-func errTail(err error) string {
-	s := err.Error()
-	if i := bytes.LastIndex([]byte(s), []byte(": ")); i >= 0 {
-		return s[i+2:]
-	}
-	return s
-}
-
-// jsonInt reads a non-negative integer parameter.
-func jsonInt(v any) (int64, bool) {
-	switch x := v.(type) {
-	case json.Number:
-		n, err := strconv.ParseInt(string(x), 10, 64)
-		return n, err == nil && n >= 0
-	case float64:
-		if x >= 0 && x == math.Trunc(x) && x < 1<<53 {
-			return int64(x), true
-		}
-	case int:
-		return int64(x), x >= 0
-	case int64:
-		return x, x >= 0
-	}
-	return 0, false
-}
-
-func dataCount(d any) int {
-	switch x := d.(type) {
-	case []float32:
-		return len(x)
-	case []float64:
-		return len(x)
-	case []int32:
-		return len(x)
-	case []int64:
-		return len(x)
-	}
-	return 0
-}
-
-// fromBytes reads n little-endian elements of a datatype.
-func fromBytes(datatype string, b []byte, n int) any {
-	switch datatype {
-	case FP32:
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		return out
-	case FP64:
-		out := make([]float64, n)
-		for i := range out {
-			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
-		}
-		return out
-	case INT32:
-		out := make([]int32, n)
-		for i := range out {
-			out[i] = int32(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		return out
-	default: // INT64
-		out := make([]int64, n)
-		for i := range out {
-			out[i] = int64(binary.LittleEndian.Uint64(b[8*i:]))
-		}
-		return out
-	}
-}
-
-// parseData reads the JSON "data" of a tensor, flat or nested, into a typed
-// slice. raw is valid JSON (the decoder checked it). n is the expected
-// count, used only as a capacity hint bounded by the size of raw.
+// parseData reads the JSON "data" of a tensor, flat or nested, in row-major
+// order, into the typed slice of its datatype. raw is valid JSON (the
+// decoder checked it). n is the count the shape holds: the result is an
+// error past it, and memory is reserved for at most as many elements as
+// raw could hold, so a huge shape with little data allocates little.
 func parseData(raw []byte, datatype string, n int) (any, error) {
+	// Every element takes at least 2 bytes of JSON ("0,"); a BYTES string
+	// at least 3 ("""",).
 	hint := min(n, len(raw)/2+1)
-	var (
-		f32 []float32
-		f64 []float64
-		i32 []int32
-		i64 []int64
-	)
 	switch datatype {
-	case FP32:
-		f32 = make([]float32, 0, hint)
-	case FP64:
-		f64 = make([]float64, 0, hint)
+	case BOOL:
+		return parseJSON(raw, datatype, n, hint, parseBool)
+	case UINT8:
+		return parseJSON(raw, datatype, n, hint, parseUint[uint8])
+	case UINT16:
+		return parseJSON(raw, datatype, n, hint, parseUint[uint16])
+	case UINT32:
+		return parseJSON(raw, datatype, n, hint, parseUint[uint32])
+	case UINT64:
+		return parseJSON(raw, datatype, n, hint, parseUint[uint64])
+	case INT8:
+		return parseJSON(raw, datatype, n, hint, parseInt[int8])
+	case INT16:
+		return parseJSON(raw, datatype, n, hint, parseInt[int16])
 	case INT32:
-		i32 = make([]int32, 0, hint)
-	default:
-		i64 = make([]int64, 0, hint)
+		return parseJSON(raw, datatype, n, hint, parseInt[int32])
+	case INT64:
+		return parseJSON(raw, datatype, n, hint, parseInt[int64])
+	case FP16:
+		// A decimal reads as the nearest float64, which then rounds to
+		// the nearest binary16 (see parseFloat16 for when that differs
+		// from rounding the decimal once).
+		return parseJSON(raw, datatype, n, hint, func(tok token) (Float16, error) {
+			v, err := parseFloatToken(tok, datatype, 64)
+			return float16FromFloat64(v), err
+		})
+	case FP32:
+		return parseJSON(raw, datatype, n, hint, func(tok token) (float32, error) {
+			v, err := parseFloatToken(tok, datatype, 32)
+			return float32(v), err
+		})
+	case FP64:
+		return parseJSON(raw, datatype, n, hint, func(tok token) (float64, error) {
+			return parseFloatToken(tok, datatype, 64)
+		})
+	case BYTES:
+		return parseJSON(raw, datatype, n, min(n, len(raw)/3+1), parseString)
 	}
+	return nil, errors.New(unsupported(datatype))
+}
+
+// A token is one scalar of JSON "data": a number, a string with its
+// quotes, or a literal (true, false, null).
+type token struct {
+	kind byte // '0' number, '"' string, 'l' literal
+	text string
+}
+
+// parseJSON walks the scalars of raw, whatever arrays nest them, through
+// parse.
+func parseJSON[T any](raw []byte, datatype string, n, hint int, parse func(token) (T, error)) ([]T, error) {
+	out := make([]T, 0, hint)
 	for i := 0; i < len(raw); {
 		c := raw[i]
+		var tok token
+		j := i + 1
 		switch {
 		case c == '[' || c == ']' || c == ',' || c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			i++
 			continue
 		case c == '"':
-			j := bytes.IndexByte(raw[i+1:], '"')
-			if j < 0 {
+			for j < len(raw) && raw[j] != '"' {
+				if raw[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(raw) {
 				return nil, errors.New("bad string in \"data\"")
 			}
-			s := string(raw[i+1 : i+1+j])
-			v, ok := specialFloat(s)
-			if !ok || (datatype != FP32 && datatype != FP64) {
-				return nil, fmt.Errorf("\"data\" holds the string %q, not a %s number", s, datatype)
-			}
-			if datatype == FP32 {
-				f32 = append(f32, float32(v))
-			} else {
-				f64 = append(f64, v)
-			}
-			i += j + 2
-			continue
-		case c == '-' || (c >= '0' && c <= '9'):
-		default:
-			return nil, fmt.Errorf("\"data\" holds %s; want numbers in (nested) arrays", tokenAt(raw, i))
-		}
-		j := i + 1
-		for j < len(raw) && isNumberByte(raw[j]) {
 			j++
-		}
-		s := unsafe.String(&raw[i], j-i)
-		var err error
-		switch datatype {
-		case FP32:
-			var v float64
-			v, err = strconv.ParseFloat(s, 32)
-			f32 = append(f32, float32(v))
-		case FP64:
-			var v float64
-			v, err = strconv.ParseFloat(s, 64)
-			f64 = append(f64, v)
-		case INT32:
-			var v int64
-			v, err = strconv.ParseInt(s, 10, 32)
-			i32 = append(i32, int32(v))
-		default:
-			var v int64
-			v, err = strconv.ParseInt(s, 10, 64)
-			i64 = append(i64, v)
-		}
-		if err != nil {
-			var ne *strconv.NumError
-			if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) && (datatype == FP32 || datatype == FP64) {
-				// A value beyond the float range reads as an infinity,
-				// as a cast does in numpy; strconv returned it.
-				i = j
-				continue
+			tok = token{'"', unsafe.String(&raw[i], j-i)}
+		case c == '-' || (c >= '0' && c <= '9'):
+			for j < len(raw) && isNumberByte(raw[j]) {
+				j++
 			}
-			return nil, fmt.Errorf("%q is not a %s value", string(raw[i:j]), datatype)
+			tok = token{'0', unsafe.String(&raw[i], j-i)}
+		case c >= 'a' && c <= 'z':
+			for j < len(raw) && raw[j] >= 'a' && raw[j] <= 'z' {
+				j++
+			}
+			tok = token{'l', unsafe.String(&raw[i], j-i)}
+		default:
+			return nil, fmt.Errorf("\"data\" holds %s; %s", tokenAt(raw, i), wantScalars(datatype))
 		}
+		if len(out) == n {
+			return nil, fmt.Errorf("\"data\" has more than the %d elements the shape holds", n)
+		}
+		v, err := parse(tok)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
 		i = j
 	}
+	return out, nil
+}
+
+// wantScalars says what "data" must hold for a datatype.
+func wantScalars(datatype string) string {
 	switch datatype {
-	case FP32:
-		return f32, nil
-	case FP64:
-		return f64, nil
-	case INT32:
-		return i32, nil
+	case BOOL:
+		return "want true and false in (nested) arrays"
+	case BYTES:
+		return "want strings in (nested) arrays"
 	}
-	return i64, nil
+	return "want numbers in (nested) arrays"
+}
+
+func parseBool(tok token) (bool, error) {
+	switch tok.text {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("\"data\" holds %s, not a BOOL (true or false)", clip(tok.text))
+}
+
+func parseInt[T int8 | int16 | int32 | int64](tok token) (T, error) {
+	if tok.kind != '0' {
+		return 0, notNumber(tok, datatypeOf([]T(nil)))
+	}
+	var zero T
+	v, err := strconv.ParseInt(tok.text, 10, int(unsafe.Sizeof(zero))*8)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a %s value", clip(tok.text), datatypeOf([]T(nil)))
+	}
+	return T(v), nil
+}
+
+func parseUint[T uint8 | uint16 | uint32 | uint64](tok token) (T, error) {
+	if tok.kind != '0' {
+		return 0, notNumber(tok, datatypeOf([]T(nil)))
+	}
+	var zero T
+	v, err := strconv.ParseUint(tok.text, 10, int(unsafe.Sizeof(zero))*8)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a %s value", clip(tok.text), datatypeOf([]T(nil)))
+	}
+	return T(v), nil
+}
+
+// parseFloatToken reads a number, or a string that stands for NaN or an
+// infinity, as a float of bitSize bits. A number beyond the float range
+// reads as an infinity, as a cast does in numpy.
+func parseFloatToken(tok token, datatype string, bitSize int) (float64, error) {
+	switch tok.kind {
+	case '"':
+		if v, ok := specialFloat(tok.text[1 : len(tok.text)-1]); ok {
+			return v, nil
+		}
+		return 0, notNumber(tok, datatype)
+	case 'l':
+		return 0, notNumber(tok, datatype)
+	}
+	v, err := strconv.ParseFloat(tok.text, bitSize)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
+			// strconv returned the infinity or the zero.
+			return v, nil
+		}
+		return 0, fmt.Errorf("%q is not a %s value", clip(tok.text), datatype)
+	}
+	return v, nil
+}
+
+// notNumber describes a string or literal where a number belongs.
+func notNumber(tok token, datatype string) error {
+	if tok.kind == '"' {
+		return fmt.Errorf("\"data\" holds the string %q, not a %s number", clip(tok.text[1:len(tok.text)-1]), datatype)
+	}
+	return fmt.Errorf("\"data\" holds %s; %s", clip(tok.text), wantScalars(datatype))
+}
+
+// parseString reads a JSON string as the bytes of its text.
+func parseString(tok token) ([]byte, error) {
+	if tok.kind != '"' {
+		return nil, fmt.Errorf("\"data\" holds %s; %s", clip(tok.text), wantScalars(BYTES))
+	}
+	inner := tok.text[1 : len(tok.text)-1]
+	if !strings.Contains(inner, `\`) && utf8.ValidString(inner) {
+		return []byte(inner), nil
+	}
+	var s string
+	if err := json.Unmarshal([]byte(tok.text), &s); err != nil {
+		return nil, fmt.Errorf("bad string in \"data\": %v", err)
+	}
+	return []byte(s), nil
 }
 
 func isNumberByte(c byte) bool {
@@ -570,4 +486,21 @@ func specialFloat(s string) (float64, bool) {
 		return math.Inf(-1), true
 	}
 	return 0, false
+}
+
+// maxEcho is the most bytes of a string from the wire that an error
+// repeats.
+const maxEcho = 64
+
+// clip returns s, or its first maxEcho bytes (whole runes) and "...", so
+// that an error never echoes a huge string.
+func clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	i := maxEcho
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "..."
 }

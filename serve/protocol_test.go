@@ -394,7 +394,7 @@ func TestInferErrors(t *testing.T) {
 		{"wrong dim", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}`, nil, 400, `has shape [1 4], want [-1,3]`},
 		{"empty batch", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[0,3],"datatype":"FP32","data":[]}]}`, nil, 400, "at least one sample"},
 		{"batch mismatch", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[2,3],"datatype":"FP32","data":[1,2,3,4,5,6]}]}`, nil, 400, "has 2 samples but another input has 1"},
-		{"datatype", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,3],"datatype":"BYTES","data":["a","b","c"]}]}`, nil, 400, `datatype \"BYTES\" is not supported`},
+		{"datatype", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,3],"datatype":"BYTES","data":["a","b","c"]}]}`, nil, 400, `BYTES data holds strings, not numbers`},
 		{"data count", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,3],"datatype":"FP32","data":[1,2]}]}`, nil, 400, `holds 3 elements, \"data\" has 2`},
 		{"int beyond float32", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,3],"datatype":"INT64","data":[1,2,33554433]}]}`, nil, 400, "has no exact float32"},
 		{"unknown output", "multi", `{"inputs":[` + in1 + `,` + in2 + `],"outputs":[{"name":"dense_9"}]}`, nil, 400, `unknown output \"dense_9\" (outputs: \"dense_2\", \"dense_1\")`},
