@@ -16,9 +16,17 @@ import (
 // Client calls a server that speaks the protocol. It is safe for
 // concurrent use.
 type Client struct {
-	base string
-	hc   *http.Client
+	base    string
+	hc      *http.Client
+	maxResp int64
 }
+
+// DefaultMaxResponseBytes is the largest inference response a Client
+// reads unless SetMaxResponseBytes says otherwise.
+const DefaultMaxResponseBytes = 1 << 30
+
+// maxMetadataBytes bounds the other responses: metadata and errors.
+const maxMetadataBytes = 1 << 20
 
 // NewClient returns a client for the server at baseURL (such as
 // "http://localhost:8080"). A nil hc means http.DefaultClient.
@@ -26,8 +34,13 @@ func NewClient(baseURL string, hc *http.Client) *Client {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, maxResp: DefaultMaxResponseBytes}
 }
+
+// SetMaxResponseBytes bounds the inference responses c reads: a larger one
+// is an error, so that a hostile or broken server cannot exhaust the
+// client's memory. Call it before c is used.
+func (c *Client) SetMaxResponseBytes(n int64) { c.maxResp = n }
 
 // Live reports whether the server is live (GET /v2/health/live answers 200,
 // and not 503). Other statuses are an *Error.
@@ -85,7 +98,7 @@ func (c *Client) getJSON(ctx context.Context, path string, v any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxMetadataBytes)).Decode(v); err != nil {
 		return fmt.Errorf("oip: GET %s: %w", path, err)
 	}
 	return nil
@@ -108,9 +121,15 @@ func (c *Client) Infer(ctx context.Context, model string, req *InferRequest) (*I
 		return nil, err
 	}
 	defer resp.Body.Close()
-	rb, err := io.ReadAll(resp.Body)
+	if resp.ContentLength > c.maxResp {
+		return nil, fmt.Errorf("oip: the response is %d bytes, over the client's limit of %d", resp.ContentLength, c.maxResp)
+	}
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, c.maxResp+1))
 	if err != nil {
 		return nil, fmt.Errorf("oip: reading the response: %w", err)
+	}
+	if int64(len(rb)) > c.maxResp {
+		return nil, fmt.Errorf("oip: the response is over the client's limit of %d bytes", c.maxResp)
 	}
 	n := -1
 	if v := resp.Header.Get(HeaderContentLength); v != "" {
@@ -147,7 +166,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, h htt
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBytes))
 	e := &Error{StatusCode: resp.StatusCode}
 	var eb struct {
 		Error string `json:"error"`
