@@ -352,8 +352,8 @@ func TestQueueFullAndCancel(t *testing.T) {
 	}
 	waitFor(t, "the 499 of B in /metrics", func() bool {
 		_, _, body := ts.do(t, "GET", "/metrics", nil, nil)
-		return strings.Contains(string(body), `kerasrun_requests_total{code="499",model="tagger"} 1`) &&
-			strings.Contains(string(body), `kerasrun_requests_total{code="503",model="tagger"} 1`)
+		return strings.Contains(string(body), `kerasrun_requests_total{code="499",model="tagger",protocol="rest"} 1`) &&
+			strings.Contains(string(body), `kerasrun_requests_total{code="503",model="tagger",protocol="rest"} 1`)
 	})
 }
 

@@ -15,38 +15,7 @@ import (
 // tools/) and checks what the protocol returns against them, half of the
 // cases in JSON and half in binary.
 func TestServeFixtures(t *testing.T) {
-	cases, err := golden.Load("../fixtures")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(nil)
-	var served []*golden.Case
-	for i := range cases {
-		c := &cases[i]
-		if c.Expect != "ok" || !c.HasGold() {
-			continue
-		}
-		var m *runtime.Model
-		if a := c.Arch(); a != "" {
-			js, err := os.ReadFile(a)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err = importer.LoadWeights(js, c.Model(), nil)
-		} else {
-			m, err = importer.Load(c.Model(), nil)
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", c.ID, err)
-		}
-		if err := s.Add(c.ID, m); err != nil {
-			t.Fatal(err)
-		}
-		served = append(served, c)
-	}
-	if len(served) < 50 {
-		t.Fatalf("only %d fixtures", len(served))
-	}
+	s, served := fixtureServer(t)
 	c := startServer(t, s).c
 	for i, fc := range served {
 		ins, err := fc.ReadInputs()
@@ -87,4 +56,43 @@ func TestServeFixtures(t *testing.T) {
 		}
 	}
 	t.Logf("%d fixtures served and checked", len(served))
+}
+
+// fixtureServer returns a server with every fixture that has golden
+// outputs added under its id, and those fixtures.
+func fixtureServer(t *testing.T) (*Server, []*golden.Case) {
+	t.Helper()
+	cases, err := golden.Load("../fixtures")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(nil)
+	var served []*golden.Case
+	for i := range cases {
+		c := &cases[i]
+		if c.Expect != "ok" || !c.HasGold() {
+			continue
+		}
+		var m *runtime.Model
+		if a := c.Arch(); a != "" {
+			js, err := os.ReadFile(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err = importer.LoadWeights(js, c.Model(), nil)
+		} else {
+			m, err = importer.Load(c.Model(), nil)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.ID, err)
+		}
+		if err := s.Add(c.ID, m); err != nil {
+			t.Fatal(err)
+		}
+		served = append(served, c)
+	}
+	if len(served) < 50 {
+		t.Fatalf("only %d fixtures", len(served))
+	}
+	return s, served
 }

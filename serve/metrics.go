@@ -8,6 +8,7 @@ type metrics struct {
 	batchSize  *prometheus.HistogramVec
 	batchTime  *prometheus.HistogramVec
 	queueDepth *prometheus.GaugeVec
+	panics     prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, maxBatch int) *metrics {
@@ -21,8 +22,8 @@ func newMetrics(reg prometheus.Registerer, maxBatch int) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kerasrun_requests_total",
-			Help: "Inference requests by model and HTTP status code (499: the client went away).",
-		}, []string{"model", "code"}),
+			Help: "Inference requests by model, HTTP status code (gRPC: the HTTP status of the same error; 499: the client went away) and protocol (rest or grpc).",
+		}, []string{"model", "code", "protocol"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "kerasrun_request_duration_seconds",
 			Help:    "Time from the arrival of an inference request to its answer.",
@@ -42,7 +43,11 @@ func newMetrics(reg prometheus.Registerer, maxBatch int) *metrics {
 			Name: "kerasrun_queue_depth",
 			Help: "Inference requests waiting in the model's queue.",
 		}, []string{"model"}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kerasrun_panics_total",
+			Help: "Panics recovered in request handlers, each answered 500.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.batchSize, m.batchTime, m.queueDepth)
+	reg.MustRegister(m.requests, m.latency, m.batchSize, m.batchTime, m.queueDepth, m.panics)
 	return m
 }

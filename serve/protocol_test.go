@@ -37,7 +37,7 @@ func TestEndpoints(t *testing.T) {
 		{"GET", "/v2/health/live", 200, `{"live":true}`, ""},
 		{"HEAD", "/v2/health/live", 200, ``, ""},
 		{"GET", "/v2/health/ready", 200, `{"ready":true}`, ""},
-		{"GET", "/v2", 200, `"extensions":["binary_tensor_data"]`, ""},
+		{"GET", "/v2", 200, `"extensions":["binary_tensor_data","classification","statistics","model_repository"]`, ""},
 		{"GET", "/v2/models/tagger", 200, `{"name":"tagger","versions":["1"],"platform":"keras_h5","inputs":[{"name":"conv1d_1_input","datatype":"FP32","shape":[-1,7,5]}],"outputs":[{"name":"dense_1","datatype":"FP32","shape":[-1,7,4]}]}`, ""},
 		{"GET", "/v2/models/tagger/versions/1", 200, `"name":"tagger"`, ""},
 		{"GET", "/v2/models/tagger/ready", 200, `{"name":"tagger","ready":true}`, ""},
@@ -51,7 +51,7 @@ func TestEndpoints(t *testing.T) {
 		{"GET", "/v2/models/tagger/infer", 405, `method GET not allowed`, "POST"},
 		{"POST", "/v2/health/live", 405, `not allowed`, "GET, HEAD"},
 		{"DELETE", "/v2/models/tagger", 405, `not allowed`, "GET, HEAD"},
-		{"GET", "/v3", 404, `no endpoint GET /v3`, ""},
+		{"GET", "/v3", 404, `no endpoint GET \"/v3\"`, ""},
 		{"GET", "/v2/models/tagger/other", 404, `no endpoint`, ""},
 	}
 	for _, c := range cases {
@@ -93,7 +93,7 @@ func TestEndpoints(t *testing.T) {
 		t.Fatalf("ModelReady(nope): %v", err)
 	}
 	sm, err := ts.c.ServerMetadata(ctx)
-	if err != nil || sm.Name != "kerasrun" || sm.Version == "" || !reflect.DeepEqual(sm.Extensions, []string{"binary_tensor_data"}) {
+	if err != nil || sm.Name != "kerasrun" || sm.Version == "" || !reflect.DeepEqual(sm.Extensions, []string{"binary_tensor_data", "classification", "statistics", "model_repository"}) {
 		t.Fatalf("ServerMetadata: %+v %v", sm, err)
 	}
 	md, err := ts.c.ModelMetadata(ctx, "multi")
@@ -394,7 +394,8 @@ func TestInferErrors(t *testing.T) {
 		{"wrong dim", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,4],"datatype":"FP32","data":[1,2,3,4]}]}`, nil, 400, `has shape [1 4], want [-1,3]`},
 		{"empty batch", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[0,3],"datatype":"FP32","data":[]}]}`, nil, 400, "at least one sample"},
 		{"batch mismatch", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[2,3],"datatype":"FP32","data":[1,2,3,4,5,6]}]}`, nil, 400, "has 2 samples but another input has 1"},
-		{"datatype", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,3],"datatype":"BYTES","data":["a","b","c"]}]}`, nil, 400, `BYTES data holds strings, not numbers`},
+		{"datatype", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,3],"datatype":"BYTES","data":["a","b","c"]}]}`, nil, 400, `input \"input_2\" is BYTES, but the model takes numbers`},
+		{"unknown datatype", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,3],"datatype":"BF16","data":[1,2,3]}]}`, nil, 400, `BF16`},
 		{"data count", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,3],"datatype":"FP32","data":[1,2]}]}`, nil, 400, `holds 3 elements, \"data\" has 2`},
 		{"int beyond float32", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,3],"datatype":"INT64","data":[1,2,33554433]}]}`, nil, 400, "has no exact float32"},
 		{"unknown output", "multi", `{"inputs":[` + in1 + `,` + in2 + `],"outputs":[{"name":"dense_9"}]}`, nil, 400, `unknown output \"dense_9\" (outputs: \"dense_2\", \"dense_1\")`},
@@ -406,7 +407,7 @@ func TestInferErrors(t *testing.T) {
 		{"binary data unclaimed", "multi", ok + bin, map[string]string{oip.HeaderContentLength: strconv.Itoa(len(ok))}, 400, "no input claims them"},
 		{"binary size mismatch", "multi", `{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,3],"datatype":"FP32","parameters":{"binary_data_size":4}}]}` + bin, map[string]string{oip.HeaderContentLength: strconv.Itoa(len(`{"inputs":[` + in1 + `,{"name":"input_2","shape":[1,3],"datatype":"FP32","parameters":{"binary_data_size":4}}]}`))}, 400, "takes 12 bytes"},
 		{"gzip", "multi", ok, map[string]string{"Content-Encoding": "gzip"}, 415, `Content-Encoding \"gzip\" is not supported`},
-		{"too large", "multi", `{"inputs":[` + strings.Repeat(" ", 5000) + `]}`, nil, 413, "the body is 5013 bytes; the limit is 4096"},
+		{"too large", "multi", `{"inputs":[` + strings.Repeat(" ", 5000) + `]}`, nil, 413, `the body is 5013 bytes; the limit for model \"multi\" is 4096`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -477,9 +478,9 @@ func TestMetricsAndLogs(t *testing.T) {
 	ts.do(t, "POST", "/v2/models/nope/infer", []byte(`{}`), nil)
 	_, _, body := ts.do(t, "GET", "/metrics", nil, nil)
 	for _, want := range []string{
-		`kerasrun_requests_total{code="200",model="tagger"} 3`,
-		`kerasrun_requests_total{code="400",model="tagger"} 1`,
-		`kerasrun_requests_total{code="404",model=""} 1`,
+		`kerasrun_requests_total{code="200",model="tagger",protocol="rest"} 3`,
+		`kerasrun_requests_total{code="400",model="tagger",protocol="rest"} 1`,
+		`kerasrun_requests_total{code="404",model="",protocol="rest"} 1`,
 		`kerasrun_request_duration_seconds_count{model="tagger"} 4`,
 		`kerasrun_batch_size_bucket{model="tagger",le="2"} 3`,
 		`kerasrun_batch_size_bucket{model="tagger",le="1"} 0`,

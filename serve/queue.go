@@ -30,7 +30,15 @@ type job struct {
 	enq  time.Time
 	done chan result // buffered: the worker never blocks on it
 
-	taken bool // guarded by queue.mu: out of the queue and in a batch
+	// release gives back the request's place among those in flight. Its
+	// waiter calls it, unless it left while the job was in a batch: then
+	// the worker calls it once the batch is done with the job's data.
+	release func()
+
+	// Guarded by queue.mu.
+	taken     bool // out of the queue and in a batch
+	delivered bool // its result is in done
+	abandoned bool // its waiter left while it was in a batch
 }
 
 type result struct {
@@ -116,11 +124,26 @@ func (q *queue) do(j *job) ([]*runtime.Tensor, error) {
 	}
 }
 
-// remove takes j out of the queue if no worker has taken it yet.
+// deliver hands a job its result, and gives back the job's place in flight
+// if its waiter has left.
+func (q *queue) deliver(j *job, r result) {
+	q.mu.Lock()
+	j.delivered = true
+	abandoned := j.abandoned
+	q.mu.Unlock()
+	j.done <- r
+	if abandoned && j.release != nil {
+		j.release()
+	}
+}
+
+// remove takes j out of the queue if no worker has taken it yet; a job
+// in a batch whose result has not come is marked abandoned instead.
 func (q *queue) remove(j *job) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if j.taken {
+		j.abandoned = !j.delivered
 		return
 	}
 	for i, p := range q.pending {
@@ -227,10 +250,14 @@ func (q *queue) run(batch []*job) {
 	live := batch[:0]
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
-			j.done <- result{err: err} // dropped before running
+			q.deliver(j, result{err: err}) // dropped before running
 			continue
 		}
 		live = append(live, j)
+	}
+	now := time.Now()
+	for _, j := range live {
+		q.m.stats.queued(now.Sub(j.enq))
 	}
 	switch len(live) {
 	case 0:
@@ -238,7 +265,7 @@ func (q *queue) run(batch []*job) {
 	case 1:
 		j := live[0]
 		out, err := q.predict(j.ctx, j.rows, j.in)
-		j.done <- result{out, err}
+		q.deliver(j, result{out, err})
 		return
 	}
 	rows := 0
@@ -274,7 +301,7 @@ func (q *queue) run(batch []*job) {
 	if err != nil {
 		if ctx.Err() != nil {
 			for _, j := range live {
-				j.done <- result{err: j.ctx.Err()}
+				q.deliver(j, result{err: j.ctx.Err()})
 			}
 			return
 		}
@@ -284,11 +311,11 @@ func (q *queue) run(batch []*job) {
 		q.log.Warn("batch failed; running its requests one by one", "model", q.m.name, "requests", len(live), "rows", rows, "error", err)
 		for _, j := range live {
 			if j.ctx.Err() != nil {
-				j.done <- result{err: j.ctx.Err()}
+				q.deliver(j, result{err: j.ctx.Err()})
 				continue
 			}
 			o, err := q.predict(j.ctx, j.rows, j.in)
-			j.done <- result{o, err}
+			q.deliver(j, result{o, err})
 		}
 		return
 	}
@@ -300,7 +327,7 @@ func (q *queue) run(batch []*job) {
 			shape := append([]int{j.rows}, t.Shape[1:]...)
 			mine[k] = &runtime.Tensor{Shape: shape, Data: t.Data[r0*per : (r0+j.rows)*per : (r0+j.rows)*per]}
 		}
-		j.done <- result{out: mine}
+		q.deliver(j, result{out: mine})
 		r0 += j.rows
 	}
 }
@@ -329,6 +356,7 @@ func (q *queue) predict(ctx context.Context, rows int, in []*runtime.Tensor) (ou
 	start := time.Now()
 	out, err = q.m.m.PredictContext(ctx, in...)
 	q.batchTime.Observe(time.Since(start).Seconds())
+	q.m.stats.executed(time.Since(start))
 	q.batchSize.Observe(float64(rows))
 	return out, err
 }

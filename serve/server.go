@@ -1,10 +1,7 @@
 package serve
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/kerasrun/kerasrun/layers"
 	"github.com/kerasrun/kerasrun/oip"
 	"github.com/kerasrun/kerasrun/runtime"
 )
@@ -52,12 +48,40 @@ type Options struct {
 	// cores itself, and GOMAXPROCS without (MaxBatch 1), so that
 	// single-sample requests keep every core busy.
 	Workers int
-	// MaxBodyBytes bounds a request body (default 64 MiB); larger ones get
-	// 413.
+	// MaxRows bounds the rows (samples) of one request (default: the
+	// larger of MaxBatch and 32). A request with more gets 413 before it
+	// runs.
+	MaxRows int
+	// MaxBodyBytes bounds a request body or gRPC message. The default is
+	// derived per model: MaxRows rows of its inputs as JSON (16 bytes a
+	// number, a free dimension counted as 1024) plus 64 KiB, within 1 MiB
+	// and 256 MiB. Larger bodies get 413, a chunked one as soon as it
+	// passes the limit.
 	MaxBodyBytes int64
+	// MaxResponseBytes bounds an encoded response; a request whose
+	// response would be larger gets 413 before it is encoded. The default
+	// is derived per model as for MaxBodyBytes, from its outputs.
+	MaxResponseBytes int64
+	// MaxInflight bounds the inference requests being read, queued or run
+	// at once, over every model and transport (default: the larger of 64
+	// and 2 × MaxBatch × Workers). A request past it waits for a place,
+	// its body unread, until Timeout, then gets 503. With the body and
+	// response limits, it bounds the memory requests hold: MemoryBound.
+	MaxInflight int
+	// MaxConns bounds the connections each listener of Serve holds
+	// (default: three quarters of the process's descriptor limit, at most
+	// 4096). At the limit a few more connections are accepted for the
+	// health endpoints only, and from seven eighths of it idle keep-alive
+	// connections are closed to make room.
+	MaxConns int
 	// Timeout bounds a whole inference request, body read included
-	// (default 30 s; negative means none). Past it the request gets 504.
+	// (default 30 s; negative means none). A body not received within it
+	// gets 408; an inference that runs past it gets 504.
 	Timeout time.Duration
+	// WriteTimeout bounds the writing of one response (default 30 s;
+	// negative means none): a client that stops reading is cut off after
+	// it, freeing its handler and response.
+	WriteTimeout time.Duration
 	// Logger gets the server's structured logs (default: none). Requests
 	// are logged at Debug level, client errors at Warn, server errors at
 	// Error.
@@ -68,13 +92,15 @@ type Options struct {
 const Version = "1"
 
 // Server serves models. Create it with New, add models with Add, then
-// serve with Serve or Handler.
+// serve with Serve (REST), ServeGRPC (gRPC) or Handler.
 type Server struct {
 	opts    Options
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	met     *metrics
 	handler http.Handler
+	slots   chan struct{} // one per inference request in flight
+	g       grpcSide
 
 	mu       sync.Mutex
 	models   map[string]*model
@@ -82,6 +108,7 @@ type Server struct {
 	inflight int
 	idle     chan struct{} // closed when draining and inflight reaches 0
 	hs       *http.Server
+	lns      []*limitListener
 }
 
 type model struct {
@@ -90,7 +117,9 @@ type model struct {
 	inputs  []runtime.IO
 	outputs []runtime.IO
 	meta    oip.ModelMetadata
+	lim     limits
 	q       *queue
+	stats   modelStats
 }
 
 // New returns a server with no models.
@@ -114,28 +143,45 @@ func New(opts *Options) *Server {
 			o.Workers = goruntime.GOMAXPROCS(0)
 		}
 	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 64 << 20
+	if o.MaxRows <= 0 {
+		o.MaxRows = max(o.MaxBatch, 32)
+	}
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = max(64, 2*o.MaxBatch*o.Workers)
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = defaultMaxConns()
 	}
 	if o.Timeout == 0 {
 		o.Timeout = 30 * time.Second
 	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = 30 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: o, log: o.Logger, models: map[string]*model{}, idle: make(chan struct{})}
+	s := &Server{opts: o, log: o.Logger, models: map[string]*model{}, idle: make(chan struct{}), slots: make(chan struct{}, o.MaxInflight)}
 	s.reg = prometheus.NewRegistry()
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.met = newMetrics(s.reg, o.MaxBatch)
-	s.handler = s.routes()
+	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kerasrun_inflight_requests",
+		Help: "Inference requests being read, queued or run.",
+	}, func() float64 { return float64(len(s.slots)) }))
+	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "kerasrun_connections",
+		Help: "Connections held by the REST listeners.",
+	}, func() float64 { return float64(s.connCount()) }))
+	s.handler = s.recoverer(s.routes())
 	return s
 }
 
 // Add serves m under name. The name must be non-empty and hold no '/'.
 // Add starts the model's workers; the model is ready at once.
 func (s *Server) Add(name string, m Model) error {
-	if name == "" || strings.ContainsAny(name, "/?#%") || strings.TrimSpace(name) != name {
-		return fmt.Errorf("serve: bad model name %q: it must be non-empty, without '/', '?', '#', '%%' or surrounding spaces", name)
+	if name == "" || strings.ContainsAny(name, "/?#%") || strings.TrimSpace(name) != name || len(name) > clipLen {
+		return fmt.Errorf("serve: bad model name %s: it must be non-empty, at most %d bytes, without '/', '?', '#', '%%' or surrounding spaces", quote(name), clipLen)
 	}
 	ins, outs := m.Inputs(), m.Outputs()
 	if len(ins) == 0 || len(outs) == 0 {
@@ -152,7 +198,7 @@ func (s *Server) Add(name string, m Model) error {
 			batchable = false
 		}
 	}
-	md := &model{name: name, m: m, inputs: ins, outputs: outs}
+	md := &model{name: name, m: m, inputs: ins, outputs: outs, lim: s.opts.modelLimits(ins, outs)}
 	md.meta = oip.ModelMetadata{Name: name, Versions: []string{Version}, Platform: "keras_h5"}
 	for _, io := range ins {
 		md.meta.Inputs = append(md.meta.Inputs, oip.TensorMetadata{Name: io.Name, Datatype: datatype(io.DType), Shape: shape64(io.Shape)})
@@ -176,7 +222,8 @@ func (s *Server) Add(name string, m Model) error {
 		maxBatch: maxBatch, maxDelay: s.opts.MaxDelay, size: s.opts.QueueSize, workers: s.opts.Workers,
 	}, s.met, s.log)
 	s.models[name] = md
-	s.log.Info("model added", "model", name, "inputs", ioString(ins), "outputs", ioString(outs), "max_batch", maxBatch, "workers", s.opts.Workers)
+	s.log.Info("model added", "model", name, "inputs", ioString(ins), "outputs", ioString(outs), "max_batch", maxBatch, "workers", s.opts.Workers,
+		"max_rows", md.lim.rows, "max_body", md.lim.body, "max_response", md.lim.response)
 	return nil
 }
 
@@ -212,6 +259,9 @@ func ioString(s []runtime.IO) string {
 	return strings.Join(parts, " ")
 }
 
+// Options returns the options in force, defaults filled in.
+func (s *Server) Options() Options { return s.opts }
+
 // Registry returns the Prometheus registry that /metrics serves, for
 // adding collectors.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
@@ -220,35 +270,80 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 // /metrics.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve accepts connections on ln until Shutdown. It returns nil after
-// Shutdown, and the listener's error otherwise.
+// Serve accepts connections on ln until Shutdown, holding at most
+// Options.MaxConns of them. It returns nil after Shutdown, and the
+// listener's error otherwise.
 func (s *Server) Serve(ln net.Listener) error {
-	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	ll := newLimitListener(ln, s.opts.MaxConns, healthReserve)
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
 		ln.Close()
 		return errors.New("serve: Serve after Shutdown")
 	}
-	s.hs = hs
+	if s.hs == nil {
+		s.hs = &http.Server{
+			Handler:           s.handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ConnContext:       connContext,
+			ConnState:         connState,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		}
+	}
+	hs := s.hs
+	s.lns = append(s.lns, ll)
 	s.mu.Unlock()
-	err := hs.Serve(ln)
+	err := hs.Serve(ll)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
 
+// connCount is the connections the REST listeners hold.
+func (s *Server) connCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, l := range s.lns {
+		n += l.count()
+	}
+	return n
+}
+
+// underPressure reports whether the connection of r came through a
+// listener near its limit.
+func underPressure(r *http.Request) bool {
+	c := connOf(r)
+	return c != nil && c.l.pressure()
+}
+
+// MemoryBound returns the most memory the requests in flight may hold, in
+// bytes, for the largest model: Options.MaxInflight requests holding a
+// place, each within 6 body limits (the body or gRPC message as read and
+// decoded, the decoded inputs, their copy in a merged batch) and 3 response
+// limits (the outputs, the response, its encoding); plus, for gRPC, which
+// reads a message before its request waits for a place, as many requests
+// again each holding 2 body limits. It leaves out the models' own working memory for a batch,
+// which a load test measures.
+func (s *Server) MemoryBound() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var per int64
+	for _, m := range s.models {
+		per = max(per, satAdd(m.lim.requestMemory(), m.lim.readAheadMemory()))
+	}
+	return satMul(int64(s.opts.MaxInflight), per)
+}
+
 // Shutdown stops the server gracefully: readiness turns to 503 and new
-// inference requests are refused with 503 at once; the listener of Serve
-// closes; requests in flight, queued ones included, run to the end. Then
-// the workers stop, and connections still open close. If ctx ends first,
-// Shutdown closes every connection and returns ctx's error.
+// inference requests are refused with 503 at once; the listeners close;
+// requests in flight, queued ones included, run to the end. Then the
+// workers stop, and connections still open close. If ctx ends first,
+// Shutdown closes every connection, which ends the requests still in
+// flight, and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.draining {
@@ -266,12 +361,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	} else {
 		httpDone <- nil
 	}
+	grpcDone := make(chan struct{})
+	go func() {
+		s.shutdownGRPC(ctx)
+		close(grpcDone)
+	}()
 	select {
 	case <-s.idle:
 	case <-ctx.Done():
+		n := s.connCount()
 		if hs != nil {
 			hs.Close()
 		}
+		<-grpcDone
+		s.log.Warn("shutdown: the grace period ended with requests in flight; connections closed", "connections", n)
 		return ctx.Err()
 	}
 	// Every inference request has been answered. Other requests take
@@ -284,6 +387,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		hs.Close()
 		<-httpDone
 	}
+	<-grpcDone
 	s.mu.Lock()
 	models := make([]*model, 0, len(s.models))
 	for _, m := range s.models {
@@ -345,9 +449,13 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/v2/models/{name}/versions/{version}/ready", get(s.modelReady))
 	mux.HandleFunc("/v2/models/{name}/infer", post(s.infer))
 	mux.HandleFunc("/v2/models/{name}/versions/{version}/infer", post(s.infer))
+	mux.HandleFunc("/v2/models/stats", get(s.modelStats))
+	mux.HandleFunc("/v2/models/{name}/stats", get(s.modelStats))
+	mux.HandleFunc("/v2/models/{name}/versions/{version}/stats", get(s.modelStats))
+	mux.HandleFunc("/v2/repository/index", post(s.repositoryIndex))
 	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", r.Method, r.URL.Path))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s", clip(r.Method), quote(r.URL.Path)))
 	})
 	return mux
 }
@@ -362,7 +470,7 @@ func only(h http.HandlerFunc, methods ...string) http.HandlerFunc {
 			}
 		}
 		w.Header().Set("Allow", strings.Join(methods, ", "))
-		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(methods, ", ")))
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s (allowed: %s)", clip(r.Method), quote(r.URL.Path), strings.Join(methods, ", ")))
 	}
 }
 
@@ -400,11 +508,16 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serverMetadata(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.metadata())
+}
+
+// metadata is the server metadata both transports give.
+func (s *Server) metadata() oip.ServerMetadata {
 	version := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		version = bi.Main.Version
 	}
-	writeJSON(w, http.StatusOK, oip.ServerMetadata{Name: "kerasrun", Version: version, Extensions: []string{oip.ExtensionBinaryData}})
+	return oip.ServerMetadata{Name: "kerasrun", Version: version, Extensions: []string{oip.ExtensionBinaryData, extensionClassification, extensionStatistics, extensionRepository}}
 }
 
 // findModel finds the model of the request path, or answers 404.
@@ -412,11 +525,11 @@ func (s *Server) findModel(w http.ResponseWriter, r *http.Request) *model {
 	name := r.PathValue("name")
 	m := s.lookup(name)
 	if m == nil {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown model %q (models: %s)", name, s.modelNames()))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown model %s (models: %s)", quote(name), s.modelNames()))
 		return nil
 	}
 	if v := r.PathValue("version"); v != "" && v != Version {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("model %q has no version %q (versions: %s)", name, v, Version))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("model %q has no version %s (versions: %s)", name, quote(v), Version))
 		return nil
 	}
 	return m
@@ -449,203 +562,4 @@ func (s *Server) modelReady(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"name": m.name, "ready": true})
-}
-
-// statusClientClosed is logged and counted for a request whose client went
-// away before the answer (nginx's 499).
-const statusClientClosed = 499
-
-// httpError is an error with the status it answers.
-type httpError struct {
-	code       int
-	msg        string
-	retryAfter int
-}
-
-func (e *httpError) Error() string { return e.msg }
-
-func errorf(code int, format string, args ...any) *httpError {
-	return &httpError{code: code, msg: fmt.Sprintf(format, args...)}
-}
-
-func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	name := r.PathValue("name")
-	m := s.lookup(name)
-	label := ""
-	if m != nil {
-		label = name
-	}
-	id, rows := "", 0
-	code := http.StatusOK
-	var herr *httpError
-	defer func() {
-		d := time.Since(start)
-		s.met.requests.WithLabelValues(label, strconv.Itoa(code)).Inc()
-		s.met.latency.WithLabelValues(label).Observe(d.Seconds())
-		attrs := []any{"model", name, "id", id, "status", code, "rows", rows, "ms", float64(d.Microseconds()) / 1000}
-		switch {
-		case code >= 500 && code != http.StatusServiceUnavailable && code != http.StatusGatewayTimeout:
-			s.log.Error("infer", append(attrs, "error", herr.msg)...)
-		case code != http.StatusOK:
-			s.log.Warn("infer", append(attrs, "error", herr.msg)...)
-		default:
-			s.log.Debug("infer", attrs...)
-		}
-	}()
-	fail := func(e *httpError) {
-		herr, code = e, e.code
-		if e.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
-		}
-		if code == http.StatusServiceUnavailable && s.isDraining() {
-			w.Header().Set("Connection", "close")
-		}
-		writeError(w, code, e.msg)
-	}
-	if m == nil {
-		fail(errorf(http.StatusNotFound, "unknown model %q (models: %s)", name, s.modelNames()))
-		return
-	}
-	if v := r.PathValue("version"); v != "" && v != Version {
-		fail(errorf(http.StatusNotFound, "model %q has no version %q (versions: %s)", name, v, Version))
-		return
-	}
-	if !s.enter() {
-		fail(&httpError{code: http.StatusServiceUnavailable, msg: "the server is shutting down", retryAfter: 1})
-		return
-	}
-	defer s.leave()
-	ctx := r.Context()
-	if s.opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.opts.Timeout)
-		defer cancel()
-		// The timeout covers reading the body too.
-		http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.opts.Timeout))
-	}
-	body, jsonLen, e := s.readBody(r, w)
-	if e != nil {
-		if ctx.Err() != nil {
-			e = s.ctxError(ctx, r)
-		}
-		fail(e)
-		return
-	}
-	req, err := oip.DecodeRequest(body, jsonLen)
-	if err != nil {
-		fail(errorf(http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), "oip: ")))
-		return
-	}
-	id = req.ID
-	j, sel, e := m.prepare(req)
-	if e != nil {
-		fail(e)
-		return
-	}
-	j.ctx = ctx
-	rows = j.rows
-	out, err := m.q.do(j)
-	switch {
-	case errors.Is(err, errQueueFull):
-		fail(&httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf("model %q: the queue is full (%d requests); retry later", name, s.opts.QueueSize), retryAfter: 1})
-		return
-	case errors.Is(err, errClosed):
-		fail(&httpError{code: http.StatusServiceUnavailable, msg: "the server is shutting down", retryAfter: 1})
-		return
-	case ctx.Err() != nil && (err != nil || r.Context().Err() != nil):
-		fail(s.ctxError(ctx, r))
-		return
-	case err != nil:
-		fail(predictError(name, err))
-		return
-	}
-	resp := &oip.InferResponse{ModelName: name, ModelVersion: Version, ID: req.ID, Outputs: make([]oip.Tensor, len(sel))}
-	for i, o := range sel {
-		t := out[o.index]
-		resp.Outputs[i] = oip.Tensor{Name: m.outputs[o.index].Name, Datatype: oip.FP32, Shape: shape64(t.Shape), Data: t.Data, Binary: o.binary}
-	}
-	b, jsonLen, err := oip.EncodeResponse(resp)
-	if err != nil {
-		fail(errorf(http.StatusInternalServerError, "%v", err))
-		return
-	}
-	h := w.Header()
-	if jsonLen != len(b) {
-		h.Set("Content-Type", "application/octet-stream")
-		h.Set(oip.HeaderContentLength, strconv.Itoa(jsonLen))
-	} else {
-		h.Set("Content-Type", "application/json")
-	}
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
-}
-
-// predictError answers a failed Predict by the class of its error: 500 for
-// a kerasrun bug (runtime.ErrInternal: a layer panicked), with an id that
-// the log repeats; 413 for something over a limit (runtime.ErrLimit); 422
-// for something the model does not support (layers.ErrUnsupported); and
-// 400 for the request's data (runtime.ErrInvalidInput) and anything else
-// a model refuses.
-func predictError(name string, err error) *httpError {
-	switch {
-	case errors.Is(err, runtime.ErrInternal):
-		return errorf(http.StatusInternalServerError, "model %q: internal error %s: %v", name, incidentID(), err)
-	case errors.Is(err, runtime.ErrLimit):
-		return errorf(http.StatusRequestEntityTooLarge, "model %q: %v", name, err)
-	case errors.Is(err, layers.ErrUnsupported):
-		return errorf(http.StatusUnprocessableEntity, "model %q: %v", name, err)
-	}
-	return errorf(http.StatusBadRequest, "model %q: %v", name, err)
-}
-
-// incidentID returns a random id that ties a 500 answer to its log line
-// (the request's own id is the client's, and may be empty or reused).
-func incidentID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// ctxError answers a request whose context ended: 499 when the client went
-// away, 504 when it timed out.
-func (s *Server) ctxError(ctx context.Context, r *http.Request) *httpError {
-	if r.Context().Err() != nil {
-		return errorf(statusClientClosed, "the client went away")
-	}
-	return errorf(http.StatusGatewayTimeout, "the request took longer than %v", s.opts.Timeout)
-}
-
-// readBody reads the body within the size limit and the JSON length of the
-// binary tensor data extension (-1 without it).
-func (s *Server) readBody(r *http.Request, w http.ResponseWriter) ([]byte, int, *httpError) {
-	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return nil, 0, errorf(http.StatusUnsupportedMediaType, "Content-Encoding %q is not supported; send the body uncompressed", ce)
-	}
-	limit := s.opts.MaxBodyBytes
-	if r.ContentLength > limit {
-		return nil, 0, errorf(http.StatusRequestEntityTooLarge, "the body is %d bytes; the limit is %d", r.ContentLength, limit)
-	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			return nil, 0, errorf(http.StatusRequestEntityTooLarge, "the body is over the limit of %d bytes", limit)
-		}
-		return nil, 0, errorf(http.StatusBadRequest, "reading the body: %v", err)
-	}
-	jsonLen := -1
-	if v := r.Header.Get(oip.HeaderContentLength); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > buf.Len() {
-			return nil, 0, errorf(http.StatusBadRequest, "bad %s header %q for a body of %d bytes", oip.HeaderContentLength, v, buf.Len())
-		}
-		jsonLen = n
-	}
-	return buf.Bytes(), jsonLen, nil
 }
