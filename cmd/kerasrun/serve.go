@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,24 +22,47 @@ import (
 )
 
 const serveUsage = `usage: kerasrun serve --model [NAME=]MODEL.h5 [--model ...] [--arch NAME=ARCH.json]
-                      [--addr :8080] [--max-batch 32] [--max-delay 2ms] [--queue 1024]
-                      [--workers N] [--max-body 64MiB] [--timeout 30s] [--grace 30s]
-                      [--log-level info] [--log-format json]
+                      [--addr :8080] [--grpc-addr ADDR] [--max-batch 32] [--max-delay 2ms]
+                      [--queue 1024] [--workers N] [--max-rows N] [--max-body auto]
+                      [--max-response auto] [--max-inflight N] [--max-conns N]
+                      [--timeout 30s] [--write-timeout 30s] [--grace 30s]
+                      [--memory-limit auto] [--log-level info] [--log-format json]
 
-Serve the models over HTTP with the Open Inference Protocol (KServe V2):
-/v2/health/{live,ready}, /v2, /v2/models/NAME[/ready],
-POST /v2/models/NAME/infer (JSON or binary tensors), and /metrics.
+Serve the models with the Open Inference Protocol (KServe V2): over HTTP,
+/v2/health/{live,ready}, /v2, /v2/models/NAME[/ready|/stats],
+POST /v2/models/NAME/infer (JSON or binary tensors), /v2/repository/index
+and /metrics; with --grpc-addr, also the protocol's gRPC service
+(inference.GRPCInferenceService) on that address.
 
 NAME defaults to the file name without its extension. Concurrent requests
 for a model are merged into batches of up to --max-batch samples, the
 oldest waiting at most --max-delay (--max-batch 1: no batching); --queue
 bounds the waiting requests per model (503 past it); --workers is the
 number of batches a model runs at once (default: 1 with batching, the
-number of cores without). --max-body takes a byte count with an optional
-unit: KiB, MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of
-1000), so 64MB is 64,000,000 bytes. Every flag is checked before a model
-loads. On SIGTERM or SIGINT the server stops taking requests, finishes
-those in flight (for at most --grace) and exits 0.
+number of cores without).
+
+Limits: a request of more than --max-rows samples gets 413 (default: the
+larger of --max-batch and 32). --max-body bounds a request body or gRPC
+message and --max-response an encoded response (413 past either); auto
+derives them per model from --max-rows rows of its inputs or outputs as
+JSON (16 bytes a number, a free dimension counted as 1024), within 1 MiB
+and 256 MiB. Byte counts take an optional unit: KiB, MiB, GiB, TiB (powers
+of 1024) or KB, MB, GB, TB (powers of 1000), so 64MB is 64,000,000 bytes.
+--max-inflight bounds the inference requests being read, queued or run
+at once (default: the larger of 64 and 2 x --max-batch x workers); more
+wait, unread, for a place until --timeout, then get 503. The log line
+"listening" gives request_memory, the most those requests may hold.
+--max-conns bounds the connections held (default: 3/4 of the descriptor
+limit, at most 4096); past it a few more are served for the health
+endpoints only. A body not received within --timeout gets 408, an
+inference past it 504; a client that does not read its response within
+--write-timeout is cut off. --memory-limit sets the Go memory limit
+(GOMEMLIMIT): auto takes 90% of the cgroup's memory limit when there is
+one and GOMEMLIMIT is unset; off leaves it; or a byte count.
+
+Every flag is checked before a model loads. On SIGTERM or SIGINT the
+server stops taking requests and finishes those in flight; after --grace
+it closes the connections still open. Either way it exits 0.
 `
 
 func cmdServe(args []string, stdout io.Writer) error {
@@ -55,12 +80,19 @@ func serveMain(ctx context.Context, args []string, stdout io.Writer, listening f
 	fs.Var(&models, "model", "a model as [NAME=]MODEL.h5 (repeat for several)")
 	fs.Var(&archs, "arch", "NAME=ARCH.json: architecture JSON for the weights-only file of model NAME")
 	addr := fs.String("addr", ":8080", "address to listen on")
+	grpcAddr := fs.String("grpc-addr", "", "address for the gRPC service (empty: no gRPC)")
 	maxBatch := fs.Int("max-batch", 32, "most samples per merged batch (1: no batching)")
 	maxDelay := fs.Duration("max-delay", 2*time.Millisecond, "longest a request waits for others to merge with")
 	queue := fs.Int("queue", 1024, "most requests waiting per model")
 	workers := fs.Int("workers", 0, "batches a model runs at once (0: 1 with batching, the number of cores without)")
-	maxBody := fs.String("max-body", "64MiB", "largest request body (bytes, or with KiB, MiB, GiB)")
+	maxRows := fs.Int("max-rows", 0, "most samples a request may hold (0: the larger of --max-batch and 32)")
+	maxBody := fs.String("max-body", "auto", "largest request body (auto, or bytes with KiB, MiB, GiB)")
+	maxResponse := fs.String("max-response", "auto", "largest encoded response (auto, or bytes with KiB, MiB, GiB)")
+	maxInflight := fs.Int("max-inflight", 0, "most inference requests read, queued or run at once (0: default)")
+	maxConns := fs.Int("max-conns", 0, "most connections held (0: 3/4 of the descriptor limit, at most 4096)")
 	timeout := fs.Duration("timeout", 30*time.Second, "longest an inference request may take (0: no limit)")
+	writeTimeout := fs.Duration("write-timeout", 30*time.Second, "longest the writing of a response may take (0: no limit)")
+	memLimit := fs.String("memory-limit", "auto", "Go memory limit: auto (90% of the cgroup limit), off, or bytes")
 	grace := fs.Duration("grace", 30*time.Second, "longest to wait for requests in flight at shutdown")
 	logLevel := fs.String("log-level", "info", "debug (every request), info, warn or error")
 	logFormat := fs.String("log-format", "json", "json or text")
@@ -74,12 +106,21 @@ func serveMain(ctx context.Context, args []string, stdout io.Writer, listening f
 	if len(models) == 0 {
 		return usagef("needs at least one --model")
 	}
-	if *maxBatch < 1 || *queue < 1 || *workers < 0 || *maxDelay < 0 || *timeout < 0 || *grace < 0 {
-		return usagef("--max-batch and --queue must be positive, and --workers and durations not negative")
+	if *maxBatch < 1 || *queue < 1 || *workers < 0 || *maxDelay < 0 || *timeout < 0 || *writeTimeout < 0 || *grace < 0 ||
+		*maxRows < 0 || *maxInflight < 0 || *maxConns < 0 {
+		return usagef("--max-batch and --queue must be positive, and --workers, the other limits and durations not negative")
 	}
-	bodyLimit, err := parseBytes(*maxBody)
+	bodyLimit, err := parseBytesOr(*maxBody, "auto")
 	if err != nil {
 		return usagef("--max-body: %v", err)
+	}
+	responseLimit, err := parseBytesOr(*maxResponse, "auto")
+	if err != nil {
+		return usagef("--max-response: %v", err)
+	}
+	memory, err := parseMemoryLimit(*memLimit)
+	if err != nil {
+		return usagef("--memory-limit: %v", err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -98,6 +139,11 @@ func serveMain(ctx context.Context, args []string, stdout io.Writer, listening f
 
 	if err := checkAddr(*addr); err != nil {
 		return usagef("--addr %q: %v", *addr, err)
+	}
+	if *grpcAddr != "" {
+		if err := checkAddr(*grpcAddr); err != nil {
+			return usagef("--grpc-addr %q: %v", *grpcAddr, err)
+		}
 	}
 	archOf := map[string]string{}
 	for _, a := range archs {
@@ -121,13 +167,22 @@ func serveMain(ctx context.Context, args []string, stdout io.Writer, listening f
 			return usagef("--arch for %q, but no --model has that name", name)
 		}
 	}
-	to := *timeout
+	// In the options, 0 means the default and a negative duration none.
+	to, wto := *timeout, *writeTimeout
 	if to == 0 {
 		to = -1
 	}
+	if wto == 0 {
+		wto = -1
+	}
+	if limit, source := memory.apply(); limit > 0 {
+		log.Info("memory limit set", "bytes", limit, "source", source)
+	}
 	srv := serve.New(&serve.Options{
 		MaxBatch: *maxBatch, MaxDelay: *maxDelay, QueueSize: *queue, Workers: *workers,
-		MaxBodyBytes: bodyLimit, Timeout: to, Logger: log,
+		MaxRows: *maxRows, MaxBodyBytes: bodyLimit, MaxResponseBytes: responseLimit,
+		MaxInflight: *maxInflight, MaxConns: *maxConns,
+		Timeout: to, WriteTimeout: wto, Logger: log,
 	})
 	for _, spec := range models {
 		name, path := modelSpec(spec)
@@ -146,28 +201,62 @@ func serveMain(ctx context.Context, args []string, stdout io.Writer, listening f
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "max_batch", *maxBatch, "max_delay", maxDelay.String(),
-		"queue", *queue, "max_body", bodyLimit, "timeout", timeout.String())
+	var gln net.Listener
+	if *grpcAddr != "" {
+		if gln, err = net.Listen("tcp", *grpcAddr); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	opts := srv.Options()
+	attrs := []any{"addr", ln.Addr().String(), "max_batch", *maxBatch, "max_delay", maxDelay.String(),
+		"queue", *queue, "max_inflight", opts.MaxInflight, "max_conns", opts.MaxConns,
+		"request_memory", srv.MemoryBound(), "timeout", timeout.String(), "write_timeout", writeTimeout.String()}
+	if gln != nil {
+		attrs = append(attrs, "grpc_addr", gln.Addr().String())
+	}
+	log.Info("listening", attrs...)
+	if lim := debug.SetMemoryLimit(-1); lim < math.MaxInt64 && srv.MemoryBound() > lim/4*3 {
+		log.Warn("the in-flight requests may hold more than 3/4 of the memory limit; lower --max-inflight, --max-body or --max-response",
+			"request_memory", srv.MemoryBound(), "memory_limit", lim)
+	}
 	if listening != nil {
 		listening(ln.Addr().String())
 	}
-	served := make(chan error, 1)
+	served := make(chan error, 2)
+	n := 1
 	go func() { served <- srv.Serve(ln) }()
+	if gln != nil {
+		n++
+		go func() { served <- srv.ServeGRPC(gln) }()
+	}
 	select {
 	case err := <-served:
+		// A listener failed: stop the other, and report the failure.
+		sctx, cancel := context.WithTimeout(context.Background(), *grace)
+		defer cancel()
+		srv.Shutdown(sctx)
+		for n--; n > 0; n-- {
+			<-served
+		}
 		return err
 	case <-ctx.Done():
 	}
 	log.Info("signal received; shutting down", "grace", grace.String())
 	sctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("shutdown: requests still in flight after --grace %v", *grace)
-		}
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	return <-served
+	// After --grace the server has closed the connections still open:
+	// the exit is clean either way.
+	var first error
+	for ; n > 0; n-- {
+		if e := <-served; e != nil && first == nil {
+			first = e
+		}
+	}
+	return first
 }
 
 // modelSpec splits [NAME=]PATH; NAME defaults to the file name without its
@@ -208,6 +297,18 @@ var byteUnits = []struct {
 	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
 	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
 	{"B", 1},
+}
+
+// parseBytesOr reads a byte count, or word, meaning 0 (the default).
+func parseBytesOr(s, word string) (int64, error) {
+	if s == word {
+		return 0, nil
+	}
+	n, err := parseBytes(s)
+	if err != nil {
+		return 0, fmt.Errorf("%w, or %s", err, word)
+	}
+	return n, nil
 }
 
 // parseBytes reads a byte count: 1048576, 512KiB, 64MiB, 1GiB (powers of

@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +30,25 @@ type syncWriter struct {
 func (w syncWriter) Write(p []byte) (int, error) {
 	w.ch <- append([]byte(nil), p...)
 	return len(p), nil
+}
+
+// lockedBuffer collects output written from goroutines that may outlive
+// the test's reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // fixtureCase returns a fixture case by id.
@@ -249,5 +273,94 @@ func TestServeSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(lines, "\n"), `"msg":"shutdown complete"`) {
 		t.Fatalf("no clean shutdown in the logs:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestServeStuckClientAtShutdown: on SIGTERM with a client that stopped
+// reading its response, serve closes that connection after --grace and
+// still exits 0.
+func TestServeStuckClientAtShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	args := []string{
+		"--model", "tagger=" + filepath.Join(fixtures, "tagger", "model.h5"),
+		"--addr", "127.0.0.1:0", "--max-rows", "20000", "--write-timeout", "0", "--grace", "300ms",
+	}
+	// Handlers may still log after serveMain returns: a locked buffer.
+	var logs lockedBuffer
+	go func() { done <- serveMain(ctx, args, &logs, func(a string) { addr <- a }) }()
+	var a string
+	select {
+	case a = <-addr:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	c, err := net.Dial("tcp", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	// 20000 rows: a response of megabytes, never read.
+	body := `{"inputs":[{"name":"conv1d_1_input","shape":[20000,7,5],"datatype":"FP32","data":[` + strings.Repeat("0,", 20000*35-1) + `0]}]}`
+	fmt.Fprintf(c, "POST /v2/models/tagger/infer HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	// Wait until the request is in flight, then a little for its
+	// response to fill the connection's buffers.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + a + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "kerasrun_inflight_requests 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the request never got in flight")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v, want nil after --grace", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(logs.String(), "the grace period ended with requests in flight; connections closed") {
+		t.Errorf("no log of the connections closed after --grace:\n%s", logs.String())
+	}
+}
+
+// TestMemoryLimitFlag: --memory-limit parses auto, off and byte counts,
+// and a cgroup limit file reads as the limit, "max" as none.
+func TestMemoryLimitFlag(t *testing.T) {
+	for in, want := range map[string]memoryLimit{"auto": {auto: true}, "off": {}, "1GiB": {bytes: 1 << 30}} {
+		got, err := parseMemoryLimit(in)
+		if err != nil || got != want {
+			t.Errorf("%s: %+v %v", in, got, err)
+		}
+	}
+	if _, err := parseMemoryLimit("lots"); err == nil {
+		t.Error("lots: no error")
+	}
+	dir := t.TempDir()
+	for content, want := range map[string]int64{"2147483648\n": 2 << 30, "max\n": 0, "9223372036854771712\n": 0, "": 0} {
+		f := filepath.Join(dir, "memory.max")
+		os.WriteFile(f, []byte(content), 0o600)
+		if got := cgroupLimit(f); got != want {
+			t.Errorf("%q: %d, want %d", content, got, want)
+		}
+	}
+	if got := cgroupLimit(filepath.Join(dir, "none")); got != 0 {
+		t.Errorf("missing file: %d", got)
 	}
 }
