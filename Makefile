@@ -1,4 +1,4 @@
-# kerasrun: make test | fuzz | fuzz-ci | soak | loadtest | busycore
+# kerasrun: make test | fuzz | fuzz-ci | soak | loadtest | abuse | busycore
 #
 #   make test                   gofmt, go vet and go test -race ./... (scripts/test.sh)
 #   make fuzz [FUZZTIME=30s]    each fuzzer for FUZZTIME
@@ -8,6 +8,9 @@
 #                               memory and goroutines (kerasrun soak)
 #   make loadtest               kerasrun serve under load: W1 of ../shared/perf,
 #                               with and without batching (scripts/loadtest.sh)
+#   make abuse [ABUSE_FLAGS=--long]
+#                               the hostile-client suite of kerasrun serve
+#                               (scripts/abuse.sh; loopback only, under 90 s)
 #   make busycore               2-thread latency quiet and with one core busy
 #                               (scripts/busycore.sh; needs ../shared/perf's models)
 
@@ -16,8 +19,9 @@ FUZZTIME_CI ?= 20000x
 SOAK ?= 10m
 SOAK_MODEL ?= fixtures/example/model.h5
 SOAK_FLAGS ?= --interval 1m
+ABUSE_FLAGS ?=
 
-.PHONY: test fuzz fuzz-ci soak loadtest busycore
+.PHONY: test fuzz fuzz-ci soak loadtest abuse busycore
 
 test:
 	scripts/test.sh
@@ -34,6 +38,9 @@ soak:
 
 loadtest:
 	scripts/loadtest.sh
+
+abuse:
+	scripts/abuse.sh $(ABUSE_FLAGS)
 
 busycore:
 	scripts/busycore.sh
