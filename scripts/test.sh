@@ -21,6 +21,10 @@ FUZZERS=(
   internal/inputfile:FuzzJSON
   internal/npyfile:FuzzDecode
   layers:FuzzLayer
+  oip:FuzzDecodeRequest
+  oip:FuzzDecodeResponse
+  oip:FuzzDecodeRaw
+  oip:FuzzProto
 )
 
 if [ "${1:-}" = fuzz ]; then
