@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/kerasrun/kerasrun/internal/golden"
-	"github.com/kerasrun/kerasrun/internal/kernels"
+	"github.com/kerasrun/kerasrun/internal/parallel"
 	"github.com/kerasrun/kerasrun/internal/race"
 	"github.com/kerasrun/kerasrun/runtime"
 )
@@ -34,8 +34,8 @@ func TestPredictAllocatesOnlyOutputs(t *testing.T) {
 	// One way of splitting work throughout: a busy spell on the machine
 	// would switch layers to their contended ways mid-count, whose first
 	// calls fill pools of their own.
-	kernels.OverrideContention(kernels.ContentionQuiet)
-	defer kernels.OverrideContention(kernels.ContentionMachine)
+	parallel.OverrideContention(parallel.ContentionQuiet)
+	defer parallel.OverrideContention(parallel.ContentionMachine)
 	checked := 0
 	for i := range cases {
 		c := &cases[i]

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/kerasrun/kerasrun/internal/freelist"
-	"github.com/kerasrun/kerasrun/internal/kernels"
+	"github.com/kerasrun/kerasrun/internal/parallel"
 	"github.com/kerasrun/kerasrun/runtime"
 	"github.com/tidwall/gjson"
 )
@@ -343,7 +343,7 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 		out, err := l.runPieces(ctx, fr, br, in[0], merged)
 		return out, nil, err
 	}
-	kernels.ParallelFor(2, goruntime.GOMAXPROCS(0), bc.direction)
+	parallel.For(2, goruntime.GOMAXPROCS(0), bc.direction)
 	res := &bc.res
 	fo, bo := res[0].out, res[1].out
 	if err := errors.Join(res[0].err, res[1].err); err != nil {
@@ -391,18 +391,18 @@ func (l *bidirectionalLayer) run(ctx context.Context, in []*runtime.Tensor, stat
 const bidiRowPieces = 2
 
 // piecesWorth reports whether run cuts the directions into pieces of rows
-// (runPieces): on a contended machine (kernels.Contended), for a batch of
+// (runPieces): on a contended machine (parallel.Contended), for a batch of
 // at least bidiRowPieces·rowSplitMin rows, two recurrent layers that
 // return no states, concatenated, from zero states (run also checks that
 // no initial states come as inputs).
 func (l *bidirectionalLayer) piecesWorth(ctx context.Context, fr, br *rnnLayer, x *runtime.Tensor, withStates bool) bool {
 	return !withStates && l.merge == "concat" && !fr.opts.returnState && !br.opts.returnState &&
-		x.Rank() == 3 && x.Shape[0] >= bidiRowPieces*rowSplitMin && coresOf(ctx) > 1 && kernels.Contended()
+		x.Rank() == 3 && x.Shape[0] >= bidiRowPieces*rowSplitMin && coresOf(ctx) > 1 && parallel.Contended()
 }
 
 // runPieces runs both directions cut into pieces of rows, each piece a time
 // loop of its own on one core, which the cores claim one at a time
-// (kernels.ParallelFor), and writes them into their parts of the
+// (parallel.For), and writes them into their parts of the
 // concatenated output (merged, when the sequence is returned; else a new
 // [batch, uf+ub]). With a direction a core, the direction that another
 // process's core runs at half speed ends twice as late; with pieces the
@@ -422,7 +422,7 @@ func (l *bidirectionalLayer) runPieces(ctx context.Context, fr, br *rnnLayer, x,
 	bp.one = coresCtx{Context: ctx, n: 1}
 	bp.layers = [2]*rnnLayer{fr, br}
 	bp.x, bp.out, bp.uf, bp.seq = x, merged, uf, l.returnSeq
-	kernels.ParallelFor(2*bidiRowPieces, coresOf(ctx), bp.fn)
+	parallel.For(2*bidiRowPieces, coresOf(ctx), bp.fn)
 	err := errors.Join(bp.errs[:]...)
 	fn := bp.fn
 	*bp = biPieces{fn: fn}
@@ -518,7 +518,7 @@ var biCalls = freelist.List[biCall]{New: func() *biCall {
 	return bc
 }}
 
-// runDirection runs direction i (0 forward, 1 backward). kernels.ParallelFor
+// runDirection runs direction i (0 forward, 1 backward). parallel.For
 // runs the two on two cores when GOMAXPROCS allows; it never waits for a
 // helper goroutine that has not started: on a busy machine the caller
 // simply runs both.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kerasrun/kerasrun/internal/kernels"
+	"github.com/kerasrun/kerasrun/internal/parallel"
 	"github.com/kerasrun/kerasrun/runtime"
 	"github.com/tidwall/gjson"
 )
@@ -235,8 +235,8 @@ func TestBidirectionalConcatInPlace(t *testing.T) {
 // cut unevenly.
 func TestBidirectionalPieces(t *testing.T) {
 	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(2))
-	kernels.OverrideContention(kernels.ContentionQuiet) // the directions whole, for want
-	defer kernels.OverrideContention(kernels.ContentionMachine)
+	parallel.OverrideContention(parallel.ContentionQuiet) // the directions whole, for want
+	defer parallel.OverrideContention(parallel.ContentionMachine)
 	rng := rand.New(rand.NewSource(6))
 	const in, steps, uf, ub = 5, 9, 40, 33
 	for _, c := range bidiInnerClasses {
@@ -254,9 +254,9 @@ func TestBidirectionalPieces(t *testing.T) {
 						t.Fatal(err)
 					}
 					before := bidiPieceRuns.Load()
-					kernels.OverrideContention(kernels.ContentionBusy)
+					parallel.OverrideContention(parallel.ContentionBusy)
 					got, err := l.Forward([]*runtime.Tensor{x})
-					kernels.OverrideContention(kernels.ContentionQuiet)
+					parallel.OverrideContention(parallel.ContentionQuiet)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kerasrun/kerasrun/internal/kernels"
+	"github.com/kerasrun/kerasrun/internal/parallel"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -89,8 +89,8 @@ func TestPool2DSame(t *testing.T) {
 func TestConv2DBlocksBitIdentical(t *testing.T) {
 	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(0))
 	defer func(r, f int) { conv2DBlockRows, conv2DBlockFloats = r, f }(conv2DBlockRows, conv2DBlockFloats)
-	kernels.OverrideContention(kernels.ContentionQuiet)
-	defer kernels.OverrideContention(kernels.ContentionMachine)
+	parallel.OverrideContention(parallel.ContentionQuiet)
+	defer parallel.OverrideContention(parallel.ContentionMachine)
 	rng := rand.New(rand.NewSource(21))
 	for _, c := range []struct {
 		config      string

@@ -36,12 +36,12 @@
 // rows (a block's im2col rows, then their product, while they are in
 // cache), ZeroPadding2D its output rows, the element-wise layers (Add of
 // two inputs among them) their chunks of values, and large products their row or column chunks,
-// on the helpers of kernels.ParallelFor. The 2-D convolutions run on
+// on the helpers of parallel.For. The 2-D convolutions run on
 // channels_last data; a channels_first input is moved channels last and
 // the output moved back. Work too small to
 // pay for a hand-off, or fine-grained while another process competes for
-// the cores (kernels.SplitWorth), stays on the caller. While another
-// process competes (kernels.Contended), an LSTM's steps are shared by the
+// the cores (parallel.SplitWorth), stays on the caller. While another
+// process competes (parallel.Contended), an LSTM's steps are shared by the
 // cores as peers that never wait for a descheduled one (lstm_shared.go),
 // and Bidirectional cuts its directions into pieces of rows that the cores
 // claim one at a time (runPieces). Every split gives the bits of the

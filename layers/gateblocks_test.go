@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/kerasrun/kerasrun/internal/kernels"
+	"github.com/kerasrun/kerasrun/internal/parallel"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -170,8 +170,8 @@ func TestChunkedProjectionBitIdentical(t *testing.T) {
 // depend on the rows it runs with.
 func TestRowSplitBitIdentical(t *testing.T) {
 	// Pieces of rows are a quiet machine's way (recurPieces).
-	kernels.OverrideContention(kernels.ContentionQuiet)
-	defer kernels.OverrideContention(kernels.ContentionMachine)
+	parallel.OverrideContention(parallel.ContentionQuiet)
+	defer parallel.OverrideContention(parallel.ContentionMachine)
 	defer func(a, b int) { rowSplitMin, rowSplitSmall = a, b }(rowSplitMin, rowSplitSmall)
 	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(3))
 	rng := rand.New(rand.NewSource(9))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/kerasrun/kerasrun/internal/freelist"
 	"github.com/kerasrun/kerasrun/internal/kernels"
+	"github.com/kerasrun/kerasrun/internal/parallel"
 )
 
 // lstmCell is the Keras 2 LSTM cell. Gate order in Keras's kernels and
@@ -50,9 +51,9 @@ func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []fl
 	nb := c.blocks.n()
 	threads := goruntime.GOMAXPROCS(0)
 	// A step is short: split it only while no other process competes for
-	// the cores, unless it is long (see kernels.SplitWorth).
+	// the cores, unless it is long (see parallel.SplitWorth).
 	flops := 2 * batch * u * 4 * u
-	if threads > 1 && nb > 1 && flops >= stepParMinFlops && kernels.SplitWorth(min(nb, threads), flops/min(nb, threads)) {
+	if threads > 1 && nb > 1 && flops >= stepParMinFlops && parallel.SplitWorth(min(nb, threads), flops/min(nb, threads)) {
 		// The chunks write h while others still read the old one: they
 		// read a copy.
 		hp := scratch[:batch*u]
@@ -63,7 +64,7 @@ func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []fl
 		// process). A helper that starts late finds its chunk taken.
 		st := lstmSteps.Get()
 		*st = lstmStep{c: c, z: z, hp: hp, h: states[0], cs: states[1], batch: batch, nb: nb, chunks: min(nb, threads), fn: st.fn}
-		kernels.ParallelFor(st.chunks, threads, st.fn)
+		parallel.For(st.chunks, threads, st.fn)
 		*st = lstmStep{fn: st.fn}
 		lstmSteps.Put(st)
 		return
@@ -75,7 +76,7 @@ func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []fl
 
 // lstmStep is one split step: the arguments of stepBlocks and its chunk
 // count, with fn bound to run once per object, so that a step hands
-// ParallelFor a function without allocating one. The objects are pooled.
+// parallel.For a function without allocating one. The objects are pooled.
 type lstmStep struct {
 	c                 *lstmCell
 	z, hp, h, cs      []float32

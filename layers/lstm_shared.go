@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/kerasrun/kerasrun/internal/freelist"
-	"github.com/kerasrun/kerasrun/internal/kernels"
-	"github.com/kerasrun/kerasrun/internal/race"
+	"github.com/kerasrun/kerasrun/internal/parallel"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -21,7 +20,7 @@ import (
 // milliseconds at a time: a step that waits for a chunk such a thread
 // holds waits that long, and when the caller itself is the one
 // descheduled, nothing moves. So the split step is turned off then
-// (kernels.SplitWorth), and a layer runs on one core: twice the time of
+// (parallel.SplitWorth), and a layer runs on one core: twice the time of
 // two, on a machine that still has one and a half to give us.
 //
 // In the shared loop every goroutine (peer) runs the same loop and any of
@@ -34,12 +33,24 @@ import (
 // the OS. A peer descheduled in the middle of a chunk comes back to a
 // step that has moved on: its result is not taken (the chunk's state no
 // longer names it as the owner of that step), and it reads only memory
-// the loop keeps until every peer has left (kernels.ParallelForDetached).
+// the loop keeps until every peer has left (parallel.ForDetached).
 //
-// Stealing lets a late peer read states while a commit rewrites them (it
-// then throws its result away): a data race by the letter, which the race
-// detector reports, so race builds never steal; they wait, with the same
-// numbers.
+// Everything peers share is handed over through atomics, so the loop is
+// race-free under the Go memory model, stealing included:
+//   - A peer computes a chunk only into its own scratch, and publishes it
+//     with a CAS of the chunk's state from running to done under its own
+//     name; a peer whose chunk was taken over fails that CAS and its
+//     result is thrown away (copy on commit). A commit reads a chunk from
+//     the scratch of the peer the done state names.
+//   - The states before a step live in one of the loop's state buffers,
+//     one more than there are peers. A peer pins the buffer of its step
+//     (a reader count) before it reads it and unpins it after, and a
+//     commit writes the next step's states into a buffer that nobody has
+//     pinned, claimed with a CAS of its count from 0 to writerPin. A peer
+//     held up in the middle of a chunk thus keeps reading the states it
+//     started from, however many steps the others commit meanwhile. A
+//     commit never waits for a pin: the other peers pin at most one
+//     buffer each, so one besides the current step's is always free.
 
 // maxPeers bounds the peers of a shared loop (the owner field of a chunk's
 // state has 6 bits).
@@ -47,26 +58,25 @@ const maxPeers = 64
 
 // sharedSteps reports whether the time loop of c over a batch of b rows
 // and the given steps runs shared by the cores ctx allows: when another
-// process competes for them (kernels.Contended), the loop has more than
+// process competes for them (parallel.Contended), the loop has more than
 // one core, a step's recurrent product is at least sharedMinFlops, and
 // the projection of every step (which the shared loop computes at once)
 // is at most sharedMaxProj floats.
 func (c *lstmCell) sharedSteps(ctx context.Context, b, steps int) bool {
 	threads := min(coresOf(ctx), maxPeers)
 	return threads > 1 && c.blocks.n() > 1 && 2*b*c.units*4*c.units >= sharedMinFlops &&
-		steps*b*4*c.units <= sharedMaxProj && kernels.Contended()
+		steps*b*4*c.units <= sharedMaxProj && parallel.Contended()
 }
 
-// sharedMaxProj bounds the projection a shared loop holds: 32 MB (W3 of
-// ../shared/perf at batch 32 needs 13 MB). Longer loops run as on a quiet
-// machine, in pieces of rows or a chunk of steps at a time.
+// sharedMaxProj bounds the projection a shared loop holds: 32 MB, room
+// for a large LSTM at batch 32. Longer loops run as on a quiet machine, in
+// pieces of rows or a chunk of steps at a time.
 const sharedMaxProj = 8 << 20
 
 // sharedMinFlops is the smallest step a shared loop splits: tens of µs on
-// one core. Smaller steps cost more in hand-offs between the peers than
-// they gain: W2's LSTM (../shared/perf; 128 units) at batch 1, 131 kFLOP a
-// step, ran at 0.86 ms shared against 0.70 on one core, with one core kept
-// busy by another process. A variable for the tests.
+// one core. Smaller steps (a 128-unit LSTM at batch 1, say) cost more in
+// hand-offs between the peers than they gain, with one core kept busy by
+// another process. A variable for the tests.
 var sharedMinFlops = 1 << 20
 
 // Chunk states: step<<8 | peer<<2 | one of these.
@@ -85,9 +95,10 @@ var (
 	stealChunks int64 = 4
 )
 
-// sharedRuns and sharedSteals count the shared loops run and the chunks
-// taken over, for the tests.
-var sharedRuns, sharedSteals atomic.Int64
+// sharedRuns, sharedFrees, sharedSteals and sharedDiscards count the
+// shared loops run and released, the chunks taken over and the chunk
+// results thrown away, for the tests.
+var sharedRuns, sharedFrees, sharedSteals, sharedDiscards atomic.Int64
 
 // sharedLoop is one LSTM time loop shared by peers. Everything a peer
 // reads or writes belongs to the loop, which is released (release) when
@@ -102,8 +113,8 @@ type sharedLoop struct {
 	steps      int
 	backwards  bool
 	nb, chunks int
-	steal      bool
-	h, cs      [2][]float32 // states before even and odd steps (owned)
+	bufs       []stateBuf   // the states before a step (owned)
+	cur        atomic.Int32 // the buffer of the open step's states
 	seen       []bool       // rows that have had an unmasked step (owned)
 	peers      []peerScratch
 	state      []atomic.Int64 // per chunk
@@ -115,6 +126,22 @@ type sharedLoop struct {
 	peer       func(i int) // run, bound once
 	release    func()      // free, bound once
 }
+
+// stateBuf holds the states h and c [b, u] before one step of a shared
+// loop, and the readers that use them (see the shared loop's comment).
+type stateBuf struct {
+	h, c []float32
+	step atomic.Int64 // the step whose states h and c hold; -1 for none
+	pins atomic.Int32 // peers reading h and c, or writerPin plus the failed pins while a commit writes them
+}
+
+// writerPin is a state buffer's pin count while a commit writes it: a peer
+// that pins it meanwhile sees a negative count and lets go.
+const writerPin = -1 << 30
+
+// sharedHook, when set by a test, is called by a peer that has pinned the
+// states of step s for chunk k, before it reads them.
+var sharedHook func(l *sharedLoop, sb *stateBuf, s int64, k int)
 
 // peerScratch is where a peer computes its chunks: the pre-activations
 // [b, 4u] and the new c and h [b, u], each chunk in its own columns.
@@ -139,12 +166,20 @@ func (r *recurRows) runShared(ctx context.Context, c *lstmCell, xp []float32) er
 	l.b, l.u, l.steps, l.backwards = b, u, steps, r.o.goBackwards
 	l.nb = c.blocks.n()
 	l.chunks = min(l.nb, 4*threads)
-	l.steal = !race.Enabled
-	for i := range 2 {
-		l.h[i], l.cs[i] = getScratch(b*u), getScratch(b*u)
+	if cap(l.bufs) < threads+1 {
+		l.bufs = make([]stateBuf, threads+1)
 	}
-	copy(l.h[0], r.states[0])
-	copy(l.cs[0], r.states[1])
+	l.bufs = l.bufs[:threads+1]
+	for i := range l.bufs {
+		sb := &l.bufs[i]
+		sb.h, sb.c = getScratch(b*u), getScratch(b*u)
+		sb.step.Store(-1)
+		sb.pins.Store(0)
+	}
+	copy(l.bufs[0].h, r.states[0])
+	copy(l.bufs[0].c, r.states[1])
+	l.bufs[0].step.Store(0)
+	l.cur.Store(0)
 	if r.mask != nil {
 		l.seen = runtime.MaskBuffer(b)
 		clear(l.seen)
@@ -169,7 +204,7 @@ func (r *recurRows) runShared(ctx context.Context, c *lstmCell, xp []float32) er
 	l.epoch = time.Now()
 	r.err = nil
 	l.step.Store(0)
-	kernels.ParallelForDetached(threads, threads, l.peer, l.release)
+	parallel.ForDetached(threads, threads, l.peer, l.release)
 	// The last commit wrote the outputs, the final states and r.err before
 	// it closed the loop; l may be released and reused by now.
 	return r.err
@@ -178,9 +213,11 @@ func (r *recurRows) runShared(ctx context.Context, c *lstmCell, xp []float32) er
 // free gives back the loop's memory and the loop itself.
 func (l *sharedLoop) free() {
 	putScratch(l.xp)
-	for i := range 2 {
-		putScratch(l.h[i])
-		putScratch(l.cs[i])
+	for i := range l.bufs {
+		sb := &l.bufs[i]
+		putScratch(sb.h)
+		putScratch(sb.c)
+		sb.h, sb.c = nil, nil
 	}
 	if l.seen != nil {
 		runtime.PutMask(l.seen)
@@ -192,8 +229,8 @@ func (l *sharedLoop) free() {
 		l.peers[i] = peerScratch{}
 	}
 	l.r, l.c, l.ctx, l.xp, l.seen = nil, nil, nil, nil, nil
-	l.h, l.cs = [2][]float32{}, [2][]float32{}
 	sharedLoops.Put(l)
+	sharedFrees.Add(1)
 }
 
 func (l *sharedLoop) now() int64 { return int64(time.Since(l.epoch)) }
@@ -273,7 +310,7 @@ func (l *sharedLoop) scan(s int64, me int) (done int, stole bool) {
 		case chunkDone:
 			done++
 		case chunkRunning:
-			if !l.steal || int(w>>2&63) == me {
+			if int(w>>2&63) == me {
 				continue
 			}
 			if now == 0 {
@@ -299,10 +336,33 @@ func (l *sharedLoop) units(k int) (j0, j1, b0, b1 int) {
 	return j0, jl + w, b0, b1
 }
 
+// pin pins the state buffer of step s and returns it, or nil when step s
+// has been committed (then nobody needs its chunks).
+func (l *sharedLoop) pin(s int64) *stateBuf {
+	// l.cur is stored before l.step, so it names step s's buffer or a
+	// later one, which the step check turns down.
+	sb := &l.bufs[l.cur.Load()]
+	if sb.pins.Add(1) > 0 {
+		if sb.step.Load() == s {
+			return sb
+		}
+	}
+	sb.pins.Add(-1)
+	return nil
+}
+
 // compute runs chunk k of step s into peer me's scratch and marks it done,
 // unless another peer took it over meanwhile.
 func (l *sharedLoop) compute(s int64, k int, me int) {
 	start := l.now()
+	sb := l.pin(s)
+	if sb == nil {
+		sharedDiscards.Add(1)
+		return
+	}
+	if h := sharedHook; h != nil {
+		h(l, sb, s, k)
+	}
 	b, u, g := l.b, l.u, 4*l.u
 	t := int(s)
 	if l.backwards {
@@ -312,13 +372,15 @@ func (l *sharedLoop) compute(s int64, k int, me int) {
 	col0, col1 := 4*j0, 4*j1 // a block of w units is 4w columns
 	p := &l.peers[me]
 	zt := l.xp[t*b*g : (t+1)*b*g]
-	cur := l.cs[s&1]
 	for r := range b {
 		copy(p.z[r*g+col0:r*g+col1], zt[r*g+col0:r*g+col1])
-		copy(p.c[r*u+j0:r*u+j1], cur[r*u+j0:r*u+j1])
+		copy(p.c[r*u+j0:r*u+j1], sb.c[r*u+j0:r*u+j1])
 	}
-	l.c.stepBlocks(b0, b1, p.z, b, l.h[s&1], p.h, p.c)
-	if l.state[k].CompareAndSwap(chunkWord(s, me, chunkRunning), chunkWord(s, me, chunkDone)) {
+	l.c.stepBlocks(b0, b1, p.z, b, sb.h, p.h, p.c)
+	sb.pins.Add(-1)
+	if !l.state[k].CompareAndSwap(chunkWord(s, me, chunkRunning), chunkWord(s, me, chunkDone)) {
+		sharedDiscards.Add(1) // taken over
+	} else {
 		// A chunk's time, smoothed; one cut by the OS counts at most
 		// twice the current figure.
 		d, old := l.now()-start, l.chunkNS.Load()
@@ -329,9 +391,10 @@ func (l *sharedLoop) compute(s int64, k int, me int) {
 	}
 }
 
-// finish commits step s: the chunks' new states go into the states of step
-// s+1 (a masked row keeps its states), the step's output is written, and
-// step s+1 is opened. After the last step the final states go to r.
+// finish commits step s: the chunks' new states go into a free state
+// buffer, the states of step s+1 (a masked row keeps its states), the
+// step's output is written, and step s+1 is opened. After the last step
+// the final states go to r.
 func (l *sharedLoop) finish(s int64) {
 	r := l.r
 	b, u := l.b, l.u
@@ -339,8 +402,20 @@ func (l *sharedLoop) finish(s int64) {
 	if l.backwards {
 		t = l.steps - 1 - t
 	}
-	hc, cc := l.h[s&1], l.cs[s&1]
-	hn, cn := l.h[(s+1)&1], l.cs[(s+1)&1]
+	cur := int(l.cur.Load())
+	nx := -1
+	for x := range l.bufs {
+		if x != cur && l.bufs[x].pins.CompareAndSwap(0, writerPin) {
+			nx = x
+			break
+		}
+	}
+	if nx < 0 {
+		panic("layers: shared loop: every state buffer is pinned")
+	}
+	sc, sn := &l.bufs[cur], &l.bufs[nx]
+	hc, cc := sc.h, sc.c
+	hn, cn := sn.h, sn.c
 	for k := range l.chunks {
 		p := &l.peers[int(l.state[k].Load()>>2&63)]
 		j0, j1, _, _ := l.units(k)
@@ -357,9 +432,12 @@ func (l *sharedLoop) finish(s int64) {
 			}
 		}
 	}
+	sn.step.Store(s + 1)
+	sn.pins.Add(-writerPin)
+	l.cur.Store(int32(nx))
 	r.emit(int(s), t, hn, l.seen)
 	// A long loop keeps the contention mark fresh for the layers after it.
-	kernels.NoteWaits()
+	parallel.NoteWaits()
 	next := s + 1
 	if s&63 == 63 && next < int64(l.steps) {
 		if err := l.ctx.Err(); err != nil {

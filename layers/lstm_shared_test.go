@@ -11,8 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
-	"github.com/kerasrun/kerasrun/internal/kernels"
+	"github.com/kerasrun/kerasrun/internal/parallel"
 	"github.com/kerasrun/kerasrun/internal/race"
 	"github.com/kerasrun/kerasrun/runtime"
 )
@@ -92,15 +93,15 @@ func sameBits(t *testing.T, what string, got, want []*runtime.Tensor) {
 	}
 }
 
-// withShared runs f with every LSTM sharing its steps (kernels.OverrideContention)
+// withShared runs f with every LSTM sharing its steps (parallel.OverrideContention)
 // on the given GOMAXPROCS, and checks that f ran shared loops.
 func withShared(t *testing.T, procs int, f func()) {
 	t.Helper()
 	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(procs))
 	defer func(v, w int) { stepParMinFlops, sharedMinFlops = v, w }(stepParMinFlops, sharedMinFlops)
 	stepParMinFlops, sharedMinFlops = 0, 0
-	kernels.OverrideContention(kernels.ContentionBusy)
-	defer kernels.OverrideContention(kernels.ContentionMachine)
+	parallel.OverrideContention(parallel.ContentionBusy)
+	defer parallel.OverrideContention(parallel.ContentionMachine)
 	before := sharedRuns.Load()
 	f()
 	if sharedRuns.Load() == before {
@@ -131,9 +132,7 @@ func TestLSTMSharedLoopBitIdentical(t *testing.T) {
 // TestLSTMSharedLoopSteals makes the peers take chunks over all the time
 // (no wait before stealing) while other goroutines keep the Go scheduler
 // preempting them, so that results computed by a peer that lost its chunk
-// are thrown away: the outputs must still be those of one goroutine. Race
-// builds never steal (see the shared loop's comment); there the test
-// checks the waiting loop under the same preemption.
+// are thrown away: the outputs must still be those of one goroutine.
 func TestLSTMSharedLoopSteals(t *testing.T) {
 	defer func(a, b int64) { minStealNS, stealChunks = a, b }(minStealNS, stealChunks)
 	minStealNS, stealChunks = 0, 0
@@ -161,10 +160,79 @@ func TestLSTMSharedLoopSteals(t *testing.T) {
 			}
 		})
 	}
-	if race.Enabled {
-		t.Log("race build: the peers wait instead of stealing")
-	} else if sharedSteals.Load() == 0 {
+	if sharedSteals.Load() == 0 {
 		t.Error("no chunk was taken over")
+	}
+}
+
+// TestLSTMSharedLoopForcedSteal holds up the first peer to pin a step's
+// states until another peer has taken its chunk over and committed at
+// least two more steps (or the whole loop), then lets it compute its
+// chunk from the states it pinned: those must still be its step's, its
+// result must be thrown away, and the outputs must be those of one
+// goroutine, bit for bit. Under -race this runs the stealing path with
+// a late reader, which the race detector would flag if a commit could
+// rewrite states a peer still reads.
+func TestLSTMSharedLoopForcedSteal(t *testing.T) {
+	defer func(a, b int64) { minStealNS, stealChunks = a, b }(minStealNS, stealChunks)
+	minStealNS, stealChunks = 0, 0
+	rng := rand.New(rand.NewSource(15))
+	cases := sharedCases()
+	for _, i := range []int{0, 4, 8, len(cases) - 4, len(cases) - 1} {
+		c := cases[i]
+		l, x, init := c.build(t, rng)
+		goruntime.GOMAXPROCS(1)
+		want := c.run(t, l, x, init)
+		var first atomic.Bool
+		returned := make(chan struct{})
+		var stale atomic.Int64 // the step the held peer's buffer names, when it is not its own
+		stale.Store(-1)
+		// Every helper out of the loops before, so that this loop gets one
+		// (a loop that finds every helper busy runs on its caller alone).
+		for deadline := time.Now().Add(10 * time.Second); sharedFrees.Load() != sharedRuns.Load(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("case %d: a shared loop before it was never released", i)
+			}
+		}
+		steals, discards := sharedSteals.Load(), sharedDiscards.Load()
+		sharedHook = func(sl *sharedLoop, sb *stateBuf, s int64, k int) {
+			if !first.CompareAndSwap(false, true) {
+				return
+			}
+			defer close(returned)
+			target := min(s+3, int64(sl.steps))
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Microsecond) {
+				if sharedSteals.Load() > steals && sl.step.Load() >= target {
+					break
+				}
+			}
+			if got := sb.step.Load(); got != s {
+				stale.Store(got)
+			}
+		}
+		withShared(t, 2, func() {
+			got := c.run(t, l, x, init)
+			sameBits(t, "case "+strconv.Itoa(i)+" with a forced steal", got, want)
+		})
+		select {
+		case <-returned:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("case %d: the held peer never returned", i)
+		}
+		sharedHook = nil
+		if got := stale.Load(); got >= 0 {
+			t.Fatalf("case %d: a commit rewrote the states a held peer had pinned (they are step %d's now)", i, got)
+		}
+		if sharedSteals.Load() == steals {
+			t.Fatalf("case %d: no chunk was taken over from the held peer", i)
+		}
+		// The held peer's result is thrown away before the loop is
+		// released; the next call starts after that.
+		for deadline := time.Now().Add(10 * time.Second); sharedDiscards.Load() == discards; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("case %d: the held peer's result was not thrown away", i)
+			}
+		}
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/kerasrun/kerasrun/internal/freelist"
-	"github.com/kerasrun/kerasrun/internal/kernels"
+	"github.com/kerasrun/kerasrun/internal/parallel"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -574,7 +574,7 @@ func (rc *recurCall) run(ctx context.Context, n int) error {
 		}
 		rc.pieces[i] = p
 	}
-	kernels.ParallelFor(n, n, rc.piece)
+	parallel.For(n, n, rc.piece)
 	for _, err := range rc.errs {
 		if err != nil {
 			return err

@@ -4,7 +4,7 @@ import (
 	goruntime "runtime"
 
 	"github.com/kerasrun/kerasrun/internal/freelist"
-	"github.com/kerasrun/kerasrun/internal/kernels"
+	"github.com/kerasrun/kerasrun/internal/parallel"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -69,8 +69,8 @@ const parMinWork = 1 << 16
 // GOMAXPROCS goroutines when there are several samples and work (per
 // sample) times n is worth it; fn must only write its own sample's part.
 func forSamples(n, work int, fn func(i int)) {
-	if n > 1 && n*work >= parMinWork && kernels.SplitWorth(n, 2*work) {
-		kernels.ParallelFor(n, goruntime.GOMAXPROCS(0), fn)
+	if n > 1 && n*work >= parMinWork && parallel.SplitWorth(n, 2*work) {
+		parallel.For(n, goruntime.GOMAXPROCS(0), fn)
 		return
 	}
 	for i := 0; i < n; i++ {

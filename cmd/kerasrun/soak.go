@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/kerasrun/kerasrun/internal/kernels"
+	"github.com/kerasrun/kerasrun/internal/parallel"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -115,7 +115,7 @@ func cmdSoak(args []string, stdout io.Writer) error {
 		el := time.Since(start)
 		s := soakSample{
 			Elapsed: el.Round(time.Second).String(), RSSKiB: rss, HWMKiB: hwm, HeapKiB: int64(ms.HeapAlloc >> 10),
-			Goroutines: goruntime.NumGoroutine() - kernels.Helpers(), Predictions: predictions.Load(), Cancelled: cancelled.Load(),
+			Goroutines: goruntime.NumGoroutine() - parallel.Helpers(), Predictions: predictions.Load(), Cancelled: cancelled.Load(),
 			Loads: loads.Load(), Errors: errs.Load(),
 		}
 		if el > 0 {

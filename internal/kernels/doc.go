@@ -26,15 +26,13 @@
 // panels, never by splitting k. (The pure-Go and AVX2 paths round
 // differently from each other: FMA against separate multiply and add.)
 //
-// GemmParallel spreads one product over goroutines (ParallelFor), and
-// GemmPanels computes a range of panels, so that a caller can split a
-// product its own way (the recurrent layers split each step by gate
-// block). GemmBiasParallel adds a bias as the kernels store their sums.
-// PackB and PackBCols put large weights in huge-page mappings
-// (WeightFloats). ParallelFor runs on long-lived helper goroutines that spin for at
-// most 200 µs after their last work before they park, so the next parallel
-// region of a Predict finds them awake; the caller never waits for a helper
-// that has not started its part.
+// GemmParallel spreads one product over goroutines (ParallelFor, which is
+// internal/parallel's For: its package doc lists what the helpers do to
+// the process), and GemmPanels computes a range of panels, so that a
+// caller can split a product its own way (the recurrent layers split each
+// step by gate block). GemmBiasParallel adds a bias as the kernels store
+// their sums. PackB and PackBCols put large weights in huge-page mappings
+// (WeightFloats).
 //
 // # Activations
 //

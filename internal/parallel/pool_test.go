@@ -1,4 +1,4 @@
-package kernels
+package parallel
 
 import (
 	"os"
@@ -56,14 +56,14 @@ func TestSplitWorthUnderContention(t *testing.T) {
 	}
 }
 
-// TestParallelForSlowIndex: an index that takes far longer than the rest
+// TestForSlowIndex: an index that takes far longer than the rest
 // (as on a descheduled helper) is waited for: every index has run, once,
-// when ParallelFor returns.
-func TestParallelForSlowIndex(t *testing.T) {
+// when For returns.
+func TestForSlowIndex(t *testing.T) {
 	defer contendedUntil.Store(contendedUntil.Load())
 	for rep := 0; rep < 20; rep++ {
 		var runs [8]atomic.Int32
-		ParallelFor(len(runs), 2, func(i int) {
+		For(len(runs), 2, func(i int) {
 			if i == 1 {
 				time.Sleep(2 * time.Millisecond)
 			}
@@ -71,7 +71,7 @@ func TestParallelForSlowIndex(t *testing.T) {
 		})
 		for i := range runs {
 			if n := runs[i].Load(); n != 1 {
-				t.Fatalf("rep %d: index %d ran %d times before ParallelFor returned", rep, i, n)
+				t.Fatalf("rep %d: index %d ran %d times before For returned", rep, i, n)
 			}
 		}
 	}
@@ -109,13 +109,13 @@ func TestClaimEnds(t *testing.T) {
 	}
 }
 
-// TestParallelForEveryIndexOnce runs loops of many sizes on 2 and 3
+// TestForEveryIndexOnce runs loops of many sizes on 2 and 3
 // goroutines: every index runs exactly once.
-func TestParallelForEveryIndexOnce(t *testing.T) {
+func TestForEveryIndexOnce(t *testing.T) {
 	for _, threads := range []int{2, 3} {
 		for n := 1; n < 70; n++ {
 			runs := make([]atomic.Int32, n)
-			ParallelFor(n, threads, func(i int) { runs[i].Add(1) })
+			For(n, threads, func(i int) { runs[i].Add(1) })
 			for i := range runs {
 				if c := runs[i].Load(); c != 1 {
 					t.Fatalf("threads %d, n %d: index %d ran %d times", threads, n, i, c)
@@ -238,5 +238,63 @@ func TestOthersRunnable(t *testing.T) {
 			t.Fatal("a spinning process next to this one never showed as another process's runnable thread")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestHelpersBounded: a loop uses no more goroutines than GOMAXPROCS and
+// SetMaxHelpers allow, whatever threads it asks for; with no helpers
+// allowed it runs on its caller.
+func TestHelpersBounded(t *testing.T) {
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(2))
+	defer SetMaxHelpers(-1)
+	for _, c := range []struct{ procs, limit, n, threads, want int }{
+		{2, -1, 10, 8, 1},
+		{4, -1, 10, 8, 3},
+		{4, 1, 10, 8, 1},
+		{4, 0, 10, 8, 0},
+		{4, -1, 2, 8, 1},
+		{1, -1, 10, 8, 0},
+	} {
+		goruntime.GOMAXPROCS(c.procs)
+		SetMaxHelpers(c.limit)
+		if got := helpersFor(c.n, c.threads); got != c.want {
+			t.Errorf("GOMAXPROCS %d, limit %d: a loop of %d on %d threads gets %d helpers, want %d",
+				c.procs, c.limit, c.n, c.threads, got, c.want)
+		}
+	}
+	for _, procs := range []int{1, 2} {
+		for _, limit := range []int{-1, 0} {
+			if procs == 2 && limit < 0 {
+				continue
+			}
+			goruntime.GOMAXPROCS(procs)
+			SetMaxHelpers(limit)
+			caller := goid()
+			var others atomic.Int32
+			For(64, 4, func(int) {
+				if goid() != caller {
+					others.Add(1)
+				}
+			})
+			if others.Load() != 0 {
+				t.Errorf("GOMAXPROCS %d, limit %d: %d indices ran off the caller", procs, limit, others.Load())
+			}
+		}
+	}
+}
+
+// TestForAllocatesNothing: a loop in steady state allocates nothing.
+func TestForAllocatesNothing(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the race detector allocates")
+	}
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(2))
+	OverrideContention(ContentionQuiet)
+	defer OverrideContention(ContentionMachine)
+	var sink [16]atomic.Int32
+	fn := func(i int) { sink[i].Add(1) }
+	For(len(sink), 2, fn) // start the helpers
+	if a := testing.AllocsPerRun(100, func() { For(len(sink), 2, fn) }); a != 0 {
+		t.Fatalf("For makes %v allocations a loop", a)
 	}
 }

@@ -1,4 +1,4 @@
-package kernels
+package parallel
 
 import (
 	goruntime "runtime"
@@ -9,10 +9,10 @@ import (
 	"github.com/kerasrun/kerasrun/internal/race"
 )
 
-// TestParallelForDetached: every index runs once, release is called once
+// TestForDetached: every index runs once, release is called once
 // and only after every index has returned, and the caller does not wait
 // for a helper stuck in an index.
-func TestParallelForDetached(t *testing.T) {
+func TestForDetached(t *testing.T) {
 	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(2))
 	var helped atomic.Int32
 	for round := range 50 {
@@ -52,7 +52,7 @@ func TestParallelForDetached(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			caller = goid()
-			ParallelForDetached(n, 2, fn, release)
+			ForDetached(n, 2, fn, release)
 			close(done)
 		}()
 		select {
@@ -77,8 +77,8 @@ func TestParallelForDetached(t *testing.T) {
 	}
 	// n <= 0 and one thread call release too.
 	var calls atomic.Int32
-	ParallelForDetached(0, 2, func(int) {}, func() { calls.Add(1) })
-	ParallelForDetached(3, 1, func(int) {}, func() { calls.Add(1) })
+	ForDetached(0, 2, func(int) {}, func() { calls.Add(1) })
+	ForDetached(3, 1, func(int) {}, func() { calls.Add(1) })
 	if calls.Load() != 2 {
 		t.Fatalf("release called %d times for an empty loop and a loop on one thread, want 2", calls.Load())
 	}

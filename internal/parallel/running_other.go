@@ -1,6 +1,6 @@
 //go:build !linux
 
-package kernels
+package parallel
 
 // othersRunnable cannot count runnable threads here: every sign of
 // contention counts.
@@ -19,4 +19,5 @@ func currentCPU() int { return -1 }
 type awayFrom struct{}
 
 func newAwayFrom() awayFrom    { return awayFrom{} }
-func (a *awayFrom) follow(int) {}
+func (a *awayFrom) leave(int)  {}
+func (a *awayFrom) back() bool { return true }
