@@ -5,21 +5,10 @@ import (
 	"math"
 )
 
-// useAVX2 selects the assembly kernels. It starts as hasAVX2 and is switched
-// off only by tests (setASM), never while kernels run.
-var useAVX2 = hasAVX2
-
-// setASM enables or disables the assembly kernels (where the CPU has them)
-// and returns a function that restores the previous setting. Tests only.
-func setASM(on bool) (restore func()) {
-	old := useAVX2
-	useAVX2 = on && hasAVX2
-	return func() { useAVX2 = old }
-}
-
 // Error bounds of the activations, against float64 math on the exact
-// float32 input. The same algorithms run in the AVX2 kernels and in the
-// pure-Go fallback, and both meet the same bounds:
+// float32 input. The same algorithms run in the AVX-512 and AVX2 kernels
+// (which give the same bits) and in the pure-Go fallback, and all meet the
+// same bounds:
 //
 //	Exp      relative error ≤ 1.5e-7 (measured 8.5e-8, about 0.7 ulp) where
 //	         the result is a normal float32; results under 2^-126 (x below
@@ -73,15 +62,26 @@ func Tanh(x []float32) {
 // Keras: Keras 2 uses slope 0.2 (backend.hard_sigmoid); Keras 3 computes
 // relu6(x+3)/6, which is slope 1/6 up to rounding.
 func HardSigmoid(x []float32, slope float32) {
-	n8 := 0
-	if useAVX2 {
-		n8 = len(x) &^ 7
-		if n8 > 0 {
-			hardSigmoidAVX2(&x[0], n8, slope)
+	// Every path gives the same bits (one multiply, one add, two clamps),
+	// so the vector kernels may share a slice with the scalar tail.
+	n := 0
+	if curISA == isaNEON {
+		n = hardSigmoidNEON4(x, slope)
+	}
+	if useAVX512 {
+		n = len(x) &^ 15
+		if n > 0 {
+			hardSigmoid512(&x[0], n, slope)
 		}
 	}
-	for i, v := range x[n8:] {
-		x[n8+i] = hardSigmoidGo(v, slope)
+	if useAVX2 {
+		if m := (len(x) - n) &^ 7; m > 0 {
+			hardSigmoidAVX2(&x[n], m, slope)
+			n += m
+		}
+	}
+	for i, v := range x[n:] {
+		x[n+i] = hardSigmoidGo(v, slope)
 	}
 }
 
@@ -94,10 +94,16 @@ const (
 	actRelu
 )
 
-// vec applies an activation in place: the AVX2 kernel over whole vectors of 8
-// and over a padded copy of the tail (so every element gets the same code),
-// or the scalar Go function.
+// vec applies an activation in place: the vector kernel of the path in
+// force (AVX-512: 16 lanes, AVX2: 8) over whole vectors and over a padded
+// copy of the tail (so every element gets the same code), or the scalar Go
+// function. The AVX-512 and AVX2 kernels run the same operations lane by
+// lane and give the same bits.
 func vec(x []float32, f actKind) {
+	if curISA == isaNEON {
+		vecNEON(x, f)
+		return
+	}
 	if !useAVX2 {
 		scalar := expGo
 		switch f {
@@ -110,6 +116,19 @@ func vec(x []float32, f actKind) {
 		}
 		for i, v := range x {
 			x[i] = scalar(v)
+		}
+		return
+	}
+	if useAVX512 {
+		n16 := len(x) &^ 15
+		if n16 > 0 {
+			vec512(f, &x[0], n16)
+		}
+		if t := x[n16:]; len(t) > 0 {
+			var buf [16]float32
+			copy(buf[:], t)
+			vec512(f, &buf[0], 16)
+			copy(t, buf[:])
 		}
 		return
 	}
@@ -137,6 +156,20 @@ func vecAVX2(f actKind, x *float32, n int) {
 		tanhAVX2(x, n)
 	case actRelu:
 		reluAVX2(x, n)
+	}
+}
+
+// vec512 is vecAVX2 for the AVX-512 kernels (n a multiple of 16).
+func vec512(f actKind, x *float32, n int) {
+	switch f {
+	case actExp:
+		exp512(x, n)
+	case actSigmoid:
+		sigmoid512(x, n)
+	case actTanh:
+		tanh512(x, n)
+	case actRelu:
+		relu512(x, n)
 	}
 }
 
@@ -174,27 +207,32 @@ func LSTMGates(z, c, h []float32, u int, rec Gate) {
 	if rec.Kind != GateSigmoid && rec.Kind != GateHardSigmoid {
 		panic(fmt.Sprintf("kernels: LSTMGates: unknown gate kind %d", rec.Kind))
 	}
-	kern := func(z *float32, u int, c *float32, h *float32, n int) {
-		lstmAVX2(rec, z, u, c, h, n, 1)
+	if curISA == isaNEON {
+		lstmGatesNEON(z, c, h, u, rec)
+		return
 	}
-	n8 := 0
 	if useAVX2 {
-		n8 = u &^ 7
-		if n8 > 0 {
-			kern(&z[0], u, &c[0], &h[0], n8)
+		// Whole vectors, then the tail through the same kernel, on padded
+		// copies (the AVX-512 and AVX2 kernels give the same bits).
+		lanes := 8
+		if useAVX512 {
+			lanes = 16
 		}
-		if n8 < u {
-			// The tail through the same kernel, on padded copies.
-			var zb [32]float32
-			var cb, hb [8]float32
-			t := u - n8
+		n := u &^ (lanes - 1)
+		if n > 0 {
+			lstmVec(rec, &z[0], u, &c[0], &h[0], n, 1)
+		}
+		if n < u {
+			var zb [64]float32
+			var cb, hb [16]float32
+			t := u - n
 			for g := 0; g < 4; g++ {
-				copy(zb[8*g:8*g+t], z[g*u+n8:g*u+u])
+				copy(zb[lanes*g:lanes*g+t], z[g*u+n:g*u+u])
 			}
-			copy(cb[:], c[n8:u])
-			kern(&zb[0], 8, &cb[0], &hb[0], 8)
-			copy(c[n8:u], cb[:t])
-			copy(h[n8:u], hb[:t])
+			copy(cb[:], c[n:u])
+			lstmVec(rec, &zb[0], lanes, &cb[0], &hb[0], lanes, 1)
+			copy(c[n:u], cb[:t])
+			copy(h[n:u], hb[:t])
 		}
 		return
 	}
@@ -212,6 +250,20 @@ func LSTMGates(z, c, h []float32, u int, rec Gate) {
 	}
 }
 
+// lstmVec runs the LSTM kernel of the path in force: n is a multiple of
+// its vector width (16 floats for AVX-512, 8 for AVX2).
+func lstmVec(rec Gate, z *float32, u int, c *float32, h *float32, n, blocks int) {
+	if useAVX512 {
+		if rec.Kind == GateSigmoid {
+			lstmSigmoid512(z, u, c, h, n, 0, blocks)
+		} else {
+			lstmHard512(z, u, c, h, n, rec.Slope, blocks)
+		}
+		return
+	}
+	lstmAVX2(rec, z, u, c, h, n, blocks)
+}
+
 func lstmAVX2(rec Gate, z *float32, u int, c *float32, h *float32, n, blocks int) {
 	if rec.Kind == GateSigmoid {
 		lstmSigmoidAVX2(z, u, c, h, n, 0, blocks)
@@ -223,9 +275,9 @@ func lstmAVX2(rec Gate, z *float32, u int, c *float32, h *float32, n, blocks int
 // LSTMGatesBlocks is LSTMGates over `blocks` consecutive gate blocks of w
 // units: block k of z, z[4wk : 4w(k+1)], holds [i | f | g | o] of units
 // wk..wk+w-1, whose c and h are c[wk : w(k+1)] and h[wk : w(k+1)]. The
-// results are those of LSTMGates on each block; with AVX2 and w a
-// multiple of 8 it is one call, which keeps the core's pipelines full
-// across blocks.
+// results are those of LSTMGates on each block; with AVX-512 and w a
+// multiple of 16, or AVX2 and w a multiple of 8, it is one call, which
+// keeps the core's pipelines full across blocks.
 func LSTMGatesBlocks(z, c, h []float32, w, blocks int, rec Gate) {
 	if blocks <= 0 {
 		return
@@ -236,13 +288,18 @@ func LSTMGatesBlocks(z, c, h []float32, w, blocks int, rec Gate) {
 	if rec.Kind != GateSigmoid && rec.Kind != GateHardSigmoid {
 		panic(fmt.Sprintf("kernels: LSTMGatesBlocks: unknown gate kind %d", rec.Kind))
 	}
-	if !useAVX2 || w%8 != 0 {
+	switch {
+	case curISA == isaNEON && w%4 == 0:
+		lstmNEON(rec, &z[0], w, &c[0], &h[0], w, blocks)
+	case useAVX512 && w%16 == 0:
+		lstmVec(rec, &z[0], w, &c[0], &h[0], w, blocks)
+	case useAVX2 && w%8 == 0:
+		lstmAVX2(rec, &z[0], w, &c[0], &h[0], w, blocks) // the same bits as AVX-512
+	default:
 		for k := 0; k < blocks; k++ {
 			LSTMGates(z[4*w*k:4*w*(k+1)], c[w*k:w*(k+1)], h[w*k:w*(k+1)], w, rec)
 		}
-		return
 	}
-	lstmAVX2(rec, &z[0], w, &c[0], &h[0], w, blocks)
 }
 
 // LSTMGatesFunc is LSTMGates for any pair of activations, given as in-place
@@ -270,7 +327,7 @@ func LSTMGatesFunc(z, c, h []float32, u int, act, rec func([]float32)) {
 
 // ---------------------------------------------------------------------------
 // Scalar float32 versions: the same algorithms as the generated assembly
-// (asmgen/main.go), used where AVX2/FMA is missing.
+// (asmgen), used where AVX2/FMA is missing or the generic path is forced.
 
 const (
 	expHi     = 89.0

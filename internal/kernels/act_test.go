@@ -65,11 +65,8 @@ func actCases() []actCase {
 // exact float32 inputs.
 func TestActivationAccuracy(t *testing.T) {
 	xs := sweepInputs()
-	for _, asm := range []bool{true, false} {
-		if asm && !hasAVX2 {
-			continue
-		}
-		restore := setASM(asm)
+	for _, isa := range testISAs(t) {
+		restore := forceISA(t, isa)
 		for _, ac := range actCases() {
 			y := append([]float32(nil), xs...)
 			ac.f32(y)
@@ -80,19 +77,19 @@ func TestActivationAccuracy(t *testing.T) {
 				want := ac.f64(float64(x))
 				if math.IsNaN(want) {
 					if !math.IsNaN(got) {
-						t.Errorf("%s asm=%v: f(%v) = %v, want NaN", ac.name, asm, x, got)
+						t.Errorf("%s isa=%s: f(%v) = %v, want NaN", ac.name, isa, x, got)
 					}
 					continue
 				}
 				// Where the float32 result overflows, want it to be ±Inf.
 				if math.Abs(want) > math.MaxFloat32 {
 					if !math.IsInf(got, int(math.Copysign(1, want))) {
-						t.Errorf("%s asm=%v: f(%v) = %v, want %v (overflow)", ac.name, asm, x, got, want)
+						t.Errorf("%s isa=%s: f(%v) = %v, want %v (overflow)", ac.name, isa, x, got, want)
 					}
 					continue
 				}
 				if math.IsInf(got, 0) || math.IsNaN(got) {
-					t.Errorf("%s asm=%v: f(%v) = %v, want %v", ac.name, asm, x, got, want)
+					t.Errorf("%s isa=%s: f(%v) = %v, want %v", ac.name, isa, x, got, want)
 					continue
 				}
 				d := math.Abs(got - want)
@@ -104,12 +101,12 @@ func TestActivationAccuracy(t *testing.T) {
 						maxRel, atRel = r, x
 					}
 				} else if d > 0x1p-140 {
-					t.Errorf("%s asm=%v: f(%v) = %v, want %v (tiny result off by %g)", ac.name, asm, x, got, want, d)
+					t.Errorf("%s isa=%s: f(%v) = %v, want %v (tiny result off by %g)", ac.name, isa, x, got, want, d)
 				}
 			}
-			t.Logf("%-8s asm=%-5v max abs err %.3g (at %v), max rel err %.3g (at %v)", ac.name, asm, maxAbs, atAbs, maxRel, atRel)
+			t.Logf("%-8s isa=%-7s max abs err %.3g (at %v), max rel err %.3g (at %v)", ac.name, isa, maxAbs, atAbs, maxRel, atRel)
 			if maxAbs > ac.maxAbs || maxRel > ac.maxRel {
-				t.Errorf("%s asm=%v: error over the documented bound (abs %.3g > %.3g or rel %.3g > %.3g)", ac.name, asm, maxAbs, ac.maxAbs, maxRel, ac.maxRel)
+				t.Errorf("%s isa=%s: error over the documented bound (abs %.3g > %.3g or rel %.3g > %.3g)", ac.name, isa, maxAbs, ac.maxAbs, maxRel, ac.maxRel)
 			}
 		}
 		restore()
@@ -134,8 +131,8 @@ func TestActivationSpecial(t *testing.T) {
 		"Tanh": {Tanh, []want{{0, 0}, {negZero, negZero}, {inf, 1}, {-inf, -1}, {9.1, 1}, {-9.1, -1}, {20, 1}, {-100, -1},
 			{math.MaxFloat32, 1}, {-math.MaxFloat32, -1}, {1e-30, 1e-30}, {-1e-30, -1e-30}}},
 	}
-	for _, asm := range []bool{true, false} {
-		restore := setASM(asm)
+	for _, isa := range testISAs(t) {
+		restore := forceISA(t, isa)
 		for name, c := range cases {
 			for _, w := range c.ws {
 				// In a vector of 8 and alone (the padded tail path).
@@ -147,7 +144,7 @@ func TestActivationSpecial(t *testing.T) {
 					c.f(x)
 					for _, y := range x {
 						if y != w.y || math.Signbit(float64(y)) != math.Signbit(float64(w.y)) {
-							t.Errorf("%s asm=%v n=%d: f(%v) = %v, want %v", name, asm, n, w.x, y, w.y)
+							t.Errorf("%s isa=%s n=%d: f(%v) = %v, want %v", name, isa, n, w.x, y, w.y)
 						}
 					}
 				}
@@ -156,7 +153,7 @@ func TestActivationSpecial(t *testing.T) {
 			c.f(x)
 			for _, i := range []int{0, 1, 3, 8} {
 				if x[i] == x[i] {
-					t.Errorf("%s asm=%v: f(NaN) = %v, want NaN", name, asm, x[i])
+					t.Errorf("%s isa=%s: f(NaN) = %v, want NaN", name, isa, x[i])
 				}
 			}
 		}
@@ -167,8 +164,8 @@ func TestActivationSpecial(t *testing.T) {
 // TestActivationMonotone checks that Sigmoid and Tanh never decrease over the
 // dense sweep (a property the gates rely on less than users expect it).
 func TestActivationMonotone(t *testing.T) {
-	for _, asm := range []bool{true, false} {
-		restore := setASM(asm)
+	for _, isa := range testISAs(t) {
+		restore := forceISA(t, isa)
 		for _, f := range []struct {
 			name string
 			fn   func([]float32)
@@ -180,7 +177,7 @@ func TestActivationMonotone(t *testing.T) {
 			f.fn(xs)
 			for i := 1; i < len(xs); i++ {
 				if xs[i] < xs[i-1] {
-					t.Errorf("%s asm=%v: not monotone at x=%v: %v < %v", f.name, asm, float32(i-20*4096)/4096, xs[i], xs[i-1])
+					t.Errorf("%s isa=%s: not monotone at x=%v: %v < %v", f.name, isa, float32(i-20*4096)/4096, xs[i], xs[i-1])
 					break
 				}
 			}
@@ -203,57 +200,86 @@ func TestHardSigmoid(t *testing.T) {
 	}
 }
 
-// TestAsmMatchesGo: the two paths agree within the sum of their bounds, and
-// tails (n not a multiple of 8) give the same values as full vectors.
+// TestAsmMatchesGo: each vector path agrees with the pure-Go one within
+// the sum of their bounds, the AVX-512 and AVX2 paths give the same bits,
+// and tails (n not a multiple of the vector width) give the same values
+// as full vectors.
 func TestAsmMatchesGo(t *testing.T) {
-	if !hasAVX2 {
-		t.Skip("no AVX2")
+	isas := testISAs(t)
+	if len(isas) == 1 {
+		t.Skip("no vector path here")
 	}
 	xs := sweepInputs()
 	for _, ac := range actCases() {
-		a := append([]float32(nil), xs...)
-		g := append([]float32(nil), xs...)
-		ac.f32(a)
-		restore := setASM(false)
-		ac.f32(g)
-		restore()
-		for i := range xs {
-			if a[i] != g[i] && !(a[i] != a[i] && g[i] != g[i]) {
-				d := math.Abs(float64(a[i] - g[i]))
-				if d > 2*ac.maxAbs && d > 2*ac.maxRel*math.Abs(float64(g[i])) {
-					t.Errorf("%s: asm %v, Go %v at x=%v", ac.name, a[i], g[i], xs[i])
+		ys := map[string][]float32{}
+		for _, isa := range isas {
+			y := append([]float32(nil), xs...)
+			restore := forceISA(t, isa)
+			ac.f32(y)
+			// Tail consistency.
+			for n := 1; n < 40; n++ {
+				v := append([]float32(nil), xs[1000:1000+n]...)
+				ac.f32(v)
+				for i := range v {
+					if v[i] != y[1000+i] {
+						t.Errorf("%s %s: tail n=%d i=%d: %v != %v", ac.name, isa, n, i, v[i], y[1000+i])
+					}
+				}
+			}
+			restore()
+			ys[isa] = y
+		}
+		g := ys["generic"]
+		for _, isa := range isas {
+			a := ys[isa]
+			for i := range xs {
+				if a[i] != g[i] && !(a[i] != a[i] && g[i] != g[i]) {
+					d := math.Abs(float64(a[i] - g[i]))
+					if d > 2*ac.maxAbs && d > 2*ac.maxRel*math.Abs(float64(g[i])) {
+						t.Errorf("%s: %s %v, Go %v at x=%v", ac.name, isa, a[i], g[i], xs[i])
+					}
 				}
 			}
 		}
-		// Tail consistency.
-		for n := 1; n < 20; n++ {
-			v := append([]float32(nil), xs[1000:1000+n]...)
-			ac.f32(v)
-			for i := range v {
-				if v[i] != a[1000+i] {
-					t.Errorf("%s: tail n=%d i=%d: %v != %v", ac.name, n, i, v[i], a[1000+i])
+		if a, b := ys["avx512"], ys["avx2"]; a != nil && b != nil {
+			for i := range xs {
+				if math.Float32bits(a[i]) != math.Float32bits(b[i]) && !(a[i] != a[i] && b[i] != b[i]) {
+					t.Fatalf("%s(%v): avx512 %v, avx2 %v", ac.name, xs[i], a[i], b[i])
 				}
 			}
 		}
 	}
 }
 
+// TestHardSigmoidAsmMatchesGo: every path gives the same bits, and the
+// float64 formula within an ulp.
 func TestHardSigmoidAsmMatchesGo(t *testing.T) {
 	xs := sweepInputs()
+	isas := testISAs(t)
 	for _, slope := range []float32{0.2, 1.0 / 6} {
-		a := append([]float32(nil), xs...)
+		restore := forceISA(t, "generic")
 		g := append([]float32(nil), xs...)
-		HardSigmoid(a, slope)
-		restore := setASM(false)
 		HardSigmoid(g, slope)
 		restore()
 		for i := range xs {
-			if a[i] != g[i] && !(a[i] != a[i] && g[i] != g[i]) {
-				t.Fatalf("slope %v: HardSigmoid(%v): asm %v, Go %v", slope, xs[i], a[i], g[i])
-			}
 			if want := math.Min(1, math.Max(0, float64(slope)*float64(xs[i])+0.5)); math.Abs(float64(g[i])-want) > 1.2e-7 && !math.IsNaN(want) {
 				t.Fatalf("slope %v: HardSigmoid(%v) = %v, want %v", slope, xs[i], g[i], want)
 			}
+		}
+		for _, isa := range isas {
+			restore := forceISA(t, isa)
+			// Offsets and lengths that leave every split of the vector
+			// widths: 16-wide, 8-wide and scalar parts.
+			for _, off := range []int{0, 3, 8, 13} {
+				a := append([]float32(nil), xs[off:]...)
+				HardSigmoid(a, slope)
+				for i := range a {
+					if a[i] != g[off+i] && !(a[i] != a[i] && g[off+i] != g[off+i]) {
+						t.Fatalf("%s slope %v: HardSigmoid(%v): %v, Go %v", isa, slope, xs[off+i], a[i], g[off+i])
+					}
+				}
+			}
+			restore()
 		}
 	}
 }
@@ -277,11 +303,11 @@ func refLSTM(z, c []float32, u int, hard bool, slope float32) (c2, h []float64) 
 }
 
 func TestLSTMGates(t *testing.T) {
-	for _, asm := range []bool{true, false} {
-		restore := setASM(asm)
+	for _, isa := range testISAs(t) {
+		restore := forceISA(t, isa)
 		for _, u := range []int{1, 3, 7, 8, 9, 16, 31, 64, 128, 512, 515} {
 			for _, gate := range []Gate{{Kind: GateSigmoid}, {Kind: GateHardSigmoid, Slope: 0.2}, {Kind: GateHardSigmoid, Slope: 1.0 / 6}} {
-				t.Run(fmt.Sprintf("asm=%v/u=%d/%v", asm, u, gate), func(t *testing.T) {
+				t.Run(fmt.Sprintf("isa=%s/u=%d/%v", isa, u, gate), func(t *testing.T) {
 					z := make([]float32, 4*u+5)
 					c := make([]float32, u+3)
 					h := make([]float32, u+3)
@@ -348,11 +374,8 @@ func TestActivationExhaustive(t *testing.T) {
 	lo, hi := math.Float32bits(0x1p-12), math.Float32bits(32)
 	const chunk = 1 << 20
 	x := make([]float32, chunk)
-	for _, asm := range []bool{true, false} {
-		if asm && !hasAVX2 {
-			continue
-		}
-		restore := setASM(asm)
+	for _, isa := range testISAs(t) {
+		restore := forceISA(t, isa)
 		for _, ac := range actCases() {
 			var maxAbs, maxRel float64
 			for _, sign := range []uint32{0, 1 << 31} {
@@ -371,9 +394,9 @@ func TestActivationExhaustive(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%-8s asm=%-5v max abs err %.3g, max rel err %.3g", ac.name, asm, maxAbs, maxRel)
+			t.Logf("%-8s isa=%-7s max abs err %.3g, max rel err %.3g", ac.name, isa, maxAbs, maxRel)
 			if ac.name != "Exp" && maxAbs > ac.maxAbs || maxRel > ac.maxRel {
-				t.Errorf("%s asm=%v: over the documented bound", ac.name, asm)
+				t.Errorf("%s isa=%s: over the documented bound", ac.name, isa)
 			}
 		}
 		restore()
@@ -387,17 +410,14 @@ func TestRelu(t *testing.T) {
 	special := []float32{-1, 0, 1, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), -1e-45, 3e38, nan}
 	want := []float32{0, 0, 1, 0, float32(math.Inf(1)), 0, 0, 3e38, nan}
 	xs := sweepInputs()
-	for _, asm := range []bool{true, false} {
-		if asm && !hasAVX2 {
-			continue
-		}
-		restore := setASM(asm)
+	for _, isa := range testISAs(t) {
+		restore := forceISA(t, isa)
 		for n := 0; n <= len(special); n++ {
 			x := append([]float32(nil), special[:n]...)
 			Relu(x)
 			for i, w := range want[:n] {
 				if x[i] != w && !(w != w && x[i] != x[i]) {
-					t.Errorf("asm=%v n=%d: Relu(%v) = %v, want %v", asm, n, special[i], x[i], w)
+					t.Errorf("isa=%s n=%d: Relu(%v) = %v, want %v", isa, n, special[i], x[i], w)
 				}
 			}
 		}
@@ -409,7 +429,7 @@ func TestRelu(t *testing.T) {
 				w = 0
 			}
 			if float64(x[i]) != w && v == v {
-				t.Fatalf("asm=%v: Relu(%v) = %v", asm, v, x[i])
+				t.Fatalf("isa=%s: Relu(%v) = %v", isa, v, x[i])
 			}
 		}
 		restore()
@@ -417,13 +437,15 @@ func TestRelu(t *testing.T) {
 }
 
 // TestLSTMGatesBlocks: the multi-block call gives, bit for bit, what
-// LSTMGates gives block by block, for both gate kinds, widths that the
-// vector kernel takes (multiples of 8) and one that it does not.
+// LSTMGates gives block by block, on every path, for both gate kinds,
+// widths that the vector kernels take (multiples of 16 and 8) and one that
+// they do not; and the AVX-512 and AVX2 paths give the same bits.
 func TestLSTMGatesBlocks(t *testing.T) {
-	r := rand.New(rand.NewPCG(9, 10))
+	isas := testISAs(t)
 	for _, rec := range []Gate{{Kind: GateSigmoid}, {Kind: GateHardSigmoid, Slope: 0.2}} {
-		for _, w := range []int{8, 12, 32} {
+		for _, w := range []int{8, 12, 16, 24, 32, 40} {
 			for blocks := 1; blocks <= 4; blocks++ {
+				r := rand.New(rand.NewPCG(uint64(w), uint64(blocks)))
 				z := make([]float32, 4*w*blocks)
 				c0 := make([]float32, w*blocks)
 				for i := range z {
@@ -432,15 +454,28 @@ func TestLSTMGatesBlocks(t *testing.T) {
 				for i := range c0 {
 					c0[i] = float32(r.NormFloat64())
 				}
-				c, h := append([]float32(nil), c0...), make([]float32, w*blocks)
-				LSTMGatesBlocks(z, c, h, w, blocks, rec)
-				wc, wh := append([]float32(nil), c0...), make([]float32, w*blocks)
-				for k := 0; k < blocks; k++ {
-					LSTMGates(z[4*w*k:4*w*(k+1)], wc[w*k:w*(k+1)], wh[w*k:w*(k+1)], w, rec)
+				hs := map[string][]float32{}
+				for _, isa := range isas {
+					restore := forceISA(t, isa)
+					c, h := append([]float32(nil), c0...), make([]float32, w*blocks)
+					LSTMGatesBlocks(z, c, h, w, blocks, rec)
+					wc, wh := append([]float32(nil), c0...), make([]float32, w*blocks)
+					for k := 0; k < blocks; k++ {
+						LSTMGates(z[4*w*k:4*w*(k+1)], wc[w*k:w*(k+1)], wh[w*k:w*(k+1)], w, rec)
+					}
+					restore()
+					for i := range c {
+						if c[i] != wc[i] || h[i] != wh[i] {
+							t.Fatalf("%s kind %d w=%d blocks=%d unit %d: c=%v h=%v, block by block c=%v h=%v", isa, rec.Kind, w, blocks, i, c[i], h[i], wc[i], wh[i])
+						}
+					}
+					hs[isa] = append(c, h...)
 				}
-				for i := range c {
-					if c[i] != wc[i] || h[i] != wh[i] {
-						t.Fatalf("kind %d w=%d blocks=%d unit %d: c=%v h=%v, block by block c=%v h=%v", rec.Kind, w, blocks, i, c[i], h[i], wc[i], wh[i])
+				if a, b := hs["avx512"], hs["avx2"]; a != nil && b != nil {
+					for i := range a {
+						if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+							t.Fatalf("kind %d w=%d blocks=%d: c|h[%d] = %v on avx512, %v on avx2", rec.Kind, w, blocks, i, a[i], b[i])
+						}
 					}
 				}
 			}

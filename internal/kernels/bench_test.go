@@ -35,8 +35,9 @@ func gflops(b *testing.B, m, k, n int) {
 	b.ReportMetric(2*float64(m)*float64(k)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
-// BenchmarkGemm compares Gemm (AVX2 and pure-Go kernels), GemmParallel with
-// 2 threads and gonum's blas32 Sgemm on the same data.
+// BenchmarkGemm compares Gemm (the kernels of the path in force: run with
+// KERASRUN_ISA=avx2 or avx512 to pick one, and the pure-Go kernels),
+// GemmParallel with 2 threads and gonum's blas32 Sgemm on the same data.
 func BenchmarkGemm(b *testing.B) {
 	for _, s := range benchShapes {
 		r := rand.New(rand.NewPCG(1, 2))
@@ -58,7 +59,7 @@ func BenchmarkGemm(b *testing.B) {
 			gflops(b, s.m, s.k, s.n)
 		})
 		b.Run(name+"/purego", func(b *testing.B) {
-			defer setASM(false)()
+			defer forceISA(b, "generic")()
 			for b.Loop() {
 				Gemm(s.m, a, s.k, pb, c, s.n, false)
 			}
@@ -127,13 +128,14 @@ func BenchmarkAct(b *testing.B) {
 		{"Exp", Exp}, {"Sigmoid", Sigmoid}, {"Tanh", Tanh},
 		{"HardSigmoid", func(x []float32) { HardSigmoid(x, 0.2) }},
 	} {
-		for _, asm := range []bool{true, false} {
-			name := f.name + "/avx2"
-			if !asm {
+		// The vector path in force (named after it), and pure Go.
+		for _, isa := range []string{ISA(), "generic"} {
+			name := f.name + "/" + isa
+			if isa == "generic" {
 				name = f.name + "/purego"
 			}
 			b.Run(name, func(b *testing.B) {
-				defer setASM(asm)()
+				defer forceISA(b, isa)()
 				for b.Loop() {
 					copy(x, src)
 					f.fn(x)
@@ -145,7 +147,8 @@ func BenchmarkAct(b *testing.B) {
 	sinkF32 += x[0]
 }
 
-// BenchmarkLSTMGates measures the fused gate step for one row of u=512.
+// BenchmarkLSTMGates measures the fused gate step for one row of u=512,
+// on the path in force (named after it) and others.
 func BenchmarkLSTMGates(b *testing.B) {
 	const u = 512
 	r := rand.New(rand.NewPCG(5, 6))
@@ -160,10 +163,10 @@ func BenchmarkLSTMGates(b *testing.B) {
 		name string
 		run  func()
 	}{
-		{"sigmoid/avx2", func() { LSTMGates(z, c, h, u, Gate{Kind: GateSigmoid}) }},
-		{"hard/avx2", func() { LSTMGates(z, c, h, u, Gate{Kind: GateHardSigmoid, Slope: 0.2}) }},
+		{"sigmoid/" + ISA(), func() { LSTMGates(z, c, h, u, Gate{Kind: GateSigmoid}) }},
+		{"hard/" + ISA(), func() { LSTMGates(z, c, h, u, Gate{Kind: GateHardSigmoid, Slope: 0.2}) }},
 		{"sigmoid/func", func() { copy(zs, z); LSTMGatesFunc(zs, c, h, u, Tanh, Sigmoid) }},
-		{"sigmoid/purego", func() { defer setASM(false)(); LSTMGates(z, c, h, u, Gate{Kind: GateSigmoid}) }},
+		{"sigmoid/purego", func() { r := forceISA(b, "generic"); LSTMGates(z, c, h, u, Gate{Kind: GateSigmoid}); r() }},
 	} {
 		b.Run("u=512/"+v.name, func(b *testing.B) {
 			clear(c)

@@ -12,8 +12,8 @@ import (
 // the channels beyond n are left alone.
 func TestMulAddCols(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, asm := range []bool{false, true} {
-		restore := setASM(asm)
+	for _, isa := range testISAs(t) {
+		restore := forceISA(t, isa)
 		for _, n := range []int{1, 3, 7, 8, 9, 16, 24, 31, 32, 33, 40, 48, 72, 144} {
 			for _, cols := range []int{1, 2, 5} {
 				for _, xstep := range []int{n / 2, n, 2 * n, 2*n + 3} {
@@ -41,7 +41,7 @@ func TestMulAddCols(t *testing.T) {
 					MulAddCols(o, x, k, n, cols, xstep)
 					for i, v := range o {
 						if math.Abs(float64(v)-want[i]) > 1e-6 {
-							t.Fatalf("asm=%v n=%d cols=%d xstep=%d: o[%d]=%v, want %v", asm, n, cols, xstep, i, v, want[i])
+							t.Fatalf("isa=%s n=%d cols=%d xstep=%d: o[%d]=%v, want %v", isa, n, cols, xstep, i, v, want[i])
 						}
 					}
 				}
@@ -103,8 +103,8 @@ func TestReluClip(t *testing.T) {
 // widths and with padded row and column strides.
 func TestMulAddWindow3(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, asm := range []bool{false, true} {
-		restore := setASM(asm)
+	for _, isa := range testISAs(t) {
+		restore := forceISA(t, isa)
 		for _, n := range []int{1, 5, 8, 12, 16, 24, 32, 40, 48, 67} {
 			for _, kh := range []int{1, 2, 3} {
 				cols, cstep, xstep := 4, n+2, 2*n+1
@@ -130,7 +130,7 @@ func TestMulAddWindow3(t *testing.T) {
 				MulAddWindow3(o, x, k, n, cols, ostep, xstep, kh, rstep, cstep)
 				for i := range o {
 					if math.Float32bits(o[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("asm=%v n=%d kh=%d: o[%d]=%v, tap by tap %v", asm, n, kh, i, o[i], want[i])
+						t.Fatalf("isa=%s n=%d kh=%d: o[%d]=%v, tap by tap %v", isa, n, kh, i, o[i], want[i])
 					}
 				}
 			}

@@ -10,7 +10,8 @@ import (
 // TestGemmRowDeterminism checks that a row of C = A·B is bit-identical
 // whatever the number of rows of the product it is computed in: the full
 // A [40×k] at once, then A cut into blocks of m rows for several m
-// (batch 1, the small tail tiles, whole tiles, several row blocks). A served
+// (batch 1, the small tail tiles, whole tiles, several row blocks), on
+// every path this machine runs (each its own tile heights). A served
 // request batched with others must get exactly the numbers of a serial run
 // of that request alone.
 func TestGemmRowDeterminism(t *testing.T) {
@@ -19,19 +20,16 @@ func TestGemmRowDeterminism(t *testing.T) {
 		{1, 5}, {3, 16}, {7, 33}, {64, 48}, {130, 100},
 		{320, 17}, {321, 40}, {333, 70}, {512, 2048 + 7}, {700, 37}, {1000, 64},
 	}
-	ms := []int{1, 2, 3, 4, 5, 6, 7, 13, 32}
-	for _, asm := range []bool{true, false} {
-		if asm && !hasAVX2 {
-			continue
-		}
-		restore := setASM(asm)
+	ms := []int{1, 2, 3, 4, 5, 6, 7, 12, 13, 19, 25, 32}
+	for _, isa := range testISAs(t) {
+		restore := forceISA(t, isa)
 		for _, s := range shapes {
 			r := rand.New(rand.NewPCG(uint64(s.k), uint64(s.n)))
 			a := randSlice(r, rows*s.k)
 			pb := PackB(s.k, s.n, randSlice(r, s.k*s.n), s.n)
 			c0 := randSlice(r, rows*s.n) // prior C for the accumulate case
 			for _, accumulate := range []bool{false, true} {
-				name := fmt.Sprintf("asm=%v/k=%d,n=%d/acc=%v", asm, s.k, s.n, accumulate)
+				name := fmt.Sprintf("isa=%s/k=%d,n=%d/acc=%v", isa, s.k, s.n, accumulate)
 				want := append([]float32(nil), c0...)
 				Gemm(rows, a, s.k, pb, want, s.n, accumulate)
 				for _, m := range ms {

@@ -14,14 +14,21 @@ import (
 // keeps the recurrent product of a 512-unit LSTM (k = 512) in one k block:
 // 7-8% faster on its batch-32 step than two blocks of 256 (alternating
 // runs in one process; other shapes unchanged).
+//
+// mr is the tile height of the AVX2 and pure-Go kernels; the AVX-512
+// kernels hold twice as many accumulators (32 vector registers) and run
+// tiles of mrZ rows (tileRows). nr, the panel width, is the same on every
+// path, so a PackedB serves any of them.
 const (
-	mr = 6
-	nr = 16
+	mr    = 6
+	mrZ   = 12
+	mrMax = mrZ
+	nr    = 16
 )
 
 var (
 	kc = 512 // largest k block; a variable so benchmarks can tune it
-	mc = 96  // row block (a multiple of mr)
+	mc = 96  // row block (a multiple of mr and mrZ)
 )
 
 // PackedB is a weight matrix B [k×n] packed once into the layout of the
@@ -257,7 +264,8 @@ func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 	*g = gemmJob{m: m, a: a, lda: lda, pb: pb, c: c, ldc: ldc, acc: accumulate, bias: bias, act: act, fn: g.fn}
 	switch {
 	case rowsOK && m >= pb.n, rowsOK && pb.panels < 2*threads:
-		g.tiles = (m + mr - 1) / mr
+		g.th = tileRows()
+		g.tiles = (m + g.th - 1) / g.th
 		g.chunks = min(g.tiles, perThread*threads)
 		g.byRows = true
 	case pb.panels >= 2*threads:
@@ -283,6 +291,7 @@ type gemmJob struct {
 	act           RowsFunc // applied by row chunks only
 	pb            *PackedB
 	acc, byRows   bool
+	th            int // tile height of row chunks
 	tiles, chunks int
 	fn            func(i int)
 }
@@ -297,7 +306,7 @@ var gemmJobs = freelist.List[gemmJob]{New: func() *gemmJob {
 func (g *gemmJob) run(i int) {
 	if g.byRows {
 		t0, t1 := split(g.tiles, g.chunks, i)
-		r0, r1 := t0*mr, min(t1*mr, g.m)
+		r0, r1 := t0*g.th, min(t1*g.th, g.m)
 		gemmPanels(r1-r0, g.a[r0*g.lda:], g.lda, g.pb, 0, g.pb.panels, g.c[r0*g.ldc:], g.ldc, g.acc, g.bias, g.act)
 		return
 	}
@@ -352,17 +361,27 @@ func checkGemm(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, a
 	return true
 }
 
-// rowSplit returns how the m rows are cut into row tiles: full tiles of mr
-// rows, then at most two shorter tail tiles. A short remainder (1..3 rows,
-// whose kernels run at part speed) is merged with the last full tile and
-// split in two near-equal tiles of 3..5 rows.
-func rowSplit(m int) (full int, tail [2]int, ntail int) {
-	full, rem := m/mr, m%mr
+// tileRows is the tile height of the kernels in force.
+func tileRows() int {
+	if useAVX512 {
+		return mrZ
+	}
+	return mr
+}
+
+// rowSplit returns how the m rows are cut into row tiles of at most h
+// rows: full tiles of h rows, then at most two shorter tail tiles. A short
+// remainder (under 2h/3 rows, whose kernels run at part speed: 1..3 rows
+// for h = 6) is merged with the last full tile and split in two near-equal
+// tiles (3..5 rows for h = 6). The cut changes no bits: every tile height
+// sums each element in the same order.
+func rowSplit(m, h int) (full int, tail [2]int, ntail int) {
+	full, rem := m/h, m%h
 	switch {
 	case rem == 0:
-	case rem < 4 && full > 0:
+	case 3*rem < 2*h && full > 0:
 		full--
-		t := mr + rem
+		t := h + rem
 		tail, ntail = [2]int{(t + 1) / 2, t / 2}, 2
 	default:
 		tail, ntail = [2]int{rem}, 1
@@ -370,11 +389,11 @@ func rowSplit(m int) (full int, tail [2]int, ntail int) {
 	return full, tail, ntail
 }
 
-// rowTiles appends the tile heights of rowSplit(m) to dst (tests).
-func rowTiles(m int, dst []int) []int {
-	full, tail, ntail := rowSplit(m)
+// rowTiles appends the tile heights of rowSplit(m, h) to dst (tests).
+func rowTiles(m, h int, dst []int) []int {
+	full, tail, ntail := rowSplit(m, h)
 	for i := 0; i < full; i++ {
-		dst = append(dst, mr)
+		dst = append(dst, h)
 	}
 	return append(dst, tail[:ntail]...)
 }
@@ -412,7 +431,7 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 	// out bit-identical whatever the number of rows of the product: a
 	// request batched with others gets the numbers of a batch-1 run.
 	kb := kBlock(k)
-	if m == 1 && useAVX2 {
+	if m == 1 && (useAVX2 || curISA == isaNEON) {
 		// Batch 1: one pass over the full panels in one call, then the
 		// partial one (if any) through the general path.
 		pf := min(p1, pb.n/nr)
@@ -423,7 +442,7 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 			if bias != nil {
 				bp = &bias[p0*nr]
 			}
-			gemvAVX2(k, kb, &a[0], &pb.data[p0*k*nr], &c[p0*nr], firstMode(accumulate, bias), pf-p0, bp)
+			gemv(k, kb, &a[0], &pb.data[p0*k*nr], &c[p0*nr], firstMode(accumulate, bias), pf-p0, bp)
 		}
 		if pf >= p1 {
 			if act != nil {
@@ -433,8 +452,9 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 		}
 		p0 = pf
 	}
-	full, tail, ntail := rowSplit(m)
-	per := max(mc/mr, 1) // full tiles per row block
+	th := tileRows()
+	full, tail, ntail := rowSplit(m, th)
+	per := max(mc/th, 1) // full tiles per row block
 	for pc := 0; pc < k; pc += kb {
 		kcur := min(kb, k-pc)
 		mode := firstMode(accumulate, bias)
@@ -448,13 +468,13 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 			if f0+per >= full {
 				nt = ntail
 			}
-			blockPanels(a, lda, pb, p0, p1, c, ldc, f0*mr, nf, tail[:nt], pc, kcur, mode, bias)
+			blockPanels(a, lda, pb, p0, p1, c, ldc, th, f0*th, nf, tail[:nt], pc, kcur, mode, bias)
 			if act != nil && pc+kcur == k {
-				r1 := (f0 + nf) * mr
+				r1 := (f0 + nf) * th
 				for _, t := range tail[:nt] {
 					r1 += t
 				}
-				actRows(act, c, f0*mr, r1, ldc, pb.n)
+				actRows(act, c, f0*th, r1, ldc, pb.n)
 			}
 		}
 	}
@@ -471,13 +491,14 @@ func firstMode(accumulate bool, bias []float32) int {
 	return modeStore
 }
 
-// blockPanels runs one row block (nf full tiles from row i0, then the tail
-// tiles) against panels [p0, p1) for the k block [pc, pc+kcur), with the
-// kernel mode given (bias is read only in modeBias).
-func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, i0, nf int, tail []int, pc, kcur int, mode int, bias []float32) {
+// blockPanels runs one row block (nf full tiles of th rows from row i0,
+// then the tail tiles) against panels [p0, p1) for the k block
+// [pc, pc+kcur), with the kernel mode given (bias is read only in
+// modeBias).
+func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, th, i0, nf int, tail []int, pc, kcur int, mode int, bias []float32) {
 	k, n := pb.k, pb.n
-	avx := useAVX2
-	var tmp [mr * nr]float32
+	isa := curISA
+	var tmp [mrMax * nr]float32
 	for j := p0; j < p1; j++ {
 		bp := pb.data[j*k*nr+pc*nr:]
 		j0 := j * nr
@@ -499,15 +520,15 @@ func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc
 				// leaves the tail tiles time for it to arrive (3-6% faster
 				// on the W3 batch-32 step, whose weights stream from L3,
 				// than fetching it during the last tail tile).
-				micro(avx, mr, nf, kcur, a[i0*lda+pc:], lda, bp, c[i0*ldc+j0:], ldc, mode, next, bj)
+				micro(isa, th, nf, kcur, a[i0*lda+pc:], lda, bp, c[i0*ldc+j0:], ldc, mode, next, bj)
 			}
-			i := i0 + nf*mr
+			i := i0 + nf*th
 			for t, rows := range tail {
 				pf := bp
 				if nf == 0 && t == len(tail)-1 {
 					pf = next
 				}
-				micro(avx, rows, 1, kcur, a[i*lda+pc:], lda, bp, c[i*ldc+j0:], ldc, mode, pf, bj)
+				micro(isa, rows, 1, kcur, a[i*lda+pc:], lda, bp, c[i*ldc+j0:], ldc, mode, pf, bj)
 				i += rows
 			}
 			continue
@@ -516,11 +537,11 @@ func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc
 		// the valid columns into C.
 		i := i0
 		for t := 0; t < nf+len(tail); t++ {
-			rows := mr
+			rows := th
 			if t >= nf {
 				rows = tail[t-nf]
 			}
-			micro(avx, rows, 1, kcur, a[i*lda+pc:], lda, bp, tmp[:], nr, modeStore, bp, nil)
+			micro(isa, rows, 1, kcur, a[i*lda+pc:], lda, bp, tmp[:], nr, modeStore, bp, nil)
 			for r := 0; r < rows; r++ {
 				cr := c[(i+r)*ldc+j0 : (i+r)*ldc+j0+w]
 				tr := tmp[r*nr : r*nr+w]
@@ -543,12 +564,13 @@ func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc
 }
 
 // micro computes `tiles` consecutive tiles of rows×16, the tile t being
-// C[t*rows:, :16] (=|+=) A[t*rows:, :k]·Bpanel[k×16]. c must hold
-// tiles*rows rows of 16 floats at stride ldc.
+// C[t*rows:, :16] (=|+=) A[t*rows:, :k]·Bpanel[k×16], with the kernels of
+// the path isa (rows at most its tile height). c must hold tiles*rows rows
+// of 16 floats at stride ldc.
 //
 // pf is a hint: the assembly kernel prefetches k cache lines from it.
 // In modeBias, bias holds the panel's 16 column biases.
-func micro(avx bool, rows, tiles, k int, a []float32, lda int, b []float32, c []float32, ldc int, mode int, pf []float32, bias []float32) {
+func micro(isa isaLevel, rows, tiles, k int, a []float32, lda int, b []float32, c []float32, ldc int, mode int, pf []float32, bias []float32) {
 	h := rows * tiles
 	// Bounds: the last element each pointer reaches.
 	_ = a[(h-1)*lda+k-1]
@@ -559,8 +581,15 @@ func micro(avx bool, rows, tiles, k int, a []float32, lda int, b []float32, c []
 		bias = bias[:nr]
 		bp = &bias[0]
 	}
-	if avx {
+	switch isa {
+	case isaAVX512:
+		kernel512(rows, tiles, k, &a[0], lda, &b[0], &c[0], ldc, mode, &pf[0], bp)
+		return
+	case isaAVX2:
 		kernelAVX2(rows, tiles, k, &a[0], lda, &b[0], &c[0], ldc, mode, &pf[0], bp)
+		return
+	case isaNEON:
+		kernelNEON(rows, tiles, k, &a[0], lda, &b[0], &c[0], ldc, mode, &pf[0], bp)
 		return
 	}
 	for t := 0; t < tiles; t++ {

@@ -151,27 +151,33 @@ func (d *gemmData) run(t *testing.T, gemm func(m int, a []float32, lda int, pb *
 	return c
 }
 
-// TestGemm checks Gemm with the assembly kernels (where the CPU has them)
-// and the pure-Go kernel against the float64 reference, and the two paths
-// against each other.
+// TestGemm checks Gemm on every path this machine runs (TestISAs)
+// against the float64 reference, each vector path against the pure-Go
+// kernel, and the AVX-512 and AVX2 paths against each other bit for bit:
+// both sum each element as one FMA chain over k in the same order.
 func TestGemm(t *testing.T) {
+	isas := testISAs(t)
 	for _, tc := range gemmCases() {
 		d := newGemmData(tc)
-		restore := setASM(true)
-		cAsm := d.run(t, Gemm)
-		setASM(false)
-		cGo := d.run(t, Gemm)
-		restore()
-		// Both are within gemmTol of the reference; they also agree with
-		// each other to float32 rounding of the same sums.
-		for i := range cAsm {
-			if d := math.Abs(float64(cAsm[i] - cGo[i])); d > 1e-4*max(1, math.Abs(float64(cGo[i]))) {
-				t.Fatalf("%v: asm %v and Go %v differ at %d", tc, cAsm[i], cGo[i], i)
+		cs := map[string][]float32{}
+		for _, isa := range isas {
+			restore := forceISA(t, isa)
+			cs[isa] = d.run(t, Gemm)
+			restore()
+		}
+		cGo := cs["generic"]
+		for _, isa := range isas {
+			// Within gemmTol of the reference, each; they also agree with
+			// each other to float32 rounding of the same sums.
+			for i, v := range cs[isa] {
+				if d := math.Abs(float64(v - cGo[i])); d > 1e-4*max(1, math.Abs(float64(cGo[i]))) {
+					t.Fatalf("%v: %s %v and Go %v differ at %d", tc, isa, v, cGo[i], i)
+				}
 			}
 		}
-	}
-	if !hasAVX2 {
-		t.Log("no AVX2/FMA here: only the pure-Go kernel was tested")
+		if c512, c2 := cs["avx512"], cs["avx2"]; c512 != nil && c2 != nil {
+			compareBits(t, tc.String()+"/avx512-vs-avx2", c2, c512, d.ldc)
+		}
 	}
 }
 
@@ -184,8 +190,8 @@ func TestGemmParallel(t *testing.T) {
 		{3, 1, 1, 0, 0, 0, false},
 	} {
 		d := newGemmData(tc)
-		for _, asm := range []bool{true, false} {
-			restore := setASM(asm)
+		for _, isa := range testISAs(t) {
+			restore := forceISA(t, isa)
 			for _, threads := range []int{2, 3, 5} {
 				d.run(t, func(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, acc bool) {
 					GemmParallel(m, a, lda, pb, c, ldc, acc, threads)
@@ -197,18 +203,27 @@ func TestGemmParallel(t *testing.T) {
 }
 
 func TestRowTiles(t *testing.T) {
-	for m := 0; m < 200; m++ {
-		tiles := rowTiles(m, nil)
-		sum := 0
-		for _, h := range tiles {
-			if h < 1 || h > mr || (m >= mr && h < 3) {
-				t.Fatalf("m=%d: bad tile %d in %v", m, h, tiles)
-			}
-			sum += h
+	for _, th := range []int{mr, mrZ} {
+		for m := 0; m < 200; m++ {
+			testRowTiles(t, m, th)
 		}
-		if sum != m {
-			t.Fatalf("m=%d: tiles %v sum to %d", m, tiles, sum)
+	}
+}
+
+// testRowTiles checks rowSplit(m, th): the tiles cover m, none is taller
+// than th, and none is shorter than th/2 when m >= th.
+func testRowTiles(t *testing.T, m, th int) {
+	t.Helper()
+	tiles := rowTiles(m, th, nil)
+	sum := 0
+	for _, h := range tiles {
+		if h < 1 || h > th || (m >= th && 2*h < th) {
+			t.Fatalf("m=%d th=%d: bad tile %d in %v", m, th, h, tiles)
 		}
+		sum += h
+	}
+	if sum != m {
+		t.Fatalf("m=%d th=%d: tiles %v sum to %d", m, th, tiles, sum)
 	}
 }
 
@@ -243,8 +258,8 @@ func TestNoAllocs(t *testing.T) {
 		c := make([]float32, m*n)
 		z := randSlice(r, 4*13)
 		cs, hs := make([]float32, 13), make([]float32, 13)
-		for _, asm := range []bool{true, false} {
-			restore := setASM(asm)
+		for _, isa := range testISAs(t) {
+			restore := forceISA(t, isa)
 			if got := testing.AllocsPerRun(3, func() {
 				Gemm(m, a, k, pb, c, n, true)
 				Tanh(c[:min(len(c), 13)])
@@ -253,7 +268,7 @@ func TestNoAllocs(t *testing.T) {
 				LSTMGates(z, cs, hs, 13, Gate{Kind: GateSigmoid})
 				LSTMGates(z, cs, hs, 13, Gate{Kind: GateHardSigmoid, Slope: 0.2})
 			}); got != 0 {
-				t.Errorf("%v asm=%v: %v allocations per run", s, asm, got)
+				t.Errorf("%v isa=%s: %v allocations per run", s, isa, got)
 			}
 			restore()
 		}
@@ -289,8 +304,8 @@ func TestGemmBias(t *testing.T) {
 		d := newGemmData(tc)
 		bias := randSlice(rand.New(rand.NewPCG(uint64(tc.n), 3)), tc.n)
 		pb := PackB(tc.k, tc.n, d.b, d.ldb)
-		for _, asm := range []bool{true, false} {
-			restore := setASM(asm)
+		for _, isa := range testISAs(t) {
+			restore := forceISA(t, isa)
 			want := append([]float32(nil), d.c0...)
 			for i := 0; i < tc.m; i++ {
 				copy(want[i*d.ldc:i*d.ldc+tc.n], bias)
@@ -301,7 +316,7 @@ func TestGemmBias(t *testing.T) {
 				GemmBiasParallel(tc.m, d.a, d.lda, pb, bias, got, d.ldc, threads)
 				for i := range want {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("%v asm=%v threads=%d: c[%d] = %v with the bias folded in, %v copied", tc, asm, threads, i, got[i], want[i])
+						t.Fatalf("%v isa=%s threads=%d: c[%d] = %v with the bias folded in, %v copied", tc, isa, threads, i, got[i], want[i])
 					}
 				}
 			}
@@ -343,8 +358,8 @@ func TestGemmBiasAct(t *testing.T) {
 		}
 		bias := randSlice(rand.New(rand.NewPCG(uint64(tc.n), 5)), tc.n)
 		pb := PackB(tc.k, tc.n, d.b, d.ldb)
-		for _, asm := range []bool{true, false} {
-			restore := setASM(asm)
+		for _, isa := range testISAs(t) {
+			restore := forceISA(t, isa)
 			for _, bs := range [][]float32{bias, nil} {
 				want := append([]float32(nil), d.c0...)
 				if bs == nil {
@@ -360,7 +375,7 @@ func TestGemmBiasAct(t *testing.T) {
 					GemmBiasActParallel(tc.m, d.a, d.lda, pb, bs, got, d.ldc, act, threads)
 					for i := range want {
 						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-							t.Fatalf("%v asm=%v bias=%v threads=%d: c[%d] = %v, want %v", tc, asm, bs != nil, threads, i, got[i], want[i])
+							t.Fatalf("%v isa=%s bias=%v threads=%d: c[%d] = %v, want %v", tc, isa, bs != nil, threads, i, got[i], want[i])
 						}
 					}
 				}

@@ -1,4 +1,4 @@
-// Command asmgen writes the AVX2/FMA assembly of package kernels.
+// Command asmgen writes the AVX2/FMA and AVX-512 assembly of package kernels.
 //
 // Run it from internal/kernels with `go generate` (see gen.go). It only
 // prints text: there are no dependencies beyond the standard library, and
@@ -114,6 +114,7 @@ func generate() []byte {
 	g.reluClipKernel()
 	g.lstmKernel("lstmSigmoidAVX2", false)
 	g.lstmKernel("lstmHardAVX2", true)
+	g.avx512Kernels()
 	g.emitConsts()
 	return g.buf.Bytes()
 }

@@ -1,0 +1,25 @@
+package kernels
+
+const hasNEON = false
+
+func kernelNEON(rows, tiles, k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, bias *float32) {
+	panic("kernels: no NEON kernels in this build")
+}
+
+func gemvNEON(k, kb int, a *float32, b *float32, c *float32, acc int, panels int, bias *float32) {
+	panic("kernels: no NEON kernels in this build")
+}
+
+func vecNEON(x []float32, f actKind) { panic("kernels: no NEON kernels in this build") }
+
+func hardSigmoidNEON4(x []float32, slope float32) int {
+	panic("kernels: no NEON kernels in this build")
+}
+
+func lstmGatesNEON(z, c, h []float32, u int, rec Gate) {
+	panic("kernels: no NEON kernels in this build")
+}
+
+func lstmNEON(rec Gate, z *float32, u int, c *float32, h *float32, n, blocks int) {
+	panic("kernels: no NEON kernels in this build")
+}
