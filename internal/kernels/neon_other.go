@@ -1,3 +1,5 @@
+//go:build !arm64 || purego
+
 package kernels
 
 const hasNEON = false
