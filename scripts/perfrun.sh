@@ -22,6 +22,12 @@ perf=$(cd ../shared/perf && pwd)
 work=${PERF_WORK:-/tmp/kerasrun-perf}
 keep=$work/kerasrun-out
 go build -o bin/kerasrun ./cmd/kerasrun
+# The CPU goes beside every figure: BENCHMARKS.md keeps one table per CPU.
+cpu=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|fma|avx512(f|bw|dq|vl)' | sort | tr '\n' ' ')
+echo "== CPU: ${cpu:-unknown} ($(nproc) CPUs); flags: ${flags:-none of avx2/fma/avx512}" >&2
+echo "== kerasrun $(bin/kerasrun version | grep '^kernels:')" >&2
+echo "== OPENBLAS_CORETYPE for the floor: ${OPENBLAS_CORETYPE:-unset} (the harness keeps the faster correct of it and unset)" >&2
 mkdir -p "$keep"
 rm -f "$keep"/*.bin
 conf=$work/peers-kerasrun.conf

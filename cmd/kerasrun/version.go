@@ -6,6 +6,9 @@ import (
 	"io"
 	goruntime "runtime"
 	"runtime/debug"
+	"strings"
+
+	"github.com/kerasrun/kerasrun/internal/kernels"
 )
 
 // version is the release, set at link time by a build that knows it (the
@@ -18,7 +21,8 @@ const versionUsage = `usage: kerasrun version
 Print kerasrun's version: the release (set at link time with
 -ldflags "-X main.version=..."), the module version, the version-control
 revision, time and state the binary was built from (recorded by go build),
-and the Go release and platform.
+the Go release and platform, and the kernels in force (avx512, avx2, neon
+or generic; KERASRUN_ISA forces a lower one) with those this CPU can run.
 `
 
 func cmdVersion(args []string, stdout io.Writer) error {
@@ -91,4 +95,8 @@ func writeVersion(w io.Writer, release string, b buildInfo) {
 		fmt.Fprintf(w, "time:     %s\n", b.time)
 	}
 	fmt.Fprintf(w, "go:       %s %s/%s\n", b.goVersion, goruntime.GOOS, goruntime.GOARCH)
+	fmt.Fprintf(w, "kernels:  %s (this CPU: %s)\n", kernels.ISA(), strings.Join(kernels.ISAs(), ", "))
+	if n := kernels.ISANote(); n != "" {
+		fmt.Fprintf(w, "          %s\n", strings.TrimPrefix(n, "kernels: "))
+	}
 }
