@@ -1,0 +1,368 @@
+package h5
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Group is an HDF5 group.
+type Group struct {
+	object
+}
+
+// LinkType is the type of a link.
+type LinkType int
+
+// The link types (format spec, "Link Message").
+const (
+	LinkHard     LinkType = 0
+	LinkSoft     LinkType = 1
+	LinkExternal LinkType = 64
+)
+
+// Link is one member of a group.
+type Link struct {
+	Name string
+	Type LinkType
+	// Addr is the object header address of a hard link's target.
+	Addr uint64
+	// Value is a soft link's path or an external link's encoded target.
+	Value string
+}
+
+// Kind is the kind of object a hard link leads to.
+type Kind int
+
+// The kinds of object.
+const (
+	KindOther Kind = iota // a committed datatype or an unknown object
+	KindGroup
+	KindDataset
+)
+
+const (
+	maxLinks     = 1 << 20 // members of one group
+	maxPathParts = 64      // components of one path
+	maxTreeNodes = 1 << 20 // nodes of one B-tree or fractal heap walk
+)
+
+// Members returns the group's links in name order (byte order of the
+// names), the order in which libhdf5 lists them by default.
+func (g *Group) Members() ([]Link, error) {
+	links, err := g.links()
+	if err != nil {
+		return nil, fmt.Errorf("group %q: %w", g.path, err)
+	}
+	sortByName(links, func(l Link) string { return l.Name })
+	for i := 1; i < len(links); i++ {
+		if links[i].Name == links[i-1].Name {
+			return nil, corruptf("group %q: two links named %q", g.path, links[i].Name)
+		}
+	}
+	return links, nil
+}
+
+func sortByName[T any](s []T, name func(T) string) {
+	sort.SliceStable(s, func(i, j int) bool { return name(s[i]) < name(s[j]) })
+}
+
+func (g *Group) links() ([]Link, error) {
+	var out []Link
+	for _, m := range g.msgs {
+		switch m.typ {
+		case msgSymbolTable:
+			c := g.f.cursor(m.body, "symbol table message")
+			btree, heap := c.addr(), c.addr()
+			if c.err != nil {
+				return nil, c.err
+			}
+			return g.f.symbolTable(btree, heap)
+		case msgLink:
+			l, err := g.f.decodeLink(m.body)
+			if err != nil {
+				return nil, err
+			}
+			if len(out) >= maxLinks {
+				return nil, corruptf("more than %d links", maxLinks)
+			}
+			out = append(out, l)
+		case msgLinkInfo:
+			dense, err := g.f.denseLinks(m.body)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, dense...)
+		}
+	}
+	return out, nil
+}
+
+// decodeLink decodes a link message.
+func (f *File) decodeLink(b []byte) (Link, error) {
+	c := f.cursor(b, "link message")
+	if v := c.u8(); v != 1 && c.err == nil {
+		return Link{}, corruptf("link message version %d", v)
+	}
+	flags := c.u8()
+	var l Link
+	if flags&0x08 != 0 {
+		l.Type = LinkType(c.u8())
+	}
+	if flags&0x04 != 0 {
+		c.u64() // creation order
+	}
+	if flags&0x10 != 0 {
+		c.u8() // character set of the name
+	}
+	n := c.uint(1 << (flags & 3))
+	if c.err == nil && n > uint64(c.left()) {
+		return Link{}, corruptf("link message: name of %d bytes in a message of %d", n, len(b))
+	}
+	l.Name = string(c.bytes(int(n)))
+	switch l.Type {
+	case LinkHard:
+		l.Addr = c.addr()
+	case LinkSoft, LinkExternal:
+		vn := c.u16()
+		l.Value = string(c.bytes(vn))
+	}
+	if c.err != nil {
+		return Link{}, c.err
+	}
+	if l.Name == "" {
+		return Link{}, corruptf("link message: empty name")
+	}
+	return l, nil
+}
+
+// symbolTable lists an old-style group: a version 1 B-tree of symbol
+// table nodes whose names lie in a local heap.
+func (f *File) symbolTable(btree, heapAddr uint64) ([]Link, error) {
+	heap, err := f.localHeap(heapAddr)
+	if err != nil {
+		return nil, err
+	}
+	var out []Link
+	err = f.walkBTree1(btree, 0, f.sl, func(_ []byte, child uint64) error {
+		b, err := f.read(child, 8, "symbol table node")
+		if err != nil {
+			return err
+		}
+		if string(b[:4]) != "SNOD" || b[4] != 1 {
+			return corruptf("no symbol table node at %d", child)
+		}
+		n := int(b[6]) | int(b[7])<<8
+		entry := 2*f.so + 24
+		b, err = f.read(child, uint64(8+n*entry), "symbol table node")
+		if err != nil {
+			return err
+		}
+		c := f.cursor(b[8:], "symbol table node")
+		for i := 0; i < n; i++ {
+			nameOff := c.uint(f.so)
+			addr := c.addr()
+			cache := c.u32()
+			c.u32() // reserved
+			scratch := c.bytes(16)
+			if c.err != nil {
+				return c.err
+			}
+			name, err := heapString(heap, nameOff)
+			if err != nil {
+				return err
+			}
+			if len(out) >= maxLinks {
+				return corruptf("more than %d links", maxLinks)
+			}
+			l := Link{Name: name, Type: LinkHard, Addr: addr}
+			if cache == 2 {
+				// A soft link: the scratch pad holds the offset of its
+				// value in the local heap.
+				l.Type, l.Addr = LinkSoft, undef
+				if l.Value, err = heapString(heap, uint64(binary.LittleEndian.Uint32(scratch))); err != nil {
+					return err
+				}
+			}
+			out = append(out, l)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// localHeap returns the data segment of the local heap at addr.
+func (f *File) localHeap(addr uint64) ([]byte, error) {
+	b, err := f.read(addr, uint64(8+2*f.sl+f.so), "local heap")
+	if err != nil {
+		return nil, err
+	}
+	if string(b[:4]) != "HEAP" || b[4] != 0 {
+		return nil, corruptf("no local heap at %d", addr)
+	}
+	c := f.cursor(b[8:], "local heap")
+	size := c.length()
+	c.length() // free list
+	data := c.addr()
+	if c.err != nil {
+		return nil, c.err
+	}
+	return f.read(data, size, "local heap data")
+}
+
+// heapString returns the NUL-terminated string at off of a local heap.
+func heapString(heap []byte, off uint64) (string, error) {
+	if off >= uint64(len(heap)) {
+		return "", corruptf("a name at offset %d of a local heap of %d bytes", off, len(heap))
+	}
+	s := heap[off:]
+	i := bytes.IndexByte(s, 0)
+	if i < 0 {
+		return "", corruptf("an unterminated name in a local heap")
+	}
+	return string(s[:i]), nil
+}
+
+// denseLinks lists the links of a link info message's fractal heap.
+func (f *File) denseLinks(b []byte) ([]Link, error) {
+	c := f.cursor(b, "link info message")
+	if v := c.u8(); v != 0 && c.err == nil {
+		return nil, corruptf("link info message version %d", v)
+	}
+	flags := c.u8()
+	if flags&1 != 0 {
+		c.u64()
+	}
+	heapAddr := c.addr()
+	nameIndex := c.addr()
+	if c.err != nil {
+		return nil, c.err
+	}
+	if heapAddr == undef {
+		return nil, nil // compact storage: the links are link messages
+	}
+	heap, err := f.fractalHeap(heapAddr)
+	if err != nil {
+		return nil, err
+	}
+	var out []Link
+	err = f.walkBTree2(nameIndex, 5, func(rec []byte) error {
+		if len(rec) < 4+heap.idLen {
+			return corruptf("link name record of %d bytes", len(rec))
+		}
+		obj, err := heap.get(rec[4 : 4+heap.idLen])
+		if err != nil {
+			return err
+		}
+		l, err := f.decodeLink(obj)
+		if err != nil {
+			return err
+		}
+		if len(out) >= maxLinks {
+			return corruptf("more than %d links", maxLinks)
+		}
+		out = append(out, l)
+		return nil
+	})
+	return out, err
+}
+
+// lookup returns the link name of g.
+func (g *Group) lookup(name string) (Link, error) {
+	links, err := g.links()
+	if err != nil {
+		return Link{}, fmt.Errorf("group %q: %w", g.path, err)
+	}
+	for _, l := range links {
+		if l.Name == name {
+			return l, nil
+		}
+	}
+	return Link{}, notFoundf("group %q has no member %q", g.path, name)
+}
+
+// resolve follows path from g through hard links and returns the object
+// it names. A path starting with "/" starts at the root.
+func (g *Group) resolve(path string) (*object, error) {
+	cur := &g.object
+	if strings.HasPrefix(path, "/") {
+		root, err := g.f.Root()
+		if err != nil {
+			return nil, err
+		}
+		cur = &root.object
+	}
+	parts := strings.Split(path, "/")
+	if len(parts) > maxPathParts {
+		return nil, unsupportedf("path %q has more than %d components", path, maxPathParts)
+	}
+	for _, p := range parts {
+		if p == "" || p == "." {
+			continue
+		}
+		if !cur.isGroup() {
+			return nil, notFoundf("%q is not a group", cur.path)
+		}
+		l, err := (&Group{*cur}).lookup(p)
+		if err != nil {
+			return nil, err
+		}
+		full := strings.TrimSuffix(cur.path, "/") + "/" + p
+		switch l.Type {
+		case LinkHard:
+		case LinkSoft:
+			return nil, unsupportedf("%q is a soft link; only hard links are followed", full)
+		case LinkExternal:
+			return nil, unsupportedf("%q is an external link to another file; only hard links are followed", full)
+		default:
+			return nil, unsupportedf("%q is a user-defined link (type %d); only hard links are followed", full, l.Type)
+		}
+		next, err := g.f.object(l.Addr, full)
+		if err != nil {
+			return nil, err
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+// Kind returns the kind of object at path from g.
+func (g *Group) Kind(path string) (Kind, error) {
+	o, err := g.resolve(path)
+	if err != nil {
+		return KindOther, err
+	}
+	switch {
+	case o.isDataset():
+		return KindDataset, nil
+	case o.isGroup():
+		return KindGroup, nil
+	}
+	return KindOther, nil
+}
+
+// OpenGroup opens the group at path from g.
+func (g *Group) OpenGroup(path string) (*Group, error) {
+	o, err := g.resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	if !o.isGroup() {
+		return nil, notFoundf("%q is not a group", o.path)
+	}
+	return &Group{*o}, nil
+}
+
+// OpenDataset opens the dataset at path from g.
+func (g *Group) OpenDataset(path string) (*Dataset, error) {
+	o, err := g.resolve(path)
+	if err != nil {
+		return nil, err
+	}
+	if !o.isDataset() {
+		return nil, notFoundf("%q is not a dataset", o.path)
+	}
+	return newDataset(o)
+}
