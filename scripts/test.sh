@@ -25,6 +25,7 @@ FUZZERS=(
   oip:FuzzDecodeResponse
   oip:FuzzDecodeRaw
   oip:FuzzProto
+  internal/h5:FuzzOpen
 )
 
 if [ "${1:-}" = fuzz ]; then
@@ -33,7 +34,9 @@ if [ "${1:-}" = fuzz ]; then
     pkg="${f%%:*}" name="${f##*:}"
     echo "fuzz: $pkg $name for $fuzztime" >&2
     start=$SECONDS
-    go test "./$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime"
+    # A short minimization: the default (60 s for each new input) can
+    # take the whole budget of a count-based run.
+    go test "./$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s
     echo "fuzz: $pkg $name ran $((SECONDS - start))s in all" >&2
   done
   exit 0
