@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 )
 
 // ---------------------------------------------------------------------------
@@ -339,51 +338,12 @@ func (g *gen) gemvKernel512() {
 // AVX2 section on ZMM registers. Where the AVX2 code blends on a sign or
 // compare mask in a vector register, these take an opmask register k.
 
-// exp512 is exp with 5 temporaries (4 for expNonNegative).
+// exp512 is exp on ZMM registers, with 5 temporaries (4 for
+// expNonNegative).
 func (g *gen) exp512(x string, t []string, rng expRange) {
-	t1, t2, t3, t4 := t[0], t[1], t[2], t[3]
-	// The clamps keep x's NaN: x is the first Plan 9 operand.
-	if rng != expNonNegative {
-		g.i("VBROADCASTSS %s, %s", g.c("expLo", expLo), t1)
-		g.i("VMAXPS %s, %s, %s", x, t1, x)
-	}
-	switch rng {
-	case expAny:
-		g.i("VBROADCASTSS %s, %s", g.c("expHi", expHi), t1)
-		g.i("VMINPS %s, %s, %s", x, t1, x)
-	case expNonNegative:
-		g.i("VBROADCASTSS %s, %s", g.c("expHiNormal", expHiNormal), t1)
-		g.i("VMINPS %s, %s, %s", x, t1, x)
-	}
-	g.i("VMULPS.BCST %s, %s, %s", g.c("log2e", float32(math.Log2E)), x, t1)
-	g.i("VRNDSCALEPS $0, %s, %s", t1, t1)
-	g.i("VFNMADD231PS.BCST %s, %s, %s", g.c("expC1", 0.693359375), t1, x)
-	g.i("VFNMADD231PS.BCST %s, %s, %s", g.c("expC2", -2.12194440e-4), t1, x)
-	g.i("VBROADCASTSS %s, %s", g.c("expP0", 1.9875691500e-4), t2)
-	g.i("VFMADD213PS.BCST %s, %s, %s", g.c("expP1", 1.3981999507e-3), x, t2)
-	g.i("VFMADD213PS.BCST %s, %s, %s", g.c("expP2", 8.3334519073e-3), x, t2)
-	g.i("VFMADD213PS.BCST %s, %s, %s", g.c("expP3", 4.1665795894e-2), x, t2)
-	g.i("VFMADD213PS.BCST %s, %s, %s", g.c("expP4", 1.6666665459e-1), x, t2)
-	g.i("VFMADD213PS.BCST %s, %s, %s", g.c("expP5", 5.0000001201e-1), x, t2)
-	g.i("VMULPS %s, %s, %s", x, x, t3)
-	g.i("VFMADD213PS %s, %s, %s", x, t3, t2)
-	g.i("VADDPS.BCST %s, %s, %s", g.c("one", 1), t2, t2)
-	g.i("VCVTTPS2DQ %s, %s", t1, t1)
-	if rng == expNonNegative {
-		g.i("VPADDD.BCST %s, %s, %s", g.ic("bias127", 127), t1, t1)
-		g.i("VPSLLD $23, %s, %s", t1, t1)
-		g.i("VMULPS %s, %s, %s", t1, t2, x)
-		return
-	}
-	t5 := t[4]
-	g.i("VPSRAD $1, %s, %s", t1, t4)
-	g.i("VPSUBD %s, %s, %s", t4, t1, t5)
-	g.i("VPADDD.BCST %s, %s, %s", g.ic("bias127", 127), t4, t4)
-	g.i("VPADDD.BCST %s, %s, %s", g.ic("bias127", 127), t5, t5)
-	g.i("VPSLLD $23, %s, %s", t4, t4)
-	g.i("VPSLLD $23, %s, %s", t5, t5)
-	g.i("VMULPS %s, %s, %s", t4, t2, t2)
-	g.i("VMULPS %s, %s, %s", t5, t2, x)
+	g.zmm = true
+	defer func() { g.zmm = false }()
+	g.exp(x, t, rng)
 }
 
 // sigmoid512 is sigmoid with 5 temporaries and the opmask k (x's sign).

@@ -23,6 +23,9 @@ type gen struct {
 	label  int
 	// capture, when set, collects instructions instead of emitting them.
 	capture *[]string
+	// zmm: the shared emitters (exp) write AVX-512 code on ZMM registers,
+	// with constants broadcast from memory, instead of AVX2.
+	zmm bool
 }
 
 func (g *gen) p(format string, args ...any) {
@@ -536,38 +539,42 @@ const (
 func (g *gen) exp(x string, t []string, rng expRange) {
 	t1, t2, t3, t4 := t[0], t[1], t[2], t[3]
 	if rng != expNonNegative {
-		g.i("VMOVUPS %s, %s", g.c("expLo", expLo), t1)
+		g.ldc("expLo", expLo, t1)
 		g.i("VMAXPS %s, %s, %s", x, t1, x)
 	}
 	switch rng {
 	case expAny:
-		g.i("VMOVUPS %s, %s", g.c("expHi", expHi), t1)
+		g.ldc("expHi", expHi, t1)
 		g.i("VMINPS %s, %s, %s", x, t1, x)
 	case expNonNegative:
-		g.i("VMOVUPS %s, %s", g.c("expHiNormal", expHiNormal), t1)
+		g.ldc("expHiNormal", expHiNormal, t1)
 		g.i("VMINPS %s, %s, %s", x, t1, x)
 	}
 	// t1 = n = round(x*log2e)
-	g.i("VMULPS %s, %s, %s", g.c("log2e", float32(math.Log2E)), x, t1)
-	g.i("VROUNDPS $0, %s, %s", t1, t1)
+	g.opc("VMULPS", g.c("log2e", float32(math.Log2E)), x, t1)
+	if g.zmm {
+		g.i("VRNDSCALEPS $0, %s, %s", t1, t1)
+	} else {
+		g.i("VROUNDPS $0, %s, %s", t1, t1)
+	}
 	// r = x - n*C1 - n*C2
-	g.i("VFNMADD231PS %s, %s, %s", g.c("expC1", 0.693359375), t1, x)
-	g.i("VFNMADD231PS %s, %s, %s", g.c("expC2", -2.12194440e-4), t1, x)
+	g.opc("VFNMADD231PS", g.c("expC1", 0.693359375), t1, x)
+	g.opc("VFNMADD231PS", g.c("expC2", -2.12194440e-4), t1, x)
 	// t2 = p(r)
-	g.i("VMOVUPS %s, %s", g.c("expP0", 1.9875691500e-4), t2)
-	g.i("VFMADD213PS %s, %s, %s", g.c("expP1", 1.3981999507e-3), x, t2)
-	g.i("VFMADD213PS %s, %s, %s", g.c("expP2", 8.3334519073e-3), x, t2)
-	g.i("VFMADD213PS %s, %s, %s", g.c("expP3", 4.1665795894e-2), x, t2)
-	g.i("VFMADD213PS %s, %s, %s", g.c("expP4", 1.6666665459e-1), x, t2)
-	g.i("VFMADD213PS %s, %s, %s", g.c("expP5", 5.0000001201e-1), x, t2)
+	g.ldc("expP0", 1.9875691500e-4, t2)
+	g.opc("VFMADD213PS", g.c("expP1", 1.3981999507e-3), x, t2)
+	g.opc("VFMADD213PS", g.c("expP2", 8.3334519073e-3), x, t2)
+	g.opc("VFMADD213PS", g.c("expP3", 4.1665795894e-2), x, t2)
+	g.opc("VFMADD213PS", g.c("expP4", 1.6666665459e-1), x, t2)
+	g.opc("VFMADD213PS", g.c("expP5", 5.0000001201e-1), x, t2)
 	// t3 = r*r; t2 = p*r² + r + 1
 	g.i("VMULPS %s, %s, %s", x, x, t3)
 	g.i("VFMADD213PS %s, %s, %s", x, t3, t2)
-	g.i("VADDPS %s, %s, %s", g.c("one", 1), t2, t2)
+	g.opc("VADDPS", g.c("one", 1), t2, t2)
 	g.i("VCVTTPS2DQ %s, %s", t1, t1)
 	if rng == expNonNegative {
 		// 0 <= n <= 127: x = p * 2^n
-		g.i("VPADDD %s, %s, %s", g.ic("bias127", 127), t1, t1)
+		g.opc("VPADDD", g.ic("bias127", 127), t1, t1)
 		g.i("VPSLLD $23, %s, %s", t1, t1)
 		g.i("VMULPS %s, %s, %s", t1, t2, x)
 		return
@@ -576,12 +583,31 @@ func (g *gen) exp(x string, t []string, rng expRange) {
 	// scale: n1 = n>>1, n2 = n-n1, x = p * 2^n1 * 2^n2
 	g.i("VPSRAD $1, %s, %s", t1, t4)
 	g.i("VPSUBD %s, %s, %s", t4, t1, t5)
-	g.i("VPADDD %s, %s, %s", g.ic("bias127", 127), t4, t4)
-	g.i("VPADDD %s, %s, %s", g.ic("bias127", 127), t5, t5)
+	g.opc("VPADDD", g.ic("bias127", 127), t4, t4)
+	g.opc("VPADDD", g.ic("bias127", 127), t5, t5)
 	g.i("VPSLLD $23, %s, %s", t4, t4)
 	g.i("VPSLLD $23, %s, %s", t5, t5)
 	g.i("VMULPS %s, %s, %s", t4, t2, t2)
 	g.i("VMULPS %s, %s, %s", t5, t2, x)
+}
+
+// ldc loads the constant name into every lane of dst: the whole 8-lane
+// vector in AVX2, a broadcast of its first lane in AVX-512.
+func (g *gen) ldc(name string, v float32, dst string) {
+	if g.zmm {
+		g.i("VBROADCASTSS %s, %s", g.c(name, v), dst)
+		return
+	}
+	g.i("VMOVUPS %s, %s", g.c(name, v), dst)
+}
+
+// opc emits op with the constant vector mem as its first operand: as it
+// is in AVX2, broadcast from its first lane (.BCST) in AVX-512.
+func (g *gen) opc(op, mem, src, dst string) {
+	if g.zmm {
+		op += ".BCST"
+	}
+	g.i("%s %s, %s, %s", op, mem, src, dst)
 }
 
 // sigmoid: x = sigmoid(x), with 6 temporaries. With e = exp(-|x|), the
