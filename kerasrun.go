@@ -58,12 +58,13 @@ type (
 	// (see the package doc and package layers).
 	Layer = runtime.Layer
 
-	// Options sets the limits of Load and its variants. A nil *Options
-	// means the defaults; a zero field means its default. Fields:
-	// MaxTensorElements (elements of one weight, default 1<<28),
-	// MaxWeightBytes (float32 bytes of all weights, default 4 GiB) and
+	// Options sets the limits of Load and its variants, and the HDF5
+	// reader. A nil *Options means the defaults; a zero field means its
+	// default. Fields: MaxTensorElements (elements of one weight, default
+	// 1<<28), MaxWeightBytes (float32 bytes of all weights, default 4 GiB),
 	// MaxLayers (layers of the config, nested models included, default
-	// 10000).
+	// 10000) and HDF5Reader ("libhdf5" or "go"; default libhdf5 in a cgo
+	// build, the pure-Go reader without cgo).
 	Options = importer.Options
 )
 
@@ -97,10 +98,12 @@ func LoadWeights(arch []byte, weightsPath string, opts *Options) (*Model, error)
 // LoadReader is Load for a model file held in r, size bytes long: an
 // object of a blob store, say, or bytes in memory (bytes.NewReader).
 //
-// A .keras archive is read from r. An HDF5 model is read through libhdf5,
-// which reads only files, so it is first copied into a private temporary
-// file (mode 0600, in os.TempDir), which is unlinked as soon as libhdf5 has
-// opened it: the copy needs as much free space there as the file's size.
+// A .keras archive is read from r, and so is an HDF5 model with the Go
+// HDF5 reader (Options.HDF5Reader "go", the default in a build without
+// cgo). With libhdf5, which reads only files, an HDF5 model is first
+// copied into a private temporary file (mode 0600, in os.TempDir), which
+// is unlinked as soon as libhdf5 has opened it: the copy needs as much free
+// space there as the file's size.
 func LoadReader(r io.ReaderAt, size int64, opts *Options) (*Model, error) {
 	return importer.LoadReaderAt(r, size, "", opts)
 }

@@ -1,14 +1,28 @@
 // Package importer reads Keras HDF5 model files (.h5) and builds runnable
 // models from them.
 //
-// It is the only kerasrun package that uses cgo: it reads files through
-// gonum.org/v1/hdf5 and a few C helpers over libhdf5. No HDF5 type appears
+// It reads HDF5 through one of two readers, behind one internal interface
+// (h5group, h5read.go), so that the load logic is shared:
+//
+//   - libhdf5, through gonum.org/v1/hdf5 and a few C helpers (h5.go,
+//     h5group_cgo.go), built only with cgo, and the default there;
+//   - the pure-Go reader internal/h5 (h5group_go.go), always built, and the
+//     default without cgo, so that CGO_ENABLED=0 builds a static binary
+//     for any GOOS and GOARCH. It reads an io.ReaderAt in place: a model
+//     held in memory (LoadReaderAt) and the weights inside a .keras archive
+//     need no temporary file.
+//
+// Options.HDF5Reader chooses one at run time. Both give the same strings
+// and the same float32 weights, bit for bit, and refuse the same files
+// (h5readers_cgo_test.go checks every fixture and corpus file with both).
+//
+// This is the only kerasrun package that uses cgo. No HDF5 type appears
 // in its API. Every HDF5 handle is closed before Load returns. Calls into
 // libhdf5 are serialised by a package lock, and each HDF5 session is pinned
 // to one OS thread: Debian's libhdf5 is built thread-safe, which makes its
 // error stack and its error printing per thread. libhdf5 never prints: its
-// error stack becomes the returned error.
-//
+// error stack becomes the returned error. The Go reader takes no lock.
+
 // Load works in phases: read the root attributes and model_config; decode
 // every layer and collect every unsupported class or option into one error
 // before building anything; read the weights (converted to float32 once);
@@ -61,7 +75,8 @@
 // has not crashed it there since the checks above, but a crafted file may
 // still reach a libhdf5 bug. Keep libhdf5 up to date, and load files from
 // untrusted sources in a separate process when a crash must not take a
-// service down.
+// service down, or read them with the Go reader, which runs the same checks
+// first and bounds everything else itself (see internal/h5).
 //
 // The architecture JSON given to LoadWeights is parsed directly and is not
 // depth-checked yet: give it only from trusted sources.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path"
@@ -117,22 +118,30 @@ type kerasArchive struct {
 	config       string // config.json
 	kerasVersion string // from metadata.json
 	weights      *zip.File
+	// r holds the archive's size bytes, where weights lies.
+	r    io.ReaderAt
+	size int64
 }
 
 // openArchive reads the directory of the .keras archive at p and its JSON
-// members. The caller closes the returned reader when it has read the
+// members. The caller closes the returned file when it has read the
 // weights.
-func openArchive(p string) (*zip.ReadCloser, *kerasArchive, error) {
-	zr, err := zip.OpenReader(p)
+func openArchive(p string) (io.Closer, *kerasArchive, error) {
+	f, err := os.Open(p)
 	if err != nil {
 		return nil, nil, corrupt(fmt.Errorf("a zip file kerasrun cannot read as a Keras 3 archive: %w", err))
 	}
-	a, err := readArchive(&zr.Reader)
+	st, err := f.Stat()
 	if err != nil {
-		zr.Close()
+		f.Close()
 		return nil, nil, err
 	}
-	return zr, a, nil
+	a, err := openArchiveAt(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, a, nil
 }
 
 // readArchive reads the directory of a .keras archive and its JSON
@@ -267,6 +276,64 @@ func extractWeights(f *zip.File, limit int64) (string, error) {
 		return "", fmt.Errorf("model.weights.h5: %w", err)
 	}
 	return name, nil
+}
+
+// weightsAt returns the bytes of the archive's model.weights.h5, at most
+// limit of them, for a reader that reads in place: a stored entry (Keras
+// writes its members uncompressed) is read where it lies in the archive,
+// after its CRC-32 is checked as extracting it would check it; a
+// compressed one is inflated into memory. Its checks and errors are those
+// of extractWeights.
+func weightsAt(a *kerasArchive, limit int64) (io.ReaderAt, int64, error) {
+	f := a.weights
+	if f.UncompressedSize64 > uint64(limit) {
+		return nil, 0, limitError("MaxWeightBytes", limit, fmt.Errorf("model.weights.h5 is %d bytes, over the limit of %d (raise importer.Options.MaxWeightBytes)", f.UncompressedSize64, limit))
+	}
+	notHDF5 := corrupt(errors.New("model.weights.h5 in the archive is not an HDF5 file (no HDF5 signature)"))
+	if f.Method == zip.Store && f.CompressedSize64 == f.UncompressedSize64 && a.r != nil {
+		off, err := f.DataOffset()
+		if err != nil {
+			return nil, 0, fmt.Errorf("model.weights.h5: %w", err)
+		}
+		size := int64(f.UncompressedSize64)
+		if off < 0 || off > a.size || size > a.size-off {
+			return nil, 0, fmt.Errorf("model.weights.h5: %w", zip.ErrFormat)
+		}
+		r := io.NewSectionReader(a.r, off, size)
+		head := make([]byte, len(hdf5Signature))
+		if _, err := r.ReadAt(head, 0); err != nil || !bytes.Equal(head, hdf5Signature) {
+			return nil, 0, notHDF5
+		}
+		if f.CRC32 != 0 {
+			h := crc32.NewIEEE()
+			if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+				return nil, 0, fmt.Errorf("model.weights.h5: %w", err)
+			}
+			if h.Sum32() != f.CRC32 {
+				return nil, 0, fmt.Errorf("model.weights.h5: %w", zip.ErrChecksum)
+			}
+		}
+		return r, size, nil
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, 0, fmt.Errorf("model.weights.h5: %w", err)
+	}
+	defer rc.Close()
+	head := make([]byte, len(hdf5Signature))
+	if _, err := io.ReadFull(rc, head); err != nil || !bytes.Equal(head, hdf5Signature) {
+		return nil, 0, notHDF5
+	}
+	var buf bytes.Buffer
+	buf.Write(head)
+	n, err := io.Copy(&buf, io.LimitReader(rc, limit+1-int64(len(head))))
+	if err != nil {
+		return nil, 0, fmt.Errorf("model.weights.h5: %w", err)
+	}
+	if n+int64(len(head)) > limit {
+		return nil, 0, limitError("MaxWeightBytes", limit, fmt.Errorf("model.weights.h5 inflates past %d bytes (raise importer.Options.MaxWeightBytes)", limit))
+	}
+	return bytes.NewReader(buf.Bytes()), int64(buf.Len()), nil
 }
 
 // writeTemp copies at most limit+1 bytes of r into a private temporary

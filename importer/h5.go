@@ -1,6 +1,9 @@
+//go:build cgo
+
 package importer
 
-// This file is the only place that talks to libhdf5. gonum.org/v1/hdf5
+// This file is the only place that talks to libhdf5; it is built only
+// with cgo, and h5group_cgo.go puts it behind h5group. gonum.org/v1/hdf5
 // opens files, groups and datasets and reads the datasets; the small C
 // helpers below read string attributes in every form Keras writes (gonum's
 // wrapper cannot read string arrays, mishandles fixed-length strings that
@@ -149,9 +152,7 @@ import "C"
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"math"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -238,9 +239,6 @@ func h5open(path string) (*hdf5.File, error) {
 	return f, nil
 }
 
-// maxAttrBytes bounds one attribute read.
-const maxAttrBytes = 256 << 20
-
 // attrStrings reads the string attribute name of loc, whatever its form:
 // a scalar or an array, of fixed- or variable-length strings. It also reads
 // the split form name0, name1, ... that Keras writes for attributes over
@@ -267,18 +265,6 @@ func attrStrings(loc hdf5.Identifier, name string) (vals []string, ok bool, err 
 		}
 		vals = append(vals, v...)
 	}
-}
-
-// attrString reads a string attribute that holds one string.
-func attrString(loc hdf5.Identifier, name string) (string, bool, error) {
-	v, ok, err := attrStrings(loc, name)
-	if err != nil || !ok {
-		return "", ok, err
-	}
-	if len(v) != 1 {
-		return "", true, fmt.Errorf("attribute %q: want one string, found %d", name, len(v))
-	}
-	return v[0], true, nil
 }
 
 func exists(id C.hid_t, name string) bool {
@@ -354,12 +340,6 @@ func openObjects() int64 {
 	return int64(C.kr_open_objects())
 }
 
-// datasetInfo is what the metadata of a weight dataset declares.
-type datasetInfo struct {
-	shape []int
-	n     int64 // elements, saturated at math.MaxInt64
-}
-
 // statFloat32 reads the declared type and shape of the dataset at path
 // under g, without its data. Float types are read; so are integers of 8
 // and 16 bits (Keras 3 stores quantized kernels as int8), which convert to
@@ -385,13 +365,11 @@ func datasetMetaOf(ds *hdf5.Dataset) (datasetInfo, error) {
 	}
 	class, size := dt.Class(), dt.Size()
 	dt.Close()
-	switch {
-	case class == hdf5.T_INTEGER:
+	if class != hdf5.T_INTEGER {
 		// Checked against the shape below.
-	case class != hdf5.T_FLOAT:
-		return datasetInfo{}, unsupported(fmt.Errorf("dtype is %s, not a float type (float16, float32 or float64)", className(class, size)))
-	case size != 2 && size != 4 && size != 8:
-		return datasetInfo{}, unsupported(fmt.Errorf("dtype is a %d-byte float, not float16, float32 or float64", size))
+		if err := checkWeightType(int(class), size, 0); err != nil {
+			return datasetInfo{}, err
+		}
 	}
 	sp := ds.Space()
 	if sp == nil {
@@ -402,30 +380,20 @@ func datasetMetaOf(ds *hdf5.Dataset) (datasetInfo, error) {
 	if err != nil {
 		return datasetInfo{}, err
 	}
-	if class == hdf5.T_INTEGER && size > 2 && len(dims) > 0 {
-		return datasetInfo{}, unsupported(fmt.Errorf("dtype is %s, not a float type; of integers kerasrun reads 8- and 16-bit weights, which float32 holds exactly, and scalars", className(class, size)))
+	if err := checkWeightType(int(class), size, len(dims)); err != nil {
+		return datasetInfo{}, err
 	}
-	info := datasetInfo{shape: make([]int, len(dims)), n: 1}
-	for i, d := range dims {
-		info.shape[i] = int(min(d, math.MaxInt64))
-	}
-	for _, d := range info.shape {
-		if d == 0 {
-			info.n = 0
-			break
-		}
-		if info.n > math.MaxInt64/int64(d) {
-			info.n = math.MaxInt64
-		} else if info.n != math.MaxInt64 {
-			info.n *= int64(d)
-		}
-	}
-	return info, nil
+	return newDatasetInfo(uintDims(dims)), nil
 }
 
-// maxElements is the most elements kerasrun reads into one weight, whatever
-// Options say.
-const maxElements = 1 << 40
+// uintDims converts gonum's dimensions.
+func uintDims(dims []uint) []uint64 {
+	out := make([]uint64, len(dims))
+	for i, d := range dims {
+		out[i] = uint64(d)
+	}
+	return out
+}
 
 // readFloat32 reads the data of a dataset that statFloat32 described and
 // limits accepted (so it has at most maxElements elements), converted to
@@ -477,31 +445,35 @@ func checkHardLinks(loc hdf5.Identifier, path string) error {
 		cp := C.CString(prefix)
 		kind := C.kr_link_type(id, cp)
 		C.free(unsafe.Pointer(cp))
-		switch kind {
-		case -1:
+		if kind == linkNone {
 			return nil
-		case C.H5L_TYPE_HARD:
-		case C.H5L_TYPE_SOFT:
-			return fmt.Errorf("%q is a soft link; kerasrun follows only hard links", prefix)
-		case C.H5L_TYPE_EXTERNAL:
-			return fmt.Errorf("%q is an external link to another file; kerasrun does not follow links out of the file", prefix)
-		default:
-			return fmt.Errorf("%q is a user-defined link (type %d); kerasrun follows only hard links", prefix, int(kind))
+		}
+		if err := linkError(prefix, int(kind)); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// linkHard is the linkType of a hard link.
-const linkHard = int(C.H5L_TYPE_HARD)
-
-// linkType returns the type of the link name of loc (C.H5L_TYPE_*), or -1
-// when there is none.
+// linkType returns the type of the link name of loc (C.H5L_TYPE_*, which
+// are linkHard, linkSoft and linkExternal), or linkNone when there is none.
 func linkType(loc hdf5.Identifier, name string) int {
 	cn := C.CString(name)
 	defer C.free(unsafe.Pointer(cn))
 	return int(C.kr_link_type(C.hid_t(loc.ID()), cn))
 }
+
+// libhdf5's link types are linkHard, linkSoft and linkExternal: each
+// index below is 0 only then, and any other index fails to compile.
+var (
+	_ = [1]struct{}{}[int(C.H5L_TYPE_HARD)-linkHard]
+	_ = [1]struct{}{}[int(C.H5L_TYPE_SOFT)-linkSoft]
+	_ = [1]struct{}{}[int(C.H5L_TYPE_EXTERNAL)-linkExternal]
+	_ = [1]struct{}{}[int(hdf5.T_INTEGER)-classInteger]
+	_ = [1]struct{}{}[int(hdf5.T_FLOAT)-classFloat]
+	_ = [1]struct{}{}[int(hdf5.T_STRING)-classString]
+	_ = [1]struct{}{}[int(hdf5.T_COMPOUND)-classCompound]
+)
 
 // openGroup opens the group at path under g after checkHardLinks.
 func openGroup(g *hdf5.Group, path string) (*hdf5.Group, error) {
@@ -524,7 +496,7 @@ func extentDims(sp *hdf5.Dataspace) ([]uint, error) {
 		return nil, nil
 	case hdf5.S_SIMPLE:
 	default:
-		return nil, errors.New("dataset has no data (a null dataspace)")
+		return nil, errNullSpace
 	}
 	if sp.SimpleExtentNDims() == 0 {
 		return nil, nil
@@ -534,16 +506,4 @@ func extentDims(sp *hdf5.Dataspace) ([]uint, error) {
 		return nil, h5err("dataset shape")
 	}
 	return dims, nil
-}
-
-func className(c hdf5.TypeClass, size uint) string {
-	switch c {
-	case hdf5.T_INTEGER:
-		return fmt.Sprintf("integer (%d bytes)", size)
-	case hdf5.T_STRING:
-		return "string"
-	case hdf5.T_COMPOUND:
-		return "compound"
-	}
-	return fmt.Sprintf("type class %d", int(c))
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/kerasrun/kerasrun/layers"
-	"gonum.org/v1/hdf5"
 )
 
 // Report describes a Keras file without building its model: what Inspect
@@ -99,7 +98,7 @@ func inspectFile(path string, arch []byte) (*Report, error) {
 	if kind == kindZip {
 		return inspectKeras3(path, arch)
 	}
-	if k3, err := hasKeras3Layout(path); err != nil {
+	if k3, err := hasKeras3Layout(path, nil); err != nil {
 		return nil, err
 	} else if k3 {
 		return inspectKeras3(path, arch)
@@ -259,56 +258,54 @@ func distribute(g *GroupReport, children []*LayerReport) bool {
 // readMeta reads the root attributes and the weights' metadata (names,
 // shapes, dtypes, not the data). weightsOnly finds the weights as
 // readFile does for LoadWeights. version is the weights' keras_version.
-func readMeta(path string, weightsOnly bool) (FileInfo, []*GroupReport, string, error) {
-	defer h5lock()()
-	f, err := h5open(path)
-	if err != nil {
-		return FileInfo{}, nil, "", err
-	}
-	defer f.Close()
-	root, err := f.OpenGroup("/")
-	if err != nil {
-		return FileInfo{}, nil, "", h5err("open root group")
-	}
-	defer root.Close()
+func readMeta(path string, weightsOnly bool) (info FileInfo, groups []*GroupReport, version string, err error) {
+	err = withH5(pathSrc(path), nil, func(root h5group) error {
+		info, groups, version, err = readRootMeta(root)
+		return err
+	})
+	return info, groups, version, err
+}
+
+// readRootMeta is readMeta for an open file's root group.
+func readRootMeta(root h5group) (FileInfo, []*GroupReport, string, error) {
 	info, err := rootInfo(root)
 	if err != nil {
 		return FileInfo{}, nil, "", err
 	}
 	g := root
-	if _, rootNames, _ := attrStrings(root.Identifier, "layer_names"); !rootNames {
-		wg, err := openGroup(root, "model_weights")
+	if _, rootNames, _ := root.attrStrings("layer_names"); !rootNames {
+		wg, err := root.openGroup("model_weights")
 		if err != nil {
 			if info.ModelConfig == "" {
 				return FileInfo{}, nil, "", errors.New("no model_config, no layer_names and no model_weights group: this is not a Keras file")
 			}
 			return info, nil, info.KerasVersion, nil
 		}
-		defer wg.Close()
+		defer wg.close()
 		g = wg
 	}
-	version, _, _ := attrString(g.Identifier, "keras_version")
+	version, _, _ := attrString(g, "keras_version")
 	if version == "" {
 		version = info.KerasVersion
 	}
 	if info.Backend == "" {
-		info.Backend, _, _ = attrString(g.Identifier, "backend")
+		info.Backend, _, _ = attrString(g, "backend")
 	}
 	if info.KerasVersion == "" {
 		info.KerasVersion = version
 	}
-	names, _, err := attrStrings(g.Identifier, "layer_names")
+	names, _, err := g.attrStrings("layer_names")
 	if err != nil {
 		return FileInfo{}, nil, "", err
 	}
 	var groups []*GroupReport
 	for _, ln := range names {
-		lg, err := openGroup(g, ln)
+		lg, err := g.openGroup(ln)
 		if err != nil {
 			return FileInfo{}, nil, "", fmt.Errorf("layer %q: weight group: %w", ln, err)
 		}
 		gr, err := groupMeta(lg, ln)
-		lg.Close()
+		lg.close()
 		if err != nil {
 			return FileInfo{}, nil, "", fmt.Errorf("layer %q: %w", ln, err)
 		}
@@ -317,56 +314,20 @@ func readMeta(path string, weightsOnly bool) (FileInfo, []*GroupReport, string, 
 	return info, groups, version, nil
 }
 
-func groupMeta(lg *hdf5.Group, name string) (*GroupReport, error) {
-	wn, _, err := attrStrings(lg.Identifier, "weight_names")
+func groupMeta(lg h5group, name string) (*GroupReport, error) {
+	wn, _, err := lg.attrStrings("weight_names")
 	if err != nil {
 		return nil, err
 	}
 	gr := &GroupReport{Name: name}
 	for _, w := range wn {
-		shape, dtype, err := datasetMeta(lg, w)
+		shape, dtype, err := lg.datasetMeta(w)
 		if err != nil {
 			return nil, fmt.Errorf("weight %q: %w", w, err)
 		}
 		gr.Weights = append(gr.Weights, WeightInfo{Name: w, Shape: shape, DType: dtype})
 	}
 	return gr, nil
-}
-
-// datasetMeta reads a dataset's shape and dtype, not its data.
-func datasetMeta(g *hdf5.Group, path string) ([]int, string, error) {
-	if err := checkHardLinks(g.Identifier, path); err != nil {
-		return nil, "", err
-	}
-	ds, err := g.OpenDataset(path)
-	if err != nil {
-		return nil, "", h5err("open dataset")
-	}
-	defer ds.Close()
-	dt, err := ds.Datatype()
-	if err != nil {
-		return nil, "", h5err("dataset type")
-	}
-	class, size := dt.Class(), dt.Size()
-	dt.Close()
-	dtype := className(class, size)
-	if class == hdf5.T_FLOAT {
-		dtype = fmt.Sprintf("float%d", 8*size)
-	}
-	sp := ds.Space()
-	if sp == nil {
-		return nil, "", h5err("dataset space")
-	}
-	dims, err := extentDims(sp)
-	sp.Close()
-	if err != nil {
-		return nil, "", err
-	}
-	shape := make([]int, len(dims))
-	for i, d := range dims {
-		shape[i] = int(min(d, 1<<40))
-	}
-	return shape, dtype, nil
 }
 
 // inspectKeras3 reports on a Keras 3 file: a .keras archive, or a Keras 3

@@ -11,7 +11,6 @@ import (
 	"github.com/kerasrun/kerasrun/layers"
 	"github.com/kerasrun/kerasrun/runtime"
 	"github.com/tidwall/gjson"
-	"gonum.org/v1/hdf5"
 )
 
 // Keras 3 weights files (model.weights.h5, also the weights inside a
@@ -45,42 +44,21 @@ var errKeras3WeightsOnly = errors.New("this is a Keras 3 weights file (model.sav
 
 // isKeras3Weights reports whether root has the Keras 3 weights layout: a
 // "layers" group and no layer_names attribute.
-func isKeras3Weights(root *hdf5.Group) bool {
-	if _, ok, _ := attrStrings(root.Identifier, "layer_names"); ok {
+func isKeras3Weights(root h5group) bool {
+	if _, ok, _ := root.attrStrings("layer_names"); ok {
 		return false
 	}
-	return linkType(root.Identifier, "layers") == linkHard
+	return root.linkType("layers") == linkHard
 }
 
 // hasKeras3Layout reports whether the HDF5 file at path has the Keras 3
 // weights layout.
-func hasKeras3Layout(path string) (k3 bool, err error) {
-	err = withRoot(path, false, func(root *hdf5.Group) error {
+func hasKeras3Layout(path string, opts *Options) (k3 bool, err error) {
+	err = withH5(pathSrc(path), opts, func(root h5group) error {
 		k3 = isKeras3Weights(root)
 		return nil
 	})
 	return k3, err
-}
-
-// withRoot opens the HDF5 file at path under the HDF5 lock and calls fn
-// with its root group, closing both after. With remove, the file is a
-// private temporary copy, unlinked as soon as it is open.
-func withRoot(path string, remove bool, fn func(root *hdf5.Group) error) error {
-	defer h5lock()()
-	f, err := h5open(path)
-	if remove {
-		os.Remove(path)
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	root, err := f.OpenGroup("/")
-	if err != nil {
-		return h5err("open root group")
-	}
-	defer root.Close()
-	return fn(root)
 }
 
 // maxK3Depth bounds the nesting of groups under "layers/" (a model nested in
@@ -90,25 +68,29 @@ const maxK3Depth = 64
 // maxK3Objects bounds the groups and datasets walked under "layers/".
 const maxK3Objects = 1 << 20
 
-// readKeras3File opens a Keras 3 weights file and reads its variables. With
-// remove, the file is a private temporary copy: it is unlinked as soon as it
-// is open.
-func readKeras3File(path string, opts *Options, remove bool) (store *k3store, err error) {
-	err = withRoot(path, remove, func(root *hdf5.Group) error {
-		if !isKeras3Weights(root) {
-			return corrupt(errors.New("the weights file has no \"layers\" group: it is not a Keras 3 weights file"))
-		}
-		store, err = readKeras3Weights(root, opts.limits())
+// readKeras3File opens the Keras 3 weights file src and reads its
+// variables.
+func readKeras3File(src h5src, opts *Options) (store *k3store, err error) {
+	err = withH5(src, opts, func(root h5group) error {
+		store, err = readKeras3Root(root, opts)
 		return err
 	})
 	return store, err
+}
+
+// readKeras3Root reads the variables of the Keras 3 weights file of root.
+func readKeras3Root(root h5group, opts *Options) (*k3store, error) {
+	if !isKeras3Weights(root) {
+		return nil, corrupt(errors.New("the weights file has no \"layers\" group: it is not a Keras 3 weights file"))
+	}
+	return readKeras3Weights(root, opts.limits())
 }
 
 // readKeras3Weights reads every variable under root's "layers" group: first
 // every dataset's declared type and shape, checked against lim, then the
 // data. The model's own "vars" must be empty; other top-level groups
 // (optimizer, metrics) are not read.
-func readKeras3Weights(root *hdf5.Group, lim *limits) (*k3store, error) {
+func readKeras3Weights(root h5group, lim *limits) (*k3store, error) {
 	type planned struct {
 		owner string
 		index int
@@ -116,53 +98,53 @@ func readKeras3Weights(root *hdf5.Group, lim *limits) (*k3store, error) {
 	}
 	var plan []planned
 	objects := 0
-	var walk func(g *hdf5.Group, path string, depth int) error
-	walk = func(g *hdf5.Group, path string, depth int) error {
+	var walk func(g h5group, path string, depth int) error
+	walk = func(g h5group, path string, depth int) error {
 		if depth > maxK3Depth {
 			return fmt.Errorf("%s: groups nest more than %d deep", path, maxK3Depth)
 		}
-		n, err := g.NumObjects()
+		n, err := g.numMembers()
 		if err != nil {
-			return h5err(path + ": list group")
+			return fmt.Errorf("%s: %w", path, err)
 		}
-		for i := uint(0); i < n; i++ {
+		for i := 0; i < n; i++ {
 			if objects++; objects > maxK3Objects {
 				return fmt.Errorf("more than %d objects under \"layers\"", maxK3Objects)
 			}
-			name, err := g.ObjectNameByIndex(i)
+			name, err := g.memberName(i)
 			if err != nil {
-				return h5err(path + ": list group")
+				return fmt.Errorf("%s: %w", path, err)
 			}
 			child := path + "/" + name
-			if err := checkHardLinks(g.Identifier, name); err != nil {
+			if err := g.checkHardLinks(name); err != nil {
 				return fmt.Errorf("%s: %w", child, err)
 			}
-			typ, err := g.ObjectTypeByIndex(i)
+			typ, err := g.memberKind(i)
 			if err != nil {
-				return h5err(child + ": object type")
+				return fmt.Errorf("%s: %w", child, err)
 			}
 			switch {
-			case typ == hdf5.H5G_GROUP && name == "vars":
-				vars, err := openGroup(g, name)
+			case typ == kindGroup && name == "vars":
+				vars, err := g.openGroup(name)
 				if err != nil {
 					return fmt.Errorf("%s: %w", child, err)
 				}
 				err = func() error {
-					defer vars.Close()
-					m, err := vars.NumObjects()
+					defer vars.close()
+					m, err := vars.numMembers()
 					if err != nil {
-						return h5err(child + ": list group")
+						return fmt.Errorf("%s: %w", child, err)
 					}
-					for j := uint(0); j < m; j++ {
-						vn, err := vars.ObjectNameByIndex(j)
+					for j := 0; j < m; j++ {
+						vn, err := vars.memberName(j)
 						if err != nil {
-							return h5err(child + ": list group")
+							return fmt.Errorf("%s: %w", child, err)
 						}
 						idx, err := strconv.Atoi(vn)
-						if err != nil || idx < 0 || strconv.Itoa(idx) != vn || idx >= int(m) {
+						if err != nil || idx < 0 || strconv.Itoa(idx) != vn || idx >= m {
 							return corrupt(fmt.Errorf("%s/%s: a variable's name is its index 0..%d", child, vn, m-1))
 						}
-						info, err := statFloat32(vars, vn)
+						info, err := vars.statFloat32(vn)
 						if err == nil {
 							err = lim.take(info.n, info.shape)
 						}
@@ -176,13 +158,13 @@ func readKeras3Weights(root *hdf5.Group, lim *limits) (*k3store, error) {
 				if err != nil {
 					return err
 				}
-			case typ == hdf5.H5G_GROUP:
-				sub, err := openGroup(g, name)
+			case typ == kindGroup:
+				sub, err := g.openGroup(name)
 				if err != nil {
 					return fmt.Errorf("%s: %w", child, err)
 				}
 				err = walk(sub, child, depth+1)
-				sub.Close()
+				sub.close()
 				if err != nil {
 					return err
 				}
@@ -192,24 +174,24 @@ func readKeras3Weights(root *hdf5.Group, lim *limits) (*k3store, error) {
 		}
 		return nil
 	}
-	lg, err := openGroup(root, "layers")
+	lg, err := root.openGroup("layers")
 	if err != nil {
 		return nil, fmt.Errorf("\"layers\": %w", err)
 	}
 	err = walk(lg, "layers", 1)
-	lg.Close()
+	lg.close()
 	if err != nil {
 		return nil, err
 	}
-	if linkType(root.Identifier, "vars") >= 0 {
-		vg, err := openGroup(root, "vars")
+	if root.linkType("vars") >= 0 {
+		vg, err := root.openGroup("vars")
 		if err != nil {
 			return nil, fmt.Errorf("\"vars\": %w", err)
 		}
-		n, err := vg.NumObjects()
-		vg.Close()
+		n, err := vg.numMembers()
+		vg.close()
 		if err != nil {
-			return nil, h5err("vars: list group")
+			return nil, fmt.Errorf("vars: %w", err)
 		}
 		if n > 0 {
 			return nil, fmt.Errorf("the model's own \"vars\" group holds %d variable(s); kerasrun knows no model that owns variables outside its layers", n)
@@ -225,12 +207,12 @@ func readKeras3Weights(root *hdf5.Group, lim *limits) (*k3store, error) {
 	s := &k3store{vars: map[string][]layers.Weight{}, used: map[string]bool{}}
 	for _, p := range plan {
 		vpath := p.owner + "/vars/" + strconv.Itoa(p.index)
-		g, err := openGroup(root, p.owner+"/vars")
+		g, err := root.openGroup(p.owner + "/vars")
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", vpath, err)
 		}
-		data, err := readFloat32(g, strconv.Itoa(p.index), p.info)
-		g.Close()
+		data, err := g.readFloat32(strconv.Itoa(p.index), p.info)
+		g.close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", vpath, err)
 		}
@@ -407,8 +389,9 @@ func snakeCase(name string) string {
 }
 
 // loadArchive loads a Keras 3 .keras archive: config.json, the keras_version
-// of metadata.json and the variables of model.weights.h5, read from a
-// private temporary copy that is gone once it is open.
+// of metadata.json and the variables of model.weights.h5, read in place by
+// the Go HDF5 reader, or by libhdf5 from a private temporary copy that is
+// gone once it is open.
 func loadArchive(p string, opts *Options) (*runtime.Model, error) {
 	zr, a, err := openArchive(p)
 	if err != nil {
@@ -433,11 +416,27 @@ func archiveWeights(a *kerasArchive, opts *Options) (*k3store, error) {
 	} else {
 		limit = 1 << 62
 	}
-	tmp, err := extractWeights(a.weights, limit)
+	reader, err := opts.hdf5Reader()
 	if err != nil {
 		return nil, err
 	}
-	store, err := readKeras3File(tmp, opts, true)
+	var src h5src
+	if reader == readerGo {
+		// The Go reader reads the entry in place: no temporary file.
+		r, size, err := weightsAt(a, limit)
+		if err != nil {
+			return nil, err
+		}
+		src = h5src{r: r, size: size}
+	} else {
+		tmp, err := extractWeights(a.weights, limit)
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(tmp) // gone already once it is open
+		src = h5src{path: tmp, remove: true}
+	}
+	store, err := readKeras3File(src, opts)
 	if err != nil {
 		return nil, fmt.Errorf("model.weights.h5: %w", err)
 	}

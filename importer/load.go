@@ -4,14 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	goruntime "runtime"
 	"strconv"
 	"strings"
 
 	"github.com/kerasrun/kerasrun/layers"
 	"github.com/kerasrun/kerasrun/runtime"
-	"gonum.org/v1/hdf5"
 )
 
 // Options sets limits for Load and LoadWeights. A nil *Options means the
@@ -29,6 +27,13 @@ type Options struct {
 	// MaxLayers bounds the number of layers in the model config, those of
 	// nested models included (default 10000).
 	MaxLayers int
+	// HDF5Reader chooses the HDF5 reader: "libhdf5" (through cgo and
+	// gonum.org/v1/hdf5) or "go" (the pure-Go reader, which reads a
+	// LoadReaderAt's reader and a .keras archive's weights in place,
+	// without a temporary file). Empty means libhdf5 in a cgo build and
+	// the Go reader in a build without cgo, where "libhdf5" is an error.
+	// Both readers give the same weights, bit for bit.
+	HDF5Reader string
 }
 
 const (
@@ -194,9 +199,9 @@ var errNotKeras = corrupt(errors.New("not a Keras model file: the HDF5 file has 
 // keras1Weights reports whether root looks like Keras weights without a
 // keras_version (Keras 1 wrote none): a layer_names attribute or a
 // model_weights group.
-func keras1Weights(root *hdf5.Group) bool {
-	_, ok, _ := attrStrings(root.Identifier, "layer_names")
-	return ok || linkType(root.Identifier, "model_weights") >= 0
+func keras1Weights(root h5group) bool {
+	_, ok, _ := root.attrStrings("layer_names")
+	return ok || root.linkType("model_weights") >= 0
 }
 
 func load(path string, opts *Options) (*runtime.Model, error) {
@@ -207,13 +212,12 @@ func load(path string, opts *Options) (*runtime.Model, error) {
 	if kind == kindZip {
 		return loadArchive(path, opts)
 	}
-	return loadHDF5(path, opts, false)
+	return loadHDF5(pathSrc(path), opts)
 }
 
-// loadHDF5 loads a full model from the HDF5 file at path. With remove, the
-// file is a private temporary copy: it is unlinked as soon as it is open.
-func loadHDF5(path string, opts *Options, remove bool) (*runtime.Model, error) {
-	info, fw, err := readFileRemove(path, opts, false, remove)
+// loadHDF5 loads a full model from the HDF5 file src.
+func loadHDF5(src h5src, opts *Options) (*runtime.Model, error) {
+	info, fw, err := readFileSrc(src, opts, false)
 	if err != nil {
 		return nil, err
 	}
@@ -231,31 +235,25 @@ func loadHDF5(path string, opts *Options, remove bool) (*runtime.Model, error) {
 }
 
 // readFile reads the root attributes and every weight of a model file,
-// holding the HDF5 lock and closing every handle before it returns. With
-// weightsOnly, the weights are read whether or not the file has a
-// model_config: from the root (model.save_weights) or, as Keras does, from
-// model_weights when the root has no layer_names.
+// closing every handle before it returns. With weightsOnly, the weights
+// are read whether or not the file has a model_config: from the root
+// (model.save_weights) or, as Keras does, from model_weights when the root
+// has no layer_names.
 func readFile(path string, opts *Options, weightsOnly bool) (FileInfo, *fileWeights, error) {
-	return readFileRemove(path, opts, weightsOnly, false)
+	return readFileSrc(pathSrc(path), opts, weightsOnly)
 }
 
-// readFileRemove is readFile where, with remove, the file is a private
-// temporary copy: it is unlinked as soon as it is open.
-func readFileRemove(path string, opts *Options, weightsOnly, remove bool) (FileInfo, *fileWeights, error) {
-	defer h5lock()()
-	f, err := h5open(path)
-	if remove {
-		os.Remove(path)
-	}
-	if err != nil {
-		return FileInfo{}, nil, err
-	}
-	defer f.Close()
-	root, err := f.OpenGroup("/")
-	if err != nil {
-		return FileInfo{}, nil, h5err("open root group")
-	}
-	defer root.Close()
+// readFileSrc is readFile for the HDF5 file src.
+func readFileSrc(src h5src, opts *Options, weightsOnly bool) (info FileInfo, fw *fileWeights, err error) {
+	err = withH5(src, opts, func(root h5group) error {
+		info, fw, err = readRoot(root, opts, weightsOnly)
+		return err
+	})
+	return info, fw, err
+}
+
+// readRoot is readFile for an open file's root group.
+func readRoot(root h5group, opts *Options, weightsOnly bool) (FileInfo, *fileWeights, error) {
 	info, err := rootInfo(root)
 	if err != nil {
 		return FileInfo{}, nil, err
@@ -270,24 +268,23 @@ func readFileRemove(path string, opts *Options, weightsOnly, remove bool) (FileI
 		return info, nil, nil
 	}
 	g := root
-	if _, rootNames, _ := attrStrings(root.Identifier, "layer_names"); !weightsOnly || !rootNames {
-		if err := checkHardLinks(root.Identifier, "model_weights"); err != nil {
+	if _, rootNames, _ := root.attrStrings("layer_names"); !weightsOnly || !rootNames {
+		if err := root.checkHardLinks("model_weights"); err != nil {
 			return FileInfo{}, nil, err
 		}
-		wg, err := root.OpenGroup("model_weights")
+		wg, err := root.openGroup("model_weights")
 		if err != nil {
-			h5err("") // clear the stack
 			if weightsOnly {
 				return FileInfo{}, nil, corrupt(errors.New("no layer_names attribute and no model_weights group: this is not a Keras weights file"))
 			}
 			return FileInfo{}, nil, corrupt(errors.New("no model_weights group"))
 		}
-		defer wg.Close()
+		defer wg.close()
 		g = wg
 	}
 	fw := &fileWeights{}
-	fw.version, _, _ = attrString(g.Identifier, "keras_version")
-	fw.backend, _, _ = attrString(g.Identifier, "backend")
+	fw.version, _, _ = attrString(g, "keras_version")
+	fw.backend, _, _ = attrString(g, "backend")
 	if fw.version == "" {
 		fw.version = info.KerasVersion
 	}
@@ -304,14 +301,14 @@ func readFileRemove(path string, opts *Options, weightsOnly, remove bool) (FileI
 	return info, fw, err
 }
 
-func rootInfo(root *hdf5.Group) (FileInfo, error) {
+func rootInfo(root h5group) (FileInfo, error) {
 	var info FileInfo
 	for _, a := range []struct {
 		name string
 		dst  *string
 	}{{"keras_version", &info.KerasVersion}, {"backend", &info.Backend}, {"model_config", &info.ModelConfig}} {
 		var err error
-		if *a.dst, _, err = attrString(root.Identifier, a.name); err != nil {
+		if *a.dst, _, err = attrString(root, a.name); err != nil {
 			return FileInfo{}, err
 		}
 	}
@@ -326,8 +323,8 @@ func rootInfo(root *hdf5.Group) (FileInfo, error) {
 // or the root of a weights-only file), in the order of layer_names and
 // weight_names. It first reads every dataset's declared type and shape and
 // checks them against lim, and only then reads any data.
-func readWeights(g *hdf5.Group, lim *limits) ([]string, map[string][]layers.Weight, error) {
-	names, ok, err := attrStrings(g.Identifier, "layer_names")
+func readWeights(g h5group, lim *limits) ([]string, map[string][]layers.Weight, error) {
+	names, ok, err := g.attrStrings("layer_names")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -343,18 +340,18 @@ func readWeights(g *hdf5.Group, lim *limits) ([]string, map[string][]layers.Weig
 		if _, dup := plan[ln]; dup {
 			return nil, nil, corrupt(fmt.Errorf("layer_names lists %q twice", ln))
 		}
-		lg, err := openGroup(g, ln)
+		lg, err := g.openGroup(ln)
 		if err != nil {
 			return nil, nil, fmt.Errorf("layer %q: weight group: %w", ln, err)
 		}
-		wn, _, err := attrStrings(lg.Identifier, "weight_names")
+		wn, _, err := lg.attrStrings("weight_names")
 		ws := make([]planned, 0, len(wn))
 		for _, name := range wn {
 			if err != nil {
 				break
 			}
 			var info datasetInfo
-			if info, err = statFloat32(lg, name); err == nil {
+			if info, err = lg.statFloat32(name); err == nil {
 				err = lim.take(info.n, info.shape)
 			}
 			if err != nil {
@@ -362,7 +359,7 @@ func readWeights(g *hdf5.Group, lim *limits) ([]string, map[string][]layers.Weig
 			}
 			ws = append(ws, planned{name, info})
 		}
-		lg.Close()
+		lg.close()
 		if err != nil {
 			return nil, nil, fmt.Errorf("layer %q: %w", ln, err)
 		}
@@ -370,20 +367,20 @@ func readWeights(g *hdf5.Group, lim *limits) ([]string, map[string][]layers.Weig
 	}
 	out := make(map[string][]layers.Weight, len(names))
 	for _, ln := range names {
-		lg, err := openGroup(g, ln)
+		lg, err := g.openGroup(ln)
 		if err != nil {
 			return nil, nil, fmt.Errorf("layer %q: weight group: %w", ln, err)
 		}
 		ws := make([]layers.Weight, 0, len(plan[ln]))
 		for _, p := range plan[ln] {
 			var data []float32
-			if data, err = readFloat32(lg, p.name, p.info); err != nil {
+			if data, err = lg.readFloat32(p.name, p.info); err != nil {
 				err = fmt.Errorf("layer %q: weight %q: %w", ln, p.name, err)
 				break
 			}
 			ws = append(ws, layers.Weight{Name: p.name, Shape: p.info.shape, Data: data})
 		}
-		lg.Close()
+		lg.close()
 		if err != nil {
 			return nil, nil, err
 		}

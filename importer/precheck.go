@@ -75,23 +75,29 @@ func checkOpened(f *os.File) (*superblock, int64, error) {
 		return nil, 0, fmt.Errorf("not a regular file (%s)", st.Mode().Type())
 	}
 	size := st.Size()
+	sb, err := checkAt(f, size)
+	return sb, size, err
+}
+
+// checkAt runs precheckFile's checks on the size bytes of r.
+func checkAt(r io.ReaderAt, size int64) (*superblock, error) {
 	if size == 0 {
-		return nil, 0, corrupt(errors.New("not an HDF5 file: the file is empty"))
+		return nil, corrupt(errors.New("not an HDF5 file: the file is empty"))
 	}
 	sig := make([]byte, len(hdf5Signature))
 	for off := int64(0); off+int64(len(sig)) <= size && off <= maxSignatureOffset; off = max(512, off*2) {
-		if _, err := f.ReadAt(sig, off); err != nil && err != io.EOF {
-			return nil, 0, err
+		if _, err := r.ReadAt(sig, off); err != nil && err != io.EOF {
+			return nil, err
 		}
 		if bytes.Equal(sig, hdf5Signature) {
-			sb, err := readSuperblock(f, off, size)
+			sb, err := readSuperblock(r, off, size)
 			if err != nil {
-				return nil, 0, corrupt(fmt.Errorf("corrupt HDF5 file: %w", err))
+				return nil, corrupt(fmt.Errorf("corrupt HDF5 file: %w", err))
 			}
-			return sb, size, nil
+			return sb, nil
 		}
 	}
-	return nil, 0, corrupt(errors.New("not an HDF5 file: no HDF5 signature"))
+	return nil, corrupt(errors.New("not an HDF5 file: no HDF5 signature"))
 }
 
 // undefinedAddress is HDF5's "no address" (all bits set).

@@ -15,9 +15,11 @@ import (
 // embedded file, a blob store object). name only labels errors; it may be
 // empty.
 //
-// A .keras archive is read from r directly. libhdf5 reads only files, so
-// an HDF5 model is first copied into a private temporary file (mode 0600,
-// in os.TempDir), which is unlinked as soon as libhdf5 has opened it.
+// A .keras archive is read from r directly, and so is an HDF5 model with
+// the Go HDF5 reader (Options.HDF5Reader). libhdf5 reads only files, so
+// with it an HDF5 model is first copied into a private temporary file
+// (mode 0600, in os.TempDir), which is unlinked as soon as libhdf5 has
+// opened it.
 func LoadReaderAt(r io.ReaderAt, size int64, name string, opts *Options) (*runtime.Model, error) {
 	m, err := loadReaderAt(r, size, opts)
 	if err != nil {
@@ -72,7 +74,12 @@ func openArchiveAt(r io.ReaderAt, size int64) (*kerasArchive, error) {
 	if err != nil {
 		return nil, corrupt(fmt.Errorf("a zip file kerasrun cannot read as a Keras 3 archive: %w", err))
 	}
-	return readArchive(zr)
+	a, err := readArchive(zr)
+	if err != nil {
+		return nil, err
+	}
+	a.r, a.size = r, size
+	return a, nil
 }
 
 // tempCopy copies r into a private temporary file for libhdf5, which the
@@ -105,12 +112,7 @@ func loadReaderAt(r io.ReaderAt, size int64, opts *Options) (*runtime.Model, err
 		}
 		return buildKeras3(a.config, a.kerasVersion, store, opts)
 	}
-	tmp, err := tempCopy(r, size)
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp) // gone already once libhdf5 has opened it
-	return loadHDF5(tmp, opts, true)
+	return loadHDF5(h5src{r: r, size: size}, opts)
 }
 
 func loadWeightsReaderAt(arch []byte, r io.ReaderAt, size int64, opts *Options) (*runtime.Model, error) {
@@ -137,25 +139,22 @@ func loadWeightsReaderAt(arch []byte, r io.ReaderAt, size int64, opts *Options) 
 		}
 		return buildKeras3(a.config, version, store, opts)
 	}
-	tmp, err := tempCopy(r, size)
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp) // gone already once libhdf5 has opened it
-	k3, err := hasKeras3Layout(tmp)
-	if err != nil {
-		return nil, err
-	}
-	if k3 {
-		store, err := readKeras3File(tmp, opts, true)
-		if err != nil {
-			return nil, err
+	var store *k3store
+	var fw *fileWeights
+	err = withH5(h5src{r: r, size: size}, opts, func(root h5group) error {
+		var err error
+		if isKeras3Weights(root) {
+			store, err = readKeras3Root(root, opts)
+		} else {
+			_, fw, err = readRoot(root, opts, true)
 		}
-		return buildKeras3(a.config, a.kerasVersion, store, opts)
-	}
-	_, fw, err := readFileRemove(tmp, opts, true, true)
+		return err
+	})
 	if err != nil {
 		return nil, err
+	}
+	if store != nil {
+		return buildKeras3(a.config, a.kerasVersion, store, opts)
 	}
 	return buildPositional(a, fw, opts)
 }

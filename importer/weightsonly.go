@@ -112,8 +112,8 @@ func readKeras3Any(p string, opts *Options) (*k3store, error) {
 		}
 		return store, err
 	}
-	if k3, err := hasKeras3Layout(p); err != nil || !k3 {
+	if k3, err := hasKeras3Layout(p, opts); err != nil || !k3 {
 		return nil, err
 	}
-	return readKeras3File(p, opts, false)
+	return readKeras3File(pathSrc(p), opts)
 }
