@@ -1,6 +1,7 @@
 package importer
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"os"
@@ -77,7 +78,25 @@ func loadFuzzed(t *testing.T, path string, data []byte) {
 	if r, err := Inspect(path); err == nil && r == nil {
 		t.Fatal("Inspect returned neither a report nor an error")
 	}
+	// The Go HDF5 reader, from memory, on the same bytes: it must stand
+	// as libhdf5's path does, and refuse what that path refuses.
+	gm, gerr := LoadReaderAt(bytes.NewReader(data), int64(len(data)), path, fuzzGoOptions)
+	switch {
+	case gerr != nil && gm != nil:
+		t.Fatal("LoadReaderAt returned a model with an error")
+	case gerr != nil && !strings.Contains(gerr.Error(), path):
+		t.Fatalf("error %q does not name the file", gerr)
+	case gerr == nil:
+		runZeros(t, gm)
+	}
+	if (err == nil) != (gerr == nil) {
+		t.Fatalf("libhdf5's path and the Go reader disagree: Load: %v; Go reader: %v", err, gerr)
+	}
 }
+
+// fuzzGoOptions is fuzzOptions with the Go HDF5 reader.
+var fuzzGoOptions = &Options{MaxTensorElements: fuzzOptions.MaxTensorElements, MaxWeightBytes: fuzzOptions.MaxWeightBytes,
+	MaxLayers: fuzzOptions.MaxLayers, HDF5Reader: readerGo}
 
 // fixEOF sets the end-of-file address of a superblock at offset 0 with
 // 8-byte addresses to the length of data (and fixes a version 2 or 3
