@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kerasrun/kerasrun/internal/h5"
 	"github.com/kerasrun/kerasrun/layers"
 	"github.com/kerasrun/kerasrun/runtime"
 )
@@ -115,7 +116,7 @@ func fixEOF(data []byte) []byte {
 	case 2, 3:
 		if data[9] == 8 {
 			binary.LittleEndian.PutUint64(data[28:], uint64(len(data)))
-			binary.LittleEndian.PutUint32(data[44:], lookup3(data[:44], 0))
+			binary.LittleEndian.PutUint32(data[44:], h5.Lookup3(data[:44], 0))
 		}
 	}
 	return data

@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/kerasrun/kerasrun/internal/h5"
 )
 
 // h5scan reads the metadata of one file for validation.
@@ -199,7 +201,7 @@ func (s *h5scan) objectHeader(addr uint64) ([]h5msg, error) {
 				return nil, scanErrorf("object header at %d: block of %d bytes", addr, len(b))
 			}
 			end -= 4
-			if sum, want := binary.LittleEndian.Uint32(b[end:]), lookup3(b[:end], 0); sum != want {
+			if sum, want := binary.LittleEndian.Uint32(b[end:]), h5.Lookup3(b[:end], 0); sum != want {
 				return nil, scanErrorf("object header at %d: checksum is %#08x, the bytes give %#08x", addr, sum, want)
 			}
 			if ch.start == 0 {

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/kerasrun/kerasrun/internal/h5"
 )
 
 // hdf5Signature starts every HDF5 superblock.
@@ -188,7 +190,7 @@ func readSuperblock(f io.ReaderAt, off, size int64) (*superblock, error) {
 	}
 	if sb.version >= 2 {
 		sum := binary.LittleEndian.Uint32(buf[p+4*o:])
-		if want := lookup3(buf[:p+4*o], 0); sum != want {
+		if want := h5.Lookup3(buf[:p+4*o], 0); sum != want {
 			return nil, fmt.Errorf("superblock checksum is %#08x, the bytes give %#08x", sum, want)
 		}
 	}
@@ -236,63 +238,6 @@ func decodeAddress(b []byte) (uint64, error) {
 		}
 	}
 	return v, nil
-}
-
-// lookup3 is Bob Jenkins's lookup3 hashlittle, which HDF5 uses for the
-// checksums of its version 2 metadata (H5_checksum_lookup3).
-func lookup3(k []byte, initval uint32) uint32 {
-	rot := func(x uint32, r uint) uint32 { return x<<r | x>>(32-r) }
-	a := 0xdeadbeef + uint32(len(k)) + initval
-	b, c := a, a
-	for len(k) > 12 {
-		a += binary.LittleEndian.Uint32(k[0:])
-		b += binary.LittleEndian.Uint32(k[4:])
-		c += binary.LittleEndian.Uint32(k[8:])
-		// mix
-		a -= c
-		a ^= rot(c, 4)
-		c += b
-		b -= a
-		b ^= rot(a, 6)
-		a += c
-		c -= b
-		c ^= rot(b, 8)
-		b += a
-		a -= c
-		a ^= rot(c, 16)
-		c += b
-		b -= a
-		b ^= rot(a, 19)
-		a += c
-		c -= b
-		c ^= rot(b, 4)
-		b += a
-		k = k[12:]
-	}
-	if len(k) == 0 {
-		return c
-	}
-	var tail [12]byte
-	copy(tail[:], k)
-	a += binary.LittleEndian.Uint32(tail[0:])
-	b += binary.LittleEndian.Uint32(tail[4:])
-	c += binary.LittleEndian.Uint32(tail[8:])
-	// final
-	c ^= b
-	c -= rot(b, 14)
-	a ^= c
-	a -= rot(c, 11)
-	b ^= a
-	b -= rot(a, 25)
-	c ^= b
-	c -= rot(b, 16)
-	a ^= c
-	a -= rot(c, 4)
-	b ^= a
-	b -= rot(a, 14)
-	c ^= b
-	c -= rot(b, 24)
-	return c
 }
 
 // maxJSONDepth bounds how deeply a model_config may nest. Real Keras

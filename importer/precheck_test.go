@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kerasrun/kerasrun/internal/h5"
 )
 
 // TestLookup3 checks the checksum against the test vectors of Bob
@@ -24,8 +26,8 @@ func TestLookup3(t *testing.T) {
 		{"Four score and seven years ago", 0, 0x17770551},
 		{"Four score and seven years ago", 1, 0xcd628161},
 	} {
-		if got := lookup3([]byte(tc.s), tc.init); got != tc.want {
-			t.Errorf("lookup3(%q, %#x) = %#08x, want %#08x", tc.s, tc.init, got, tc.want)
+		if got := h5.Lookup3([]byte(tc.s), tc.init); got != tc.want {
+			t.Errorf("h5.Lookup3(%q, %#x) = %#08x, want %#08x", tc.s, tc.init, got, tc.want)
 		}
 	}
 }
@@ -56,7 +58,7 @@ func TestPrecheckSuperblock(t *testing.T) {
 		binary.LittleEndian.PutUint64(b[28:], eof)
 		binary.LittleEndian.PutUint64(b[36:], root)
 		if sum {
-			binary.LittleEndian.PutUint32(b[44:], lookup3(b[:44], 0))
+			binary.LittleEndian.PutUint32(b[44:], h5.Lookup3(b[:44], 0))
 		}
 		return b[:size]
 	}

@@ -144,7 +144,7 @@ func (f *File) readSuperblock() error {
 	f.rootAddr = c.addr()
 	if f.version >= 2 {
 		end := c.p
-		if sum, want := binary.LittleEndian.Uint32(buf[end:]), lookup3(buf[:end]); sum != want {
+		if sum, want := binary.LittleEndian.Uint32(buf[end:]), Lookup3(buf[:end], 0); sum != want {
 			return corruptf("superblock checksum is %#08x, the bytes give %#08x", sum, want)
 		}
 	}
@@ -292,11 +292,11 @@ func (c *cursor) addr() uint64 {
 
 func (c *cursor) length() uint64 { return c.uint(c.sl) }
 
-// lookup3 is Bob Jenkins's lookup3 hashlittle with an initial value of 0,
-// the checksum of HDF5's version 2 metadata.
-func lookup3(k []byte) uint32 {
+// Lookup3 is Bob Jenkins's lookup3 hashlittle; with an initial value of 0
+// it is the checksum of HDF5's version 2 metadata (H5_checksum_lookup3).
+func Lookup3(k []byte, initval uint32) uint32 {
 	rot := func(x uint32, r uint) uint32 { return x<<r | x>>(32-r) }
-	a := 0xdeadbeef + uint32(len(k))
+	a := 0xdeadbeef + uint32(len(k)) + initval
 	b, c := a, a
 	for len(k) > 12 {
 		a += binary.LittleEndian.Uint32(k[0:])
@@ -353,7 +353,7 @@ func checkSum(b []byte, what string) error {
 		return corruptf("%s: truncated", what)
 	}
 	end := len(b) - 4
-	if sum, want := binary.LittleEndian.Uint32(b[end:]), lookup3(b[:end]); sum != want {
+	if sum, want := binary.LittleEndian.Uint32(b[end:]), Lookup3(b[:end], 0); sum != want {
 		return corruptf("%s: checksum is %#08x, the bytes give %#08x", what, sum, want)
 	}
 	return nil
