@@ -262,36 +262,7 @@ func (g *gen) gemmKernel(mr int) {
 		g.i("ADDQ $256, BX")
 		g.i("DECQ R10")
 	}
-	if mr == 1 {
-		g.p("%s:", loop4)
-		// The GEMV case streams B from L2/L3: ask for it early. The
-		// panels are contiguous, so this runs on into the next one.
-		g.i("PREFETCHT0 1024(BX)")
-		g.i("PREFETCHT0 1088(BX)")
-		g.i("PREFETCHT0 1152(BX)")
-		g.i("PREFETCHT0 1216(BX)")
-		body()
-		g.i("JNZ %s", loop4)
-	} else {
-		// Only the last tile prefetches, and only a panel other than the
-		// current one (the next); the others find the current panel in
-		// cache and keep their load slots.
-		loopPF := g.newLabel("k4pf_")
-		g.i("CMPQ R12, BX")
-		g.i("JNE %s", loopPF)
-		g.p("%s:", loop4)
-		body()
-		g.i("JNZ %s", loop4)
-		g.i("JMP %s", tail)
-		g.p("%s:", loopPF)
-		g.i("PREFETCHT0 (R12)")
-		g.i("PREFETCHT0 64(R12)")
-		g.i("PREFETCHT0 128(R12)")
-		g.i("PREFETCHT0 192(R12)")
-		g.i("ADDQ $256, R12")
-		body()
-		g.i("JNZ %s", loopPF)
-	}
+	g.k4Loop(mr, loop4, tail, body)
 	g.p("%s:", tail)
 	g.i("ANDQ $3, CX")
 	g.i("JZ %s", store)
@@ -342,6 +313,43 @@ func (g *gen) gemmKernel(mr int) {
 	g.i("VZEROUPPER")
 	g.i("RET")
 	g.p("")
+}
+
+// k4Loop emits the k loop unrolled by 4 of a GEMM micro-kernel, body being
+// its four steps (body ends by decrementing the count in R10), with the
+// prefetching of B that the AVX2 and AVX-512 kernels share. It falls
+// through to tail.
+func (g *gen) k4Loop(mr int, loop4, tail string, body func()) {
+	if mr == 1 {
+		g.p("%s:", loop4)
+		// The GEMV case streams B from L2/L3: ask for it early. The
+		// panels are contiguous, so this runs on into the next one.
+		g.i("PREFETCHT0 1024(BX)")
+		g.i("PREFETCHT0 1088(BX)")
+		g.i("PREFETCHT0 1152(BX)")
+		g.i("PREFETCHT0 1216(BX)")
+		body()
+		g.i("JNZ %s", loop4)
+		return
+	}
+	// Only the last tile prefetches, and only a panel other than the
+	// current one (the next); the others find the current panel in cache
+	// and keep their load slots.
+	loopPF := g.newLabel("k4pf_")
+	g.i("CMPQ R12, BX")
+	g.i("JNE %s", loopPF)
+	g.p("%s:", loop4)
+	body()
+	g.i("JNZ %s", loop4)
+	g.i("JMP %s", tail)
+	g.p("%s:", loopPF)
+	g.i("PREFETCHT0 (R12)")
+	g.i("PREFETCHT0 64(R12)")
+	g.i("PREFETCHT0 128(R12)")
+	g.i("PREFETCHT0 192(R12)")
+	g.i("ADDQ $256, R12")
+	body()
+	g.i("JNZ %s", loopPF)
 }
 
 // gemvKernel emits
