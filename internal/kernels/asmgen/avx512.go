@@ -358,22 +358,19 @@ func (g *gen) tanh512(x string, t []string, k string) {
 	g.i("VPORD %s, %s, %s", t[1], x, x)
 }
 
-// hardSigmoid512 is hardSigmoid with 1 temporary; slope is a memory
-// operand.
+// hardSigmoid512 is hardSigmoid on ZMM registers, with 1 temporary; slope
+// is a memory operand.
 func (g *gen) hardSigmoid512(x, slope string, t []string) {
-	g.i("VBROADCASTSS %s, %s", slope, t[0])
-	g.i("VMULPS %s, %s, %s", t[0], x, x)
-	g.i("VADDPS.BCST %s, %s, %s", g.c("half", 0.5), x, x)
-	g.i("VPXORD %s, %s, %s", t[0], t[0], t[0])
-	g.i("VMAXPS %s, %s, %s", x, t[0], x)
-	g.i("VBROADCASTSS %s, %s", g.c("one", 1), t[0])
-	g.i("VMINPS %s, %s, %s", x, t[0], x)
+	g.zmm = true
+	defer func() { g.zmm = false }()
+	g.hardSigmoid(x, slope, t)
 }
 
-// relu512 is relu.
+// relu512 is relu on ZMM registers.
 func (g *gen) relu512(x string, t []string) {
-	g.i("VPXORD %s, %s, %s", t[0], t[0], t[0])
-	g.i("VMAXPS %s, %s, %s", x, t[0], x)
+	g.zmm = true
+	defer func() { g.zmm = false }()
+	g.relu(x, t)
 }
 
 func zregs(lo, hi int) []string {

@@ -671,18 +671,28 @@ func (g *gen) tanh(x string, t []string) {
 func (g *gen) hardSigmoid(x, slope string, t []string) {
 	g.i("VBROADCASTSS %s, %s", slope, t[0])
 	g.i("VMULPS %s, %s, %s", t[0], x, x)
-	g.i("VADDPS %s, %s, %s", g.c("half", 0.5), x, x)
-	g.i("VXORPS %s, %s, %s", t[0], t[0], t[0])
+	g.opc("VADDPS", g.c("half", 0.5), x, x)
+	g.zero(t[0])
 	g.i("VMAXPS %s, %s, %s", x, t[0], x)
-	g.i("VMOVUPS %s, %s", g.c("one", 1), t[0])
+	g.ldc("one", 1, t[0])
 	g.i("VMINPS %s, %s, %s", x, t[0], x)
 }
 
 // relu sets x = max(0, x) with x's NaN kept: MAXPS returns its second
 // (Intel) source when either is NaN, and that is x.
 func (g *gen) relu(x string, t []string) {
-	g.i("VXORPS %s, %s, %s", t[0], t[0], t[0])
+	g.zero(t[0])
 	g.i("VMAXPS %s, %s, %s", x, t[0], x)
+}
+
+// zero clears r: VXORPS in AVX2, VPXORD in AVX-512 (AVX-512F has no
+// VXORPS on ZMM registers without AVX-512DQ).
+func (g *gen) zero(r string) {
+	if g.zmm {
+		g.i("VPXORD %s, %s, %s", r, r, r)
+		return
+	}
+	g.i("VXORPS %s, %s, %s", r, r, r)
 }
 
 func regs(lo, hi int) []string {
