@@ -75,6 +75,26 @@ static int kr_attr_meta(hid_t loc, const char *name, int *cls, int *vlen, size_t
 
 // kr_attr_read_fixed reads a fixed-length string attribute with its own
 // type into buf, which holds n*size bytes.
+static int kr_attr_read_fixed(hid_t loc, const char *name, void *buf);
+
+// kr_type_standard reports whether the integer or float type t has the
+// layout every writer of Keras files uses, which the pure-Go reader
+// (internal/h5) requires too: no offset or padding bits, and for a float
+// IEEE 754 binary16, 32 or 64 (not VAX order, an implied leading mantissa
+// bit, the standard bias). libhdf5 would convert any other layout.
+static int kr_type_standard(hid_t t) {
+	size_t size = H5Tget_size(t);
+	if (H5Tget_offset(t) != 0 || H5Tget_precision(t) != 8 * size) return 0;
+	if (H5Tget_class(t) != H5T_FLOAT) return 1;
+	size_t spos, epos, esize, mpos, msize;
+	if (H5Tget_fields(t, &spos, &epos, &esize, &mpos, &msize) < 0) return 0;
+	if (H5Tget_order(t) == H5T_ORDER_VAX || H5Tget_norm(t) != H5T_NORM_IMPLIED || mpos != 0) return 0;
+	size_t bias = H5Tget_ebias(t);
+	return (size == 2 && spos == 15 && epos == 10 && esize == 5 && msize == 10 && bias == 15) ||
+	       (size == 4 && spos == 31 && epos == 23 && esize == 8 && msize == 23 && bias == 127) ||
+	       (size == 8 && spos == 63 && epos == 52 && esize == 11 && msize == 52 && bias == 1023);
+}
+
 static int kr_attr_read_fixed(hid_t loc, const char *name, void *buf) {
 	hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
 	if (a < 0) return -1;
@@ -364,7 +384,11 @@ func datasetMetaOf(ds *hdf5.Dataset) (datasetInfo, error) {
 		return datasetInfo{}, h5err("dataset type")
 	}
 	class, size := dt.Class(), dt.Size()
+	standard := C.kr_type_standard(C.hid_t(dt.ID())) == 1
 	dt.Close()
+	if (class == hdf5.T_INTEGER || class == hdf5.T_FLOAT) && !standard {
+		return datasetInfo{}, unsupported(fmt.Errorf("dtype is a %s with a non-standard bit layout (offset, padding or exponent fields), which no Keras writer makes", className(int(class), size)))
+	}
 	if class != hdf5.T_INTEGER {
 		// Checked against the shape below.
 		if err := checkWeightType(int(class), size, 0); err != nil {
