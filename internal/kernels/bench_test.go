@@ -52,6 +52,22 @@ func BenchmarkGemm(b *testing.B) {
 			}
 			gflops(b, s.m, s.k, s.n)
 		})
+		if s.m == 1 {
+			// The recurrent layers' batch-1 copy (AddRows).
+			pr := PackB(s.k, s.n, w, s.n).AddRows()
+			b.Run(name+"/rows", func(b *testing.B) {
+				for b.Loop() {
+					Gemm(s.m, a, s.k, pr, c, s.n, false)
+				}
+				gflops(b, s.m, s.k, s.n)
+			})
+			b.Run(name+"/rows-2t", func(b *testing.B) {
+				for b.Loop() {
+					GemmParallel(s.m, a, s.k, pr, c, s.n, false, 2)
+				}
+				gflops(b, s.m, s.k, s.n)
+			})
+		}
 		b.Run(name+"/kernels-2t", func(b *testing.B) {
 			for b.Loop() {
 				GemmParallel(s.m, a, s.k, pb, c, s.n, false, 2)

@@ -107,6 +107,12 @@ func gemm512Kernel12x16(k int, a *float32, lda int, b *float32, c *float32, ldc 
 func gemv512Kernel(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, bias *float32)
 
 //go:noescape
+func gemvRowsAVX2(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, stride int, bias *float32)
+
+//go:noescape
+func gemvRows512(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, stride int, bias *float32)
+
+//go:noescape
 func exp512(x *float32, n int)
 
 //go:noescape
@@ -137,6 +143,21 @@ func gemv(k, kb int, a *float32, b *float32, c *float32, acc int, panels int, bi
 		return
 	}
 	gemvKernel(k, kb, a, b, c, acc, panels, bias)
+}
+
+// rowsKernel reports whether the path in force has a batch-1 kernel for
+// the row-interleaved copy (PackedB.AddRows).
+func rowsKernel() bool { return useAVX2 }
+
+// gemvRows runs the batch-1 kernel of the path in force over `panels`
+// adjacent panels of one group of the row-interleaved copy, whose rows
+// are stride bytes apart (see gemvRowsKernel in asmgen).
+func gemvRows(k, kb int, a *float32, b *float32, c *float32, acc int, panels, stride int, bias *float32) {
+	if useAVX512 {
+		gemvRows512(k, kb, a, b, c, acc, panels, stride, bias)
+		return
+	}
+	gemvRowsAVX2(k, kb, a, b, c, acc, panels, stride, bias)
 }
 
 // gemvAVX2 runs the batch-1 kernel over `panels` full, contiguous panels,

@@ -39,6 +39,14 @@ func gemvNEON(k, kb int, a *float32, b *float32, c *float32, acc int, panels int
 	gemvKernelNEON(k, kb, a, b, c, acc, panels, bias)
 }
 
+// hasRowsNEON reports whether gemvRowsNEON exists; false while there is
+// no such kernel.
+const hasRowsNEON = false
+
+func gemvRowsNEON(k, kb int, a *float32, b *float32, c *float32, acc int, panels, stride int, bias *float32) {
+	panic("kernels: no row-interleaved NEON kernel")
+}
+
 // kernelNEON calls the kernel for the tile height directly (not through a
 // func value), so that escape analysis sees the noescape pointers.
 func kernelNEON(rows, tiles, k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, bias *float32) {

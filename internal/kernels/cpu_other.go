@@ -21,6 +21,16 @@ func gemv(k, kb int, a *float32, b *float32, c *float32, acc int, panels int, bi
 	gemvNEON(k, kb, a, b, c, acc, panels, bias)
 }
 
+// rowsKernel reports whether the path in force has a batch-1 kernel for
+// the row-interleaved copy (PackedB.AddRows).
+func rowsKernel() bool { return hasRowsNEON && curISA == isaNEON }
+
+// gemvRows runs the batch-1 kernel over part of a group of the
+// row-interleaved copy (see cpu_amd64.go).
+func gemvRows(k, kb int, a *float32, b *float32, c *float32, acc int, panels, stride int, bias *float32) {
+	gemvRowsNEON(k, kb, a, b, c, acc, panels, stride, bias)
+}
+
 func gemvAVX2(k, kb int, a *float32, b *float32, c *float32, acc int, panels int, bias *float32) {
 	panic("kernels: no AVX2 kernels in this build")
 }

@@ -12,6 +12,12 @@ func gemvNEON(k, kb int, a *float32, b *float32, c *float32, acc int, panels int
 	panic("kernels: no NEON kernels in this build")
 }
 
+const hasRowsNEON = false
+
+func gemvRowsNEON(k, kb int, a *float32, b *float32, c *float32, acc int, panels, stride int, bias *float32) {
+	panic("kernels: no NEON kernels in this build")
+}
+
 func vecNEON(x []float32, f actKind) { panic("kernels: no NEON kernels in this build") }
 
 func hardSigmoidNEON4(x []float32, slope float32) int {

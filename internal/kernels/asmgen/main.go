@@ -118,6 +118,8 @@ func generate() []byte {
 	g.lstmKernel("lstmSigmoidAVX2", false)
 	g.lstmKernel("lstmHardAVX2", true)
 	g.avx512Kernels()
+	g.gemvRowsKernel(false)
+	g.gemvRowsKernel(true)
 	g.emitConsts()
 	return g.buf.Bytes()
 }

@@ -1,0 +1,157 @@
+package main
+
+import "fmt"
+
+// gemvRowsKernel emits
+//
+//	gemvRowsAVX2(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, stride int, bias *float32)
+//	gemvRows512(...) (the same arguments, on ZMM registers)
+//
+// the batch-1 product over `panels` adjacent panels of one group of the
+// row-interleaved layout (kernels.PackedB's rows copy): row p of panel j
+// is the 16 floats at b + p*stride + 64*j bytes, so that one k step of the
+// whole group is one contiguous run of memory and the product reads the
+// group as a single stream, front to back. For each panel j,
+// c[16j : 16j+16] (=|+=) a[0:k] · panel j, with k walked in blocks of kb
+// and the modes of gemvKernel: within a block each output element is one
+// sequential FMA chain from zero, so that the result is bit-identical to
+// gemvKernel's and to the GEMM kernels' at every batch size.
+//
+// The panels run in sub-groups of maxG (8 on ZMM, one register a panel
+// row; 4 on YMM, two), then halves of that, down to one: 8 independent
+// chains in the full sub-group, fewer only at the edge of a group.
+//
+// Registers: accumulators 0..7 (Z or Y), broadcasts 8..11 (Y) or 16..19
+// (Z); AX panels left, BX the sub-group's first panel, DX its C, DI its
+// bias, R11 the row stride in bytes, R15 three rows, R12 and R13 rows 0
+// and 3 of the current k step, SI a, R8 k left, R10 the block length, CX
+// the loop counter, R9 the accumulate flag.
+func (g *gen) gemvRowsKernel(zmm bool) {
+	name, maxG, per, reg, bc0 := "gemvRowsAVX2", 4, 2, "Y", 8
+	if zmm {
+		name, maxG, per, reg, bc0 = "gemvRows512", 4, 1, "Z", 16
+	}
+	width := 64 / per // bytes per register
+	g.p("// func %s(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, stride int, bias *float32)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-72", name)
+	g.i("MOVQ b+24(FP), BX")
+	g.i("MOVQ c+32(FP), DX")
+	g.i("MOVQ bias+64(FP), DI")
+	g.i("MOVQ panels+48(FP), AX")
+	g.i("MOVQ stride+56(FP), R11")
+	g.i("LEAQ (R11)(R11*2), R15")
+	end := g.newLabel("end_")
+	row := func(u, disp int) string {
+		d := ""
+		if disp != 0 {
+			d = fmt.Sprint(disp)
+		}
+		return d + [4]string{"(R12)", "(R12)(R11*1)", "(R12)(R11*2)", "(R13)"}[u]
+	}
+	zero := func(r string) {
+		if zmm {
+			g.i("VPXORD %s, %s, %s", r, r, r)
+		} else {
+			g.i("VXORPS %s, %s, %s", r, r, r)
+		}
+	}
+	group := func(G int) {
+		acc := G * per
+		g.i("MOVQ a+16(FP), SI")
+		g.i("MOVQ k+0(FP), R8")
+		g.i("MOVQ acc+40(FP), R9")
+		g.i("MOVQ BX, R12")
+		g.i("LEAQ (R12)(R15*1), R13")
+		block := g.newLabel("block_")
+		loop4, tail, loop1, store := g.newLabel("k4_"), g.newLabel("tail_"), g.newLabel("k1_"), g.newLabel("store_")
+		g.p("%s:", block)
+		g.i("MOVQ R8, R10")
+		g.i("CMPQ R10, kb+8(FP)")
+		g.i("CMOVQGT kb+8(FP), R10")
+		g.i("SUBQ R10, R8")
+		for z := 0; z < acc; z++ {
+			zero(fmt.Sprintf("%s%d", reg, z))
+		}
+		step := func(u int) {
+			bc := fmt.Sprintf("%s%d", reg, bc0+u)
+			g.i("VBROADCASTSS %d(SI), %s", 4*u, bc)
+			for z := 0; z < acc; z++ {
+				g.i("VFMADD231PS %s, %s, %s%d", row(u, width*z), bc, reg, z)
+			}
+		}
+		g.i("MOVQ R10, CX")
+		g.i("SHRQ $2, CX")
+		g.i("JZ %s", tail)
+		g.p("%s:", loop4)
+		for u := 0; u < 4; u++ {
+			step(u)
+		}
+		g.i("ADDQ $16, SI")
+		g.i("LEAQ (R12)(R11*4), R12")
+		g.i("LEAQ (R13)(R11*4), R13")
+		g.i("DECQ CX")
+		g.i("JNZ %s", loop4)
+		g.p("%s:", tail)
+		g.i("MOVQ R10, CX")
+		g.i("ANDQ $3, CX")
+		g.i("JZ %s", store)
+		g.p("%s:", loop1)
+		step(0)
+		g.i("ADDQ $4, SI")
+		g.i("ADDQ R11, R12")
+		g.i("ADDQ R11, R13")
+		g.i("DECQ CX")
+		g.i("JNZ %s", loop1)
+		g.p("%s:", store)
+		over, addBias := g.newLabel("over_"), g.newLabel("bias_")
+		g.i("TESTQ R9, R9")
+		g.i("JZ %s", over)
+		g.i("CMPQ R9, $2")
+		g.i("JEQ %s", addBias)
+		for z := 0; z < acc; z++ {
+			g.i("VADDPS %d(DX), %s%d, %s%d", width*z, reg, z, reg, z)
+		}
+		g.i("JMP %s", over)
+		g.p("%s:", addBias)
+		for z := 0; z < acc; z++ {
+			g.i("VADDPS %d(DI), %s%d, %s%d", width*z, reg, z, reg, z)
+		}
+		g.p("%s:", over)
+		for z := 0; z < acc; z++ {
+			g.i("VMOVUPS %s%d, %d(DX)", reg, z, width*z)
+		}
+		g.i("MOVQ $1, R9")
+		g.i("TESTQ R8, R8")
+		g.i("JNZ %s", block)
+		// Next sub-group: G panels on in the row, in C and in the bias.
+		g.i("ADDQ $%d, BX", 64*G)
+		g.i("ADDQ $%d, DX", 64*G)
+		g.i("ADDQ $%d, DI", 64*G)
+		g.i("SUBQ $%d, AX", G)
+	}
+	var sizes []int
+	for G := maxG; G >= 1; G /= 2 {
+		sizes = append(sizes, G)
+	}
+	labels := map[int]string{}
+	for _, G := range sizes {
+		labels[G] = g.newLabel(fmt.Sprintf("r%d_", G))
+	}
+	for i, G := range sizes {
+		next := end
+		if i+1 < len(sizes) {
+			next = labels[sizes[i+1]]
+		}
+		g.p("%s:", labels[G])
+		g.i("CMPQ AX, $%d", G)
+		g.i("JLT %s", next)
+		group(G)
+		if G == maxG {
+			g.i("JMP %s", labels[G])
+		}
+	}
+	g.p("%s:", end)
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.p("")
+}
