@@ -9,10 +9,13 @@ import (
 
 // packed is a weight matrix [k, n] packed on first use into the layout of
 // the kernels' matrix product. The weights are immutable, so the packed copy
-// is made once and shared by every call.
+// is made once and shared by every call. A recurrent kernel, which a
+// batch-1 step reads whole at every time step, sets recurrent before first
+// use to get the kernels' batch-1 copy as well (kernels.PackedB.AddRows).
 type packed struct {
-	once sync.Once
-	pb   *kernels.PackedB
+	once      sync.Once
+	pb        *kernels.PackedB
+	recurrent bool
 }
 
 // mul computes c = a·b (+ c when accumulate) for row-major a [m, k] with row
@@ -36,7 +39,12 @@ func (p *packed) mul(m, n, k int, a []float32, lda int, b []float32, c []float32
 
 // get returns the packed weight b [k, n], packing it on the first call.
 func (p *packed) get(k, n int, b []float32) *kernels.PackedB {
-	p.once.Do(func() { p.pb = kernels.PackB(k, n, b, n) })
+	p.once.Do(func() {
+		p.pb = kernels.PackB(k, n, b, n)
+		if p.recurrent {
+			p.pb.AddRows()
+		}
+	})
 	return p.pb
 }
 

@@ -130,6 +130,7 @@ func gruKind(resetAfter bool) string {
 func (c *gruCellConfig) build(in int, w *Weights, class string) (cell, error) {
 	u := c.n
 	cl := &gruCell{units: u, resetAfter: c.resetAfter, act: c.act, ract: c.ract}
+	cl.recP.recurrent, cl.recZRP.recurrent, cl.recHP.recurrent = true, true, true
 	k, err := w.Take("kernel", in, 3*u)
 	if err != nil {
 		return nil, err

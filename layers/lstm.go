@@ -198,7 +198,7 @@ func (c *lstmCellConfig) build(in int, w *Weights, class string) (cell, error) {
 	// Packed once at load; the Keras-order copies are dropped.
 	cols := cl.blocks.srcCols()
 	cl.kernelP = kernels.PackBCols(cl.in, kernel, 4*u, cols)
-	cl.recP = kernels.PackBCols(u, recurrent, 4*u, cols)
+	cl.recP = kernels.PackBCols(u, recurrent, 4*u, cols).AddRows()
 	cl.bias = cl.blocks.regroup(bias, 1)
 	return cl, nil
 }

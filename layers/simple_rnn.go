@@ -57,6 +57,7 @@ func (c *simpleCellConfig) build(in int, w *Weights, _ string) (cell, error) {
 		return nil, err
 	}
 	cl := &simpleCell{in: k.Shape[0], units: u, kernel: k.Data, recurrent: rk.Data, act: c.act}
+	cl.recP.recurrent = true
 	if cl.bias, err = takeBias(w, c.useBias, u); err != nil {
 		return nil, err
 	}
