@@ -113,6 +113,9 @@ func gemvRowsAVX2(k int, kb int, a *float32, b *float32, c *float32, acc int, pa
 func gemvRows512(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, stride int, bias *float32)
 
 //go:noescape
+func maxIntoAVX2(dst *float32, src *float32, n int)
+
+//go:noescape
 func exp512(x *float32, n int)
 
 //go:noescape

@@ -125,3 +125,23 @@ func reluClipGo(dst, src []float32, top float32) {
 		dst[i] = math.Float32frombits(uint32(max(min(b, tb), 0) &^ nan))
 	}
 }
+
+// MaxInto sets dst[i] = max(dst[i], src[i]) for every i < len(src), with
+// Go's max on floats: NaN when either value is NaN, and max(+0, -0) = +0.
+// It panics if dst is shorter than src.
+func MaxInto(dst, src []float32) {
+	if len(dst) < len(src) {
+		panic(fmt.Sprintf("kernels: MaxInto: len(dst)=%d < len(src)=%d", len(dst), len(src)))
+	}
+	n8 := 0
+	if useAVX2 {
+		n8 = len(src) &^ 7
+		if n8 > 0 {
+			maxIntoAVX2(&dst[0], &src[0], n8)
+		}
+	}
+	dst = dst[n8:len(src)]
+	for i, v := range src[n8:] {
+		dst[i] = max(dst[i], v)
+	}
+}

@@ -6902,6 +6902,31 @@ end_305:
 	VZEROUPPER
 	RET
 
+// func maxIntoAVX2(dst *float32, src *float32, n int)
+TEXT ·maxIntoAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ done_330
+loop_331:
+	VMOVUPS (DI), Y0
+	VMOVUPS (SI), Y1
+	VMAXPS Y1, Y0, Y2
+	VANDPS Y1, Y0, Y3
+	VCMPPS $0, Y1, Y0, Y4
+	VBLENDVPS Y4, Y3, Y2, Y2
+	VCMPPS $3, Y0, Y0, Y5
+	VBLENDVPS Y5, Y0, Y2, Y2
+	VMOVUPS Y2, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ loop_331
+done_330:
+	VZEROUPPER
+	RET
+
 // absmask = 0x7fffffff
 DATA ·absmask<>+0(SB)/4, $0x7fffffff
 DATA ·absmask<>+4(SB)/4, $0x7fffffff

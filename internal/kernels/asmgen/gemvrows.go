@@ -155,3 +155,42 @@ func (g *gen) gemvRowsKernel(zmm bool) {
 	g.i("RET")
 	g.p("")
 }
+
+// maxIntoKernel emits
+//
+//	maxIntoAVX2(dst *float32, src *float32, n int)
+//
+// dst[i] = max(dst[i], src[i]) for i < n (n a multiple of 8), with Go's
+// max on floats: NaN when either is NaN, and +0 for max(+0, -0). VMAXPS
+// alone returns its second operand for a NaN or two zeros; the blends fix
+// both cases (equal operands give a AND b, which is +0 for ±0 and the value
+// itself otherwise; a NaN in dst gives dst).
+func (g *gen) maxIntoKernel() {
+	name := "maxIntoAVX2"
+	g.p("// func %s(dst *float32, src *float32, n int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-24", name)
+	g.i("MOVQ dst+0(FP), DI")
+	g.i("MOVQ src+8(FP), SI")
+	g.i("MOVQ n+16(FP), CX")
+	g.i("SHRQ $3, CX")
+	done, loop := g.newLabel("done_"), g.newLabel("loop_")
+	g.i("JZ %s", done)
+	g.p("%s:", loop)
+	g.i("VMOVUPS (DI), Y0")
+	g.i("VMOVUPS (SI), Y1")
+	g.i("VMAXPS Y1, Y0, Y2")        // a > b ? a : b
+	g.i("VANDPS Y1, Y0, Y3")        // a AND b
+	g.i("VCMPPS $0, Y1, Y0, Y4")    // a == b
+	g.i("VBLENDVPS Y4, Y3, Y2, Y2") // equal: a AND b
+	g.i("VCMPPS $3, Y0, Y0, Y5")    // a is NaN
+	g.i("VBLENDVPS Y5, Y0, Y2, Y2") // then a
+	g.i("VMOVUPS Y2, (DI)")
+	g.i("ADDQ $32, SI")
+	g.i("ADDQ $32, DI")
+	g.i("DECQ CX")
+	g.i("JNZ %s", loop)
+	g.p("%s:", done)
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.p("")
+}

@@ -120,6 +120,7 @@ func generate() []byte {
 	g.avx512Kernels()
 	g.gemvRowsKernel(false)
 	g.gemvRowsKernel(true)
+	g.maxIntoKernel()
 	g.emitConsts()
 	return g.buf.Bytes()
 }
