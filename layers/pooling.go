@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -342,10 +343,8 @@ func pool1DSample(a *pool1DArgs, i int) {
 		}
 		copy(dst, src[lo*ch:(lo+1)*ch])
 		for p := lo + 1; p < hi; p++ {
-			// max is NaN when either is: a NaN in the window wins.
-			for c, v := range src[p*ch : (p+1)*ch] {
-				dst[c] = max(dst[c], v)
-			}
+			// Go's max: a NaN in the window wins.
+			kernels.MaxInto(dst, src[p*ch:(p+1)*ch])
 		}
 	}
 }
