@@ -258,23 +258,7 @@ func (g *gen) gemvKernel512() {
 		g.i("DECQ CX")
 		g.i("JNZ %s", loop1)
 		g.p("%s:", store)
-		over, addBias := g.newLabel("over_"), g.newLabel("bias_")
-		g.i("TESTQ R9, R9")
-		g.i("JZ %s", over)
-		g.i("CMPQ R9, $2")
-		g.i("JEQ %s", addBias)
-		for z := 0; z < G; z++ {
-			g.i("VADDPS %d(DX), Z%d, Z%d", 64*z, z, z)
-		}
-		g.i("JMP %s", over)
-		g.p("%s:", addBias)
-		for z := 0; z < G; z++ {
-			g.i("VADDPS %d(DI), Z%d, Z%d", 64*z, z, z)
-		}
-		g.p("%s:", over)
-		for z := 0; z < G; z++ {
-			g.i("VMOVUPS Z%d, %d(DX)", z, 64*z)
-		}
+		g.gemvStore("Z", G, 64)
 		g.i("MOVQ $1, R9")
 		g.i("TESTQ R8, R8")
 		g.i("JNZ %s", block)

@@ -103,23 +103,7 @@ func (g *gen) gemvRowsKernel(zmm bool) {
 		g.i("DECQ CX")
 		g.i("JNZ %s", loop1)
 		g.p("%s:", store)
-		over, addBias := g.newLabel("over_"), g.newLabel("bias_")
-		g.i("TESTQ R9, R9")
-		g.i("JZ %s", over)
-		g.i("CMPQ R9, $2")
-		g.i("JEQ %s", addBias)
-		for z := 0; z < acc; z++ {
-			g.i("VADDPS %d(DX), %s%d, %s%d", width*z, reg, z, reg, z)
-		}
-		g.i("JMP %s", over)
-		g.p("%s:", addBias)
-		for z := 0; z < acc; z++ {
-			g.i("VADDPS %d(DI), %s%d, %s%d", width*z, reg, z, reg, z)
-		}
-		g.p("%s:", over)
-		for z := 0; z < acc; z++ {
-			g.i("VMOVUPS %s%d, %d(DX)", reg, z, width*z)
-		}
+		g.gemvStore(reg, acc, width)
 		g.i("MOVQ $1, R9")
 		g.i("TESTQ R8, R8")
 		g.i("JNZ %s", block)
@@ -154,6 +138,29 @@ func (g *gen) gemvRowsKernel(zmm bool) {
 	g.i("VZEROUPPER")
 	g.i("RET")
 	g.p("")
+}
+
+// gemvStore emits the end of a k block of the batch-1 kernels: the acc
+// accumulators (reg0.., width bytes each) stored into C at DX, added to
+// C, or added to the bias at DI, as the mode in R9 says (0, 1, 2).
+func (g *gen) gemvStore(reg string, acc, width int) {
+	over, addBias := g.newLabel("over_"), g.newLabel("bias_")
+	g.i("TESTQ R9, R9")
+	g.i("JZ %s", over)
+	g.i("CMPQ R9, $2")
+	g.i("JEQ %s", addBias)
+	for z := 0; z < acc; z++ {
+		g.i("VADDPS %d(DX), %s%d, %s%d", width*z, reg, z, reg, z)
+	}
+	g.i("JMP %s", over)
+	g.p("%s:", addBias)
+	for z := 0; z < acc; z++ {
+		g.i("VADDPS %d(DI), %s%d, %s%d", width*z, reg, z, reg, z)
+	}
+	g.p("%s:", over)
+	for z := 0; z < acc; z++ {
+		g.i("VMOVUPS %s%d, %d(DX)", reg, z, width*z)
+	}
 }
 
 // maxIntoKernel emits

@@ -459,23 +459,7 @@ func (g *gen) gemvKernel() {
 		g.i("DECQ CX")
 		g.i("JNZ %s", loop1)
 		g.p("%s:", store)
-		over, addBias := g.newLabel("over_"), g.newLabel("bias_")
-		g.i("TESTQ R9, R9")
-		g.i("JZ %s", over)
-		g.i("CMPQ R9, $2")
-		g.i("JEQ %s", addBias)
-		for y := 0; y < 2*G; y++ {
-			g.i("VADDPS %d(DX), Y%d, Y%d", 32*y, y, y)
-		}
-		g.i("JMP %s", over)
-		g.p("%s:", addBias)
-		for y := 0; y < 2*G; y++ {
-			g.i("VADDPS %d(DI), Y%d, Y%d", 32*y, y, y)
-		}
-		g.p("%s:", over)
-		for y := 0; y < 2*G; y++ {
-			g.i("VMOVUPS Y%d, %d(DX)", y, 32*y)
-		}
+		g.gemvStore("Y", 2*G, 32)
 		g.i("MOVQ $1, R9")
 		g.i("TESTQ R8, R8")
 		g.i("JNZ %s", block)
