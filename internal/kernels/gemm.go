@@ -44,9 +44,8 @@ type PackedB struct {
 	k, n, panels int
 	data         []float32 // panels*k*nr floats, 64-byte aligned
 	// rows is the row-interleaved copy of the full panels (AddRows), in
-	// groups of rowsG (rowsPanels) panels; nil without one.
-	rows  []float32
-	rowsG int
+	// groups of rowsPanels panels; nil without one.
+	rows []float32
 }
 
 // K returns the number of rows of B (the inner dimension of the product).
@@ -127,13 +126,13 @@ func PackBCols(k int, src []float32, ldb int, cols []int) *PackedB {
 // the weights, so callers keep it for the matrices that a batch-1 product
 // reads many times per call: the recurrent kernels.
 //
-// The copy holds the same values and the kernels run the same FMA
-// chains, so the results are bit-identical with and without it. It is
-// made when the path in force has its kernel (AVX2, AVX-512), and read
-// by the paths that have it; the others read the panels. Call AddRows before p is shared: it is not safe for
-// concurrent use.
+// The copy holds the same values and the kernels run the same FMA chains,
+// so the results are bit-identical with and without it. It is made when the
+// path in force has its kernel (AVX2, AVX-512), and read by the paths that
+// have it; the others read the panels. Call AddRows before p is shared: it
+// is not safe for concurrent use.
 func (p *PackedB) AddRows() *PackedB {
-	g := rowsPanels
+	const g = rowsPanels
 	full := p.n / nr
 	if !rowsKernel() || full == 0 || p.k == 0 || p.rows != nil || full*p.k*nr*4 > rowsMaxBytes {
 		return p
@@ -150,7 +149,7 @@ func (p *PackedB) AddRows() *PackedB {
 			}
 		}
 	}
-	p.rows, p.rowsG = rows, g
+	p.rows = rows
 	return p
 }
 
@@ -483,14 +482,14 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 		if pf > p0 {
 			_ = a[k-1]
 			_ = c[pf*nr-1]
-			var bp *float32
-			if bias != nil {
-				bp = &bias[p0*nr]
-			}
 			mode := firstMode(accumulate, bias)
-			if g := pb.rowsG; g != 0 && rowsKernel() {
-				gemvGroups(pb, k, kb, a, c, mode, p0, pf, bias, g)
+			if pb.rows != nil && rowsKernel() {
+				gemvGroups(pb, k, kb, a, c, mode, p0, pf, bias)
 			} else {
+				var bp *float32
+				if bias != nil {
+					bp = &bias[p0*nr]
+				}
 				gemv(k, kb, &a[0], &pb.data[p0*k*nr], &c[p0*nr], mode, pf-p0, bp)
 			}
 		}
@@ -540,9 +539,10 @@ const (
 )
 
 // gemvGroups runs the batch-1 product over the full panels [p0, pf) from
-// the row-interleaved copy (AddRows), one kernel call per group of g
-// panels (or the part of it in the range).
-func gemvGroups(pb *PackedB, k, kb int, a, c []float32, mode, p0, pf int, bias []float32, g int) {
+// the row-interleaved copy (AddRows), one kernel call per group of
+// rowsPanels panels (or the part of it in the range).
+func gemvGroups(pb *PackedB, k, kb int, a, c []float32, mode, p0, pf int, bias []float32) {
+	const g = rowsPanels
 	full := pb.n / nr
 	for q0 := p0 - p0%g; q0 < pf; q0 += g {
 		gw := min(g, full-q0)
