@@ -377,6 +377,11 @@ func TestCancelInFormingBatch(t *testing.T) {
 	if err := waitErr(t, b); !errors.Is(err, context.Canceled) {
 		t.Fatalf("B: %v", err)
 	}
+	// The client gives up at once; the server sees the connection go
+	// (and counts B's 499) a moment later. Until then B is still live.
+	waitFor(t, "the server to see B go", func() bool {
+		return ts.metricsHas(t, `kerasrun_requests_total{code="499",model="tagger",protocol="rest"} 1`)
+	})
 	c := ts.inferAsync(bg, "tagger", marked(3))
 	in := <-g.started
 	if in[0].Shape[0] != 1 || in[0].Data[0] != 3 {
