@@ -39,13 +39,12 @@ func gemvNEON(k, kb int, a *float32, b *float32, c *float32, acc int, panels int
 	gemvKernelNEON(k, kb, a, b, c, acc, panels, bias)
 }
 
-// hasRowsNEON reports whether gemvRowsNEON exists; false while there is
-// no such kernel.
-const hasRowsNEON = false
+// hasRowsNEON reports whether this build has gemvRowsNEON, the batch-1
+// kernel of the row-interleaved copy (PackedB.AddRows).
+const hasRowsNEON = true
 
-func gemvRowsNEON(k, kb int, a *float32, b *float32, c *float32, acc int, panels, stride int, bias *float32) {
-	panic("kernels: no row-interleaved NEON kernel")
-}
+//go:noescape
+func gemvRowsNEON(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, stride int, bias *float32)
 
 // kernelNEON calls the kernel for the tile height directly (not through a
 // func value), so that escape analysis sees the noescape pointers.

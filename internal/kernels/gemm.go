@@ -128,9 +128,9 @@ func PackBCols(k int, src []float32, ldb int, cols []int) *PackedB {
 //
 // The copy holds the same values and the kernels run the same FMA chains,
 // so the results are bit-identical with and without it. It is made when the
-// path in force has its kernel (AVX2, AVX-512), and read by the paths that
-// have it; the others read the panels. Call AddRows before p is shared: it
-// is not safe for concurrent use.
+// path in force has its kernel (AVX2, AVX-512, NEON), and read by the paths
+// that have it; the others read the panels. Call AddRows before p is
+// shared: it is not safe for concurrent use.
 func (p *PackedB) AddRows() *PackedB {
 	const g = rowsPanels
 	full := p.n / nr
@@ -530,7 +530,8 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 }
 
 // The batch-1 copy (AddRows): rowsPanels panels a group, 4 accumulator
-// registers of 16 lanes on AVX-512 and 8 of 8 on AVX2, and only for a
+// registers of 16 lanes on AVX-512, 8 of 8 on AVX2 and 16 of 4 on NEON,
+// and only for a
 // matrix of at most rowsMaxBytes, beyond which it is no faster than the
 // panels.
 const (

@@ -68,8 +68,9 @@ func generate() []byte {
 	for mr := 1; mr <= 6; mr++ {
 		g.gemmKernel(mr)
 	}
-	g.gemvKernel()
+	g.gemvKernel(false)
 	g.actKernels()
+	g.gemvKernel(true)
 	return g.buf.Bytes()
 }
 
@@ -204,24 +205,48 @@ func (g *gen) gemmKernel(mr int) {
 // stride in bytes, R5 a, R6 k left, R7 the block length, R8 the loop
 // counter, R9 the mode, R10..R13 the group's panels at the current k,
 // R14 a part of C, R15 a part of bias.
-func (g *gen) gemvKernel() {
-	name := "gemvKernelNEON"
-	g.p("// func %s(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, bias *float32)", name)
-	g.p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+//
+// With rows set it emits gemvRowsNEON instead, the kernel of the
+// row-interleaved copy (kernels.PackedB.AddRows; the AVX2 gemvRowsAVX2 in
+// asmgen/gemvrows.go has the contract):
+//
+//	gemvRowsNEON(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, stride int, bias *float32)
+//
+// over `panels` adjacent panels of one group whose rows are stride bytes
+// apart (panel j of row p at b + p*stride + 64*j). The sums, chains and
+// modes are those of gemvKernelNEON; a k step of a sub-group reads its
+// panels' rows as one run (R10 on by 64 bytes a panel, then R12 more to
+// the next row), and the next sub-group starts 64 bytes a panel further
+// along the row.
+func (g *gen) gemvKernel(rows bool) {
+	name, stride, bias, frame := "gemvKernelNEON", "", "bias+56(FP)", 64
+	if rows {
+		name, stride, bias, frame = "gemvRowsNEON", " stride int,", "bias+64(FP)", 72
+	}
+	g.p("// func %s(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int,%s bias *float32)", name, stride)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
 	g.i("MOVD b+24(FP), R1")
 	g.i("MOVD c+32(FP), R2")
-	g.i("MOVD bias+56(FP), R3")
+	g.i("MOVD %s, R3", bias)
 	g.i("MOVD panels+48(FP), R0")
-	g.i("MOVD k+0(FP), R4")
-	g.i("LSL $6, R4, R4")
+	if rows {
+		g.i("MOVD stride+56(FP), R4")
+	} else {
+		g.i("MOVD k+0(FP), R4")
+		g.i("LSL $6, R4, R4")
+	}
 	end := g.newLabel("end")
 	group := func(G int) {
 		g.i("MOVD a+16(FP), R5")
 		g.i("MOVD k+0(FP), R6")
 		g.i("MOVD acc+40(FP), R9")
 		g.i("MOVD R1, R10")
-		for j := 1; j < G; j++ {
-			g.i("ADD R4, R%d, R%d", 9+j, 10+j)
+		if rows {
+			g.i("SUB $%d, R4, R12", 64*G)
+		} else {
+			for j := 1; j < G; j++ {
+				g.i("ADD R4, R%d, R%d", 9+j, 10+j)
+			}
 		}
 		block, loop, store := g.newLabel("block"), g.newLabel("k"), g.newLabel("store")
 		over, addBias, next := g.newLabel("over"), g.newLabel("bias"), g.newLabel("next")
@@ -239,10 +264,17 @@ func (g *gen) gemvKernel() {
 		g.i("VLD1R.P 4(R5), [V31.S4]")
 		for j := 0; j < G; j++ {
 			b := 16 + 4*(j%2)
-			g.i("VLD1.P 64(R%d), %s", 10+j, q4(b))
+			ptr := 10 + j
+			if rows {
+				ptr = 10
+			}
+			g.i("VLD1.P 64(R%d), %s", ptr, q4(b))
 			for h := 0; h < 4; h++ {
 				g.i("VFMLA V%d.S4, V31.S4, V%d.S4", b+h, 4*j+h)
 			}
+		}
+		if rows {
+			g.i("ADD R12, R10, R10")
 		}
 		g.i("SUBS $1, R8, R8")
 		g.i("BNE %s", loop)
@@ -279,8 +311,12 @@ func (g *gen) gemvKernel() {
 		g.i("MOVD $1, R9")
 		g.i("CBNZ R6, %s", block)
 		// Next group: G panels on in B, C and bias.
-		for j := 0; j < G; j++ {
-			g.i("ADD R4, R1, R1")
+		if rows {
+			g.i("ADD $%d, R1, R1", 64*G)
+		} else {
+			for j := 0; j < G; j++ {
+				g.i("ADD R4, R1, R1")
+			}
 		}
 		g.i("ADD $%d, R2, R2", 64*G)
 		g.i("ADD $%d, R3, R3", 64*G)
