@@ -104,6 +104,42 @@ func gemm512Kernel11x16(k int, a *float32, lda int, b *float32, c *float32, ldc 
 func gemm512Kernel12x16(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32)
 
 //go:noescape
+func gemm512Kernel1x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32, pstride int)
+
+//go:noescape
+func gemm512Kernel2x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32, pstride int)
+
+//go:noescape
+func gemm512Kernel3x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32, pstride int)
+
+//go:noescape
+func gemm512Kernel4x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32, pstride int)
+
+//go:noescape
+func gemm512Kernel5x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32, pstride int)
+
+//go:noescape
+func gemm512Kernel6x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32, pstride int)
+
+//go:noescape
+func gemm512Kernel7x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32, pstride int)
+
+//go:noescape
+func gemm512Kernel8x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32, pstride int)
+
+//go:noescape
+func gemm512Kernel9x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32, pstride int)
+
+//go:noescape
+func gemm512Kernel10x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32, pstride int)
+
+//go:noescape
+func gemm512Kernel11x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32, pstride int)
+
+//go:noescape
+func gemm512Kernel12x32(k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, tiles int, bias *float32, pstride int)
+
+//go:noescape
 func gemv512Kernel(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, bias *float32)
 
 //go:noescape
@@ -218,6 +254,39 @@ func kernel512(rows, tiles, k int, a *float32, lda int, b *float32, c *float32, 
 		gemm512Kernel11x16(k, a, lda, b, c, ldc, acc, pf, tiles, bias)
 	case 12:
 		gemm512Kernel12x16(k, a, lda, b, c, ldc, acc, pf, tiles, bias)
+	default:
+		panic("kernels: bad tile height")
+	}
+}
+
+// kernel512x2 is kernel512 over two panels at once, the second pstride
+// bytes after the first (the x32 kernels).
+func kernel512x2(rows, tiles, k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, bias *float32, pstride int) {
+	switch rows {
+	case 1:
+		gemm512Kernel1x32(k, a, lda, b, c, ldc, acc, pf, tiles, bias, pstride)
+	case 2:
+		gemm512Kernel2x32(k, a, lda, b, c, ldc, acc, pf, tiles, bias, pstride)
+	case 3:
+		gemm512Kernel3x32(k, a, lda, b, c, ldc, acc, pf, tiles, bias, pstride)
+	case 4:
+		gemm512Kernel4x32(k, a, lda, b, c, ldc, acc, pf, tiles, bias, pstride)
+	case 5:
+		gemm512Kernel5x32(k, a, lda, b, c, ldc, acc, pf, tiles, bias, pstride)
+	case 6:
+		gemm512Kernel6x32(k, a, lda, b, c, ldc, acc, pf, tiles, bias, pstride)
+	case 7:
+		gemm512Kernel7x32(k, a, lda, b, c, ldc, acc, pf, tiles, bias, pstride)
+	case 8:
+		gemm512Kernel8x32(k, a, lda, b, c, ldc, acc, pf, tiles, bias, pstride)
+	case 9:
+		gemm512Kernel9x32(k, a, lda, b, c, ldc, acc, pf, tiles, bias, pstride)
+	case 10:
+		gemm512Kernel10x32(k, a, lda, b, c, ldc, acc, pf, tiles, bias, pstride)
+	case 11:
+		gemm512Kernel11x32(k, a, lda, b, c, ldc, acc, pf, tiles, bias, pstride)
+	case 12:
+		gemm512Kernel12x32(k, a, lda, b, c, ldc, acc, pf, tiles, bias, pstride)
 	default:
 		panic("kernels: bad tile height")
 	}

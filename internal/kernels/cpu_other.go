@@ -11,6 +11,10 @@ func kernelAVX2(rows, tiles, k int, a *float32, lda int, b *float32, c *float32,
 	panic("kernels: no AVX2 kernels in this build")
 }
 
+func kernel512x2(rows, tiles, k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, bias *float32, pstride int) {
+	panic("kernels: no AVX-512 kernels in this build")
+}
+
 func kernel512(rows, tiles, k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, bias *float32) {
 	panic("kernels: no AVX-512 kernels in this build")
 }

@@ -591,6 +591,33 @@ func blockPanels(a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc
 		if j+1 < p1 {
 			next = pb.data[(j+1)*k*nr+pc*nr:]
 		}
+		if w == nr && isa == isaAVX512 && j+1 < p1 && (j+2)*nr <= n {
+			// Two full panels: the AVX-512 kernels run them as one tile
+			// 32 columns wide, the full tiles in one call, then the tail
+			// tiles, prefetching the next pair as below.
+			b2 := pb.data[(j+1)*k*nr+pc*nr:]
+			if mode == modeBias {
+				bj = bias[j0 : j0+2*nr]
+			}
+			next = bp
+			if j+2 < p1 {
+				next = pb.data[(j+2)*k*nr+pc*nr:]
+			}
+			if nf > 0 {
+				micro512x2(th, nf, kcur, a[i0*lda+pc:], lda, bp, b2, c[i0*ldc+j0:], ldc, mode, next, bj, k*nr*4)
+			}
+			i := i0 + nf*th
+			for t, rows := range tail {
+				pf := bp
+				if nf == 0 && t == len(tail)-1 {
+					pf = next
+				}
+				micro512x2(rows, 1, kcur, a[i*lda+pc:], lda, bp, b2, c[i*ldc+j0:], ldc, mode, pf, bj, k*nr*4)
+				i += rows
+			}
+			j++
+			continue
+		}
 		if w == nr {
 			// Full panel: the full tiles in one call, then the tail tiles.
 			if nf > 0 {
@@ -673,6 +700,24 @@ func micro(isa isaLevel, rows, tiles, k int, a []float32, lda int, b []float32, 
 	for t := 0; t < tiles; t++ {
 		kernelGo(rows, k, a[t*rows*lda:], lda, b, c[t*rows*ldc:], ldc, mode, bias)
 	}
+}
+
+// micro512x2 runs the AVX-512 kernel of a tile height over two full
+// panels at once: b and b2, pstride bytes apart in the packed buffer,
+// into 32 columns of C (bias, in modeBias, holds their 32 values).
+func micro512x2(rows, tiles, k int, a []float32, lda int, b, b2 []float32, c []float32, ldc int, mode int, pf []float32, bias []float32, pstride int) {
+	h := rows * tiles
+	// Bounds: the last element each pointer reaches.
+	_ = a[(h-1)*lda+k-1]
+	_ = b[k*nr-1]
+	_ = b2[k*nr-1]
+	_ = c[(h-1)*ldc+2*nr-1]
+	var bp *float32
+	if mode == modeBias {
+		bias = bias[:2*nr]
+		bp = &bias[0]
+	}
+	kernel512x2(rows, tiles, k, &a[0], lda, &b[0], &c[0], ldc, mode, &pf[0], bp, pstride)
 }
 
 // kernelGo is the portable micro-kernel: 2 rows × 4 columns of scalar

@@ -121,6 +121,9 @@ func generate() []byte {
 	g.gemvRowsKernel(false)
 	g.gemvRowsKernel(true)
 	g.maxIntoKernel()
+	for mr := 1; mr <= 12; mr++ {
+		g.gemmKernel512(mr, true)
+	}
 	g.emitConsts()
 	return g.buf.Bytes()
 }
@@ -350,6 +353,33 @@ func (g *gen) k4Loop(mr int, loop4, tail string, body func()) {
 	g.i("PREFETCHT0 64(R12)")
 	g.i("PREFETCHT0 128(R12)")
 	g.i("PREFETCHT0 192(R12)")
+	g.i("ADDQ $256, R12")
+	body()
+	g.i("JNZ %s", loopPF)
+}
+
+// k4LoopPF is k4Loop's multi-row form for the two-panel kernels: the
+// prefetching loop fetches the next pair, at R12 and R12 plus the panel
+// stride in register second.
+func (g *gen) k4LoopPF(loop4, tail string, body func(), second string) {
+	loopPF := g.newLabel("k4pf_")
+	g.i("CMPQ R12, BX")
+	g.i("JNE %s", loopPF)
+	g.p("%s:", loop4)
+	body()
+	g.i("JNZ %s", loop4)
+	g.i("JMP %s", tail)
+	g.p("%s:", loopPF)
+	for l := 0; l < 4; l++ {
+		g.i("PREFETCHT0 %d(R12)", 64*l)
+	}
+	for l := 0; l < 4; l++ {
+		d := ""
+		if l > 0 {
+			d = fmt.Sprint(64 * l)
+		}
+		g.i("PREFETCHT0 %s(R12)(%s*1)", d, second)
+	}
 	g.i("ADDQ $256, R12")
 	body()
 	g.i("JNZ %s", loopPF)
