@@ -160,11 +160,11 @@ func (g *gen) gemmKernel512(mr int, two bool) {
 		g.i("ADDQ $256, BX")
 		g.i("DECQ R10")
 	}
+	second := ""
 	if two {
-		g.k4LoopPF(loop4, tail, body, "R15")
-	} else {
-		g.k4Loop(mr, loop4, tail, body)
+		second = "R15"
 	}
+	g.k4Loop(mr, loop4, tail, body, second)
 	g.p("%s:", tail)
 	g.i("ANDQ $3, CX")
 	g.i("JZ %s", store)

@@ -268,7 +268,7 @@ func (g *gen) gemmKernel(mr int) {
 		g.i("ADDQ $256, BX")
 		g.i("DECQ R10")
 	}
-	g.k4Loop(mr, loop4, tail, body)
+	g.k4Loop(mr, loop4, tail, body, "")
 	g.p("%s:", tail)
 	g.i("ANDQ $3, CX")
 	g.i("JZ %s", store)
@@ -324,9 +324,11 @@ func (g *gen) gemmKernel(mr int) {
 // k4Loop emits the k loop unrolled by 4 of a GEMM micro-kernel, body being
 // its four steps (body ends by decrementing the count in R10), with the
 // prefetching of B that the AVX2 and AVX-512 kernels share. It falls
-// through to tail.
-func (g *gen) k4Loop(mr int, loop4, tail string, body func()) {
-	if mr == 1 {
+// through to tail. second, when not empty, names the register holding the
+// panel stride of the two-panel kernels, whose prefetching loop fetches
+// the next pair: at R12 and at R12 plus second.
+func (g *gen) k4Loop(mr int, loop4, tail string, body func(), second string) {
+	if mr == 1 && second == "" {
 		g.p("%s:", loop4)
 		// The GEMV case streams B from L2/L3: ask for it early. The
 		// panels are contiguous, so this runs on into the next one.
@@ -353,32 +355,12 @@ func (g *gen) k4Loop(mr int, loop4, tail string, body func()) {
 	g.i("PREFETCHT0 64(R12)")
 	g.i("PREFETCHT0 128(R12)")
 	g.i("PREFETCHT0 192(R12)")
-	g.i("ADDQ $256, R12")
-	body()
-	g.i("JNZ %s", loopPF)
-}
-
-// k4LoopPF is k4Loop's multi-row form for the two-panel kernels: the
-// prefetching loop fetches the next pair, at R12 and R12 plus the panel
-// stride in register second.
-func (g *gen) k4LoopPF(loop4, tail string, body func(), second string) {
-	loopPF := g.newLabel("k4pf_")
-	g.i("CMPQ R12, BX")
-	g.i("JNE %s", loopPF)
-	g.p("%s:", loop4)
-	body()
-	g.i("JNZ %s", loop4)
-	g.i("JMP %s", tail)
-	g.p("%s:", loopPF)
-	for l := 0; l < 4; l++ {
-		g.i("PREFETCHT0 %d(R12)", 64*l)
-	}
-	for l := 0; l < 4; l++ {
-		d := ""
-		if l > 0 {
-			d = fmt.Sprint(64 * l)
+	if second != "" {
+		// The two-panel kernels: the next pair's second panel too.
+		g.i("PREFETCHT0 (R12)(%s*1)", second)
+		for l := 1; l < 4; l++ {
+			g.i("PREFETCHT0 %d(R12)(%s*1)", 64*l, second)
 		}
-		g.i("PREFETCHT0 %s(R12)(%s*1)", d, second)
 	}
 	g.i("ADDQ $256, R12")
 	body()
