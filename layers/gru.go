@@ -48,21 +48,24 @@ func (c *gruCell) step(xp []float32, batch int, states [][]float32, scratch []fl
 	u := c.units
 	h := states[0]
 	if c.resetAfter {
+		// rec = h·U + the recurrent bias, the bias added by the product's
+		// kernel (the same sum and then the same addition as adding it
+		// after, in one pass less).
 		rec := scratch[:batch*3*u]
-		c.recP.mul(batch, 3*u, u, h, u, c.recurrent, rec, 3*u, false)
-		if c.recBias != nil {
-			addBias(rec, c.recBias)
-		}
+		c.recP.mulBias(batch, 3*u, u, h, u, c.recurrent, c.recBias, rec, 3*u)
 		for b := 0; b < batch; b++ {
 			row, rr := xp[b*3*u:(b+1)*3*u], rec[b*3*u:(b+1)*3*u]
-			for j := 0; j < 2*u; j++ {
-				row[j] += rr[j]
+			zr, rzr := row[:2*u], rr[:2*u]
+			for j := range zr {
+				zr[j] += rzr[j]
 			}
-			c.ract(row[:2*u], u)
-			for j := 0; j < u; j++ {
-				row[2*u+j] += row[u+j] * rr[2*u+j]
+			c.ract(zr, u)
+			r, hh, rh := row[u:2*u], row[2*u:3*u], rr[2*u:3*u]
+			hh, rh = hh[:len(r)], rh[:len(r)]
+			for j, rj := range r {
+				hh[j] += rj * rh[j]
 			}
-			c.act(row[2*u:], u)
+			c.act(hh, u)
 			c.update(row, h[b*u:(b+1)*u])
 		}
 		return
@@ -88,9 +91,11 @@ func (c *gruCell) step(xp []float32, batch int, states [][]float32, scratch []fl
 // update sets h = z*h + (1-z)*h~ from a row holding z, r, h~.
 func (c *gruCell) update(row, h []float32) {
 	u := c.units
-	for j := 0; j < u; j++ {
-		z := row[j]
-		h[j] = z*h[j] + (1-z)*row[2*u+j]
+	z, hh := row[:u], row[2*u:3*u]
+	h = h[:len(z)]
+	hh = hh[:len(z)]
+	for j, zj := range z {
+		h[j] = zj*h[j] + (1-zj)*hh[j]
 	}
 }
 
