@@ -49,8 +49,8 @@ func (c *gruCell) step(xp []float32, batch int, states [][]float32, scratch []fl
 	h := states[0]
 	if c.resetAfter {
 		// rec = h·U + the recurrent bias, the bias added by the product's
-		// kernel (the same sum and then the same addition as adding it
-		// after, in one pass less).
+		// kernel as it stores the sum: one pass less than adding it after
+		// (and the same bits, for up to one k block of units).
 		rec := scratch[:batch*3*u]
 		c.recP.mulBias(batch, 3*u, u, h, u, c.recurrent, c.recBias, rec, 3*u)
 		for b := 0; b < batch; b++ {
