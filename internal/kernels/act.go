@@ -414,3 +414,92 @@ func hardSigmoidGo(x, slope float32) float32 {
 	}
 	return y
 }
+
+// GRUGates runs the gates of one row of a reset_after GRU step (Keras's
+// GRU v2, CuDNNGRU) with the activation tanh and rec the recurrent one:
+// for j < u, with x the row [z | r | h~] of the input projection (input
+// bias included) and r the row of h·U plus the recurrent bias, both 3u
+// wide,
+//
+//	z = rec(x[j] + r[j]), g = rec(x[u+j] + r[u+j]),
+//	c = tanh(x[2u+j] + g*r[2u+j]), h[j] = z*h[j] + (1-z)*c.
+//
+// x and r are only read. On every path the operations and activations are
+// those of computing the step one operation at a time (sums, Sigmoid or
+// HardSigmoid over the z and g values, the products and sums, Tanh, the
+// update), so the result is the same, bit for bit; the AVX2 and AVX-512
+// paths do it in one pass. It panics if a slice is too short.
+func GRUGates(x, r, h []float32, u int, rec Gate) {
+	if len(x) < 3*u || len(r) < 3*u || len(h) < u {
+		panic(fmt.Sprintf("kernels: GRUGates: len(x)=%d len(r)=%d len(h)=%d too short for u=%d", len(x), len(r), len(h), u))
+	}
+	if rec.Kind != GateSigmoid && rec.Kind != GateHardSigmoid {
+		panic(fmt.Sprintf("kernels: GRUGates: unknown gate kind %d", rec.Kind))
+	}
+	if u == 0 {
+		return
+	}
+	if useAVX2 {
+		lanes := 8
+		if useAVX512 {
+			lanes = 16
+		}
+		n := u &^ (lanes - 1)
+		if n > 0 {
+			gruVec(rec, &x[0], &r[0], &h[0], u, n)
+		}
+		if n < u {
+			// The tail through the same kernel, on padded copies.
+			var xb, rb [48]float32
+			var hb [16]float32
+			t := u - n
+			for g := 0; g < 3; g++ {
+				copy(xb[lanes*g:lanes*g+t], x[g*u+n:g*u+u])
+				copy(rb[lanes*g:lanes*g+t], r[g*u+n:g*u+u])
+			}
+			copy(hb[:], h[n:u])
+			gruVec(rec, &xb[0], &rb[0], &hb[0], lanes, lanes)
+			copy(h[n:u], hb[:t])
+		}
+		return
+	}
+	// NEON and pure Go: the same operations in chunks of 16 units, the
+	// activations through the path's own.
+	var zg [32]float32
+	var c [16]float32
+	for j0 := 0; j0 < u; j0 += 16 {
+		w := min(16, u-j0)
+		z, g := zg[:w], zg[16:16+w]
+		for j := range z {
+			z[j] = x[j0+j] + r[j0+j]
+			g[j] = x[u+j0+j] + r[u+j0+j]
+		}
+		if rec.Kind == GateSigmoid {
+			Sigmoid(zg[:16+w])
+		} else {
+			HardSigmoid(zg[:16+w], rec.Slope)
+		}
+		cw := c[:w]
+		for j := range cw {
+			cw[j] = x[2*u+j0+j] + g[j]*r[2*u+j0+j]
+		}
+		Tanh(cw)
+		hw := h[j0 : j0+w]
+		for j, zj := range z {
+			hw[j] = zj*hw[j] + (1-zj)*cw[j]
+		}
+	}
+}
+
+func gruVec(rec Gate, x, r, h *float32, u, n int) {
+	switch {
+	case useAVX512 && rec.Kind == GateSigmoid:
+		gruSigmoid512(x, r, h, u, n, 0)
+	case useAVX512:
+		gruHard512(x, r, h, u, n, rec.Slope)
+	case rec.Kind == GateSigmoid:
+		gruSigmoidAVX2(x, r, h, u, n, 0)
+	default:
+		gruHardAVX2(x, r, h, u, n, rec.Slope)
+	}
+}

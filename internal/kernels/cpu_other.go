@@ -53,6 +53,18 @@ func lstmHardAVX2(z *float32, u int, c *float32, h *float32, n int, s float32, b
 func mulAddColsAVX2(o *float32, x *float32, k *float32, n8 int, cols int, xstep int, ostep int) {
 	panic("kernels: no AVX2")
 }
+func gruSigmoidAVX2(x *float32, r *float32, h *float32, u int, n int, slope float32) {
+	panic("kernels: no AVX2")
+}
+func gruHardAVX2(x *float32, r *float32, h *float32, u int, n int, slope float32) {
+	panic("kernels: no AVX2")
+}
+func gruSigmoid512(x *float32, r *float32, h *float32, u int, n int, slope float32) {
+	panic("kernels: no AVX-512")
+}
+func gruHard512(x *float32, r *float32, h *float32, u int, n int, slope float32) {
+	panic("kernels: no AVX-512")
+}
 func maxIntoAVX2(dst *float32, src *float32, n int)               { panic("kernels: no AVX2") }
 func reluClipAVX2(dst *float32, src *float32, n int, top float32) { panic("kernels: no AVX2") }
 func mulAddWindow3AVX2(o *float32, x *float32, k *float32, n8 int, cols int, ostep int, xstep int, kh int, cstep int, rnext int, kstep int) {

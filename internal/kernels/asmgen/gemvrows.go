@@ -201,3 +201,124 @@ func (g *gen) maxIntoKernel() {
 	g.i("RET")
 	g.p("")
 }
+
+// gruKernel emits the fused gates of a reset_after GRU step on YMM
+// (gruSigmoidAVX2, gruHardAVX2) or ZMM registers (gruSigmoid512,
+// gruHard512):
+//
+//	name(x *float32, r *float32, h *float32, u int, n int, slope float32)
+//
+// For j < n (a multiple of the lanes), with x the row [z | r | h~] of the
+// input projection and r the row of h·U plus the recurrent bias, both
+// 3u wide:
+//
+//	z = rec(x[j] + r[j]), g = rec(x[u+j] + r[u+j]),
+//	c = tanh(x[2u+j] + g*r[2u+j]), h[j] = z*h[j] + (1-z)*c
+//
+// rec the sigmoid, or the hard sigmoid with the slope. The operations are
+// those of the unfused step (layers' gruCell) in its order, with the
+// activations' own emitters, so the result is the same, bit for bit; x and
+// r are only read.
+//
+// Registers: SI x, DI r, DX h, R8 u in bytes, CX the loop counter; on YMM
+// z in Y0 (temporaries Y1..Y6), g in Y8 (Y9..Y14), c in Y1 (Y2..Y8); on
+// ZMM z in Z0 (Z1..Z7, K1), g in Z8 (Z9..Z15, K2), c in Z16 (Z17..Z23,
+// K3).
+func (g *gen) gruKernel(zmm, hard bool) {
+	kind := "Sigmoid"
+	if hard {
+		kind = "Hard"
+	}
+	name, lanes := "gru"+kind+"AVX2", 8
+	if zmm {
+		name, lanes = "gru"+kind+"512", 16
+	}
+	g.p("// func %s(x *float32, r *float32, h *float32, u int, n int, slope float32)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-44", name)
+	g.i("MOVQ x+0(FP), SI")
+	g.i("MOVQ r+8(FP), DI")
+	g.i("MOVQ h+16(FP), DX")
+	g.i("MOVQ u+24(FP), R8")
+	g.i("SHLQ $2, R8")
+	g.i("MOVQ n+32(FP), CX")
+	g.i("SHRQ $%d, CX", map[int]int{8: 3, 16: 4}[lanes])
+	done, loop := g.newLabel("done_"), g.newLabel("loop_")
+	g.i("JZ %s", done)
+	g.p("%s:", loop)
+	v := func(i int) string {
+		if zmm {
+			return fmt.Sprintf("Z%d", i)
+		}
+		return fmt.Sprintf("Y%d", i)
+	}
+	vs := func(lo, hi int) []string {
+		if zmm {
+			return zregs(lo, hi)
+		}
+		return regs(lo, hi)
+	}
+	rec := func(x string, t []string, k string) func() {
+		return func() {
+			switch {
+			case hard && zmm:
+				g.hardSigmoid512(x, "slope+40(FP)", t)
+			case hard:
+				g.hardSigmoid(x, "slope+40(FP)", t)
+			case zmm:
+				g.sigmoid512(x, t, k)
+			default:
+				g.sigmoid(x, t)
+			}
+		}
+	}
+	z, gr, c := v(0), v(8), v(1)
+	zt, gt, ct := vs(1, 6), vs(9, 14), vs(2, 8)
+	if zmm {
+		c = v(16)
+		zt, gt, ct = vs(1, 7), vs(9, 15), vs(17, 23)
+	}
+	// z and g: the sums, then the two activations interleaved.
+	g.i("VMOVUPS (SI), %s", z)
+	g.i("VADDPS (DI), %s, %s", z, z)
+	g.i("VMOVUPS (SI)(R8*1), %s", gr)
+	g.i("VADDPS (DI)(R8*1), %s, %s", gr, gr)
+	if zmm {
+		g.interleaveN(rec(z, zt, "K1"), rec(gr, gt, "K2"))
+	} else {
+		g.interleave(rec(z, zt, ""), rec(gr, gt, ""))
+	}
+	// c = tanh(x[2u+j] + g*r[2u+j])
+	g.i("VMOVUPS (DI)(R8*2), %s", c)
+	g.i("VMULPS %s, %s, %s", c, gr, c)
+	g.i("VADDPS (SI)(R8*2), %s, %s", c, c)
+	if zmm {
+		g.tanh512(c, ct, "K3")
+	} else {
+		g.tanh(c, ct)
+	}
+	// h = z*h + (1-z)*c
+	t0, t1 := v(2), v(3)
+	if zmm {
+		t0, t1 = v(24), v(25)
+	}
+	g.i("VMOVUPS (DX), %s", t0)
+	g.i("VMULPS %s, %s, %s", t0, z, t0)
+	if zmm {
+		g.i("VBROADCASTSS %s, %s", g.c("one", 1), t1)
+	} else {
+		g.i("VMOVUPS %s, %s", g.c("one", 1), t1)
+	}
+	g.i("VSUBPS %s, %s, %s", z, t1, t1)
+	g.i("VMULPS %s, %s, %s", c, t1, t1)
+	g.i("VADDPS %s, %s, %s", t1, t0, t0)
+	g.i("VMOVUPS %s, (DX)", t0)
+	g.i("ADDQ $%d, SI", 4*lanes)
+	g.i("ADDQ $%d, DI", 4*lanes)
+	g.i("ADDQ $%d, DX", 4*lanes)
+	g.i("DECQ CX")
+	g.i("JNZ %s", loop)
+	g.p("%s:", done)
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.p("")
+}

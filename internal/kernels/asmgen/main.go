@@ -121,6 +121,10 @@ func generate() []byte {
 	g.gemvRowsKernel(false)
 	g.gemvRowsKernel(true)
 	g.maxIntoKernel()
+	for _, zmm := range []bool{false, true} {
+		g.gruKernel(zmm, false)
+		g.gruKernel(zmm, true)
+	}
 	for mr := 1; mr <= 12; mr++ {
 		g.gemmKernel512(mr, true)
 	}
