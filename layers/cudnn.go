@@ -18,6 +18,7 @@ func decodeCuDNNLSTM(r *Reader) (Config, error) {
 	c.act, _ = NewActivation("tanh", r.Spec().Env)
 	c.ract, _ = NewActivation("sigmoid", r.Spec().Env)
 	c.gate = fusedGate("tanh", "sigmoid", r.Spec().Env)
+	c.gate = fusedGate("tanh", "sigmoid", r.Spec().Env)
 	r.Ignore("unit_forget_bias")
 	return &cudnnConfig{rnn: &rnnConfig{spec: r.Spec(), cell: c, opts: decodeRNNOptions(r)}}, nil
 }

@@ -2,6 +2,8 @@ package layers
 
 import (
 	"fmt"
+
+	"github.com/kerasrun/kerasrun/internal/kernels"
 )
 
 // gruCell is the Keras GRU cell. Gate order in the kernels and the biases
@@ -29,6 +31,9 @@ type gruCell struct {
 	// The same matrices packed for the kernels.
 	kernelP, recP, recZRP, recHP packed
 	act, ract                    ActFunc
+	// gate is set when act is tanh and ract a sigmoid that the fused
+	// reset_after step (kernels.GRUGates) covers.
+	gate *kernels.Gate
 }
 
 func (c *gruCell) sizes() (int, int, int, int) { return c.in, c.units, 3 * c.units, 1 }
@@ -53,6 +58,12 @@ func (c *gruCell) step(xp []float32, batch int, states [][]float32, scratch []fl
 		// (and the same bits, for up to one k block of units).
 		rec := scratch[:batch*3*u]
 		c.recP.mulBias(batch, 3*u, u, h, u, c.recurrent, c.recBias, rec, 3*u)
+		if c.gate != nil {
+			for b := 0; b < batch; b++ {
+				kernels.GRUGates(xp[b*3*u:(b+1)*3*u], rec[b*3*u:(b+1)*3*u], h[b*u:(b+1)*u], u, *c.gate)
+			}
+			return
+		}
 		for b := 0; b < batch; b++ {
 			row, rr := xp[b*3*u:(b+1)*3*u], rec[b*3*u:(b+1)*3*u]
 			zr, rzr := row[:2*u], rr[:2*u]
@@ -103,6 +114,7 @@ func (c *gruCell) update(row, h []float32) {
 type gruCellConfig struct {
 	n          int
 	act, ract  ActFunc
+	gate       *kernels.Gate // see gruCell.gate
 	useBias    bool
 	resetAfter bool
 }
@@ -114,8 +126,9 @@ func decodeGRU(r *Reader) (Config, error) {
 	env := r.Spec().Env
 	c := &gruCellConfig{}
 	c.n = r.PositiveInt("units", 0)
-	_, c.act = r.activation("activation", "tanh")
-	_, c.ract = r.activation("recurrent_activation", defaultRecurrentActivation(env))
+	act, fa := r.activation("activation", "tanh")
+	ract, fr := r.activation("recurrent_activation", defaultRecurrentActivation(env))
+	c.act, c.ract, c.gate = fa, fr, fusedGate(act, ract, env)
 	c.useBias = r.Bool("use_bias", true)
 	// Keras: reset_after defaults to false in multi-backend Keras 2 and to
 	// true in tf.keras 2 (GRU v2) and Keras 3. Every config written since
@@ -134,7 +147,7 @@ func gruKind(resetAfter bool) string {
 
 func (c *gruCellConfig) build(in int, w *Weights, class string) (cell, error) {
 	u := c.n
-	cl := &gruCell{units: u, resetAfter: c.resetAfter, act: c.act, ract: c.ract}
+	cl := &gruCell{units: u, resetAfter: c.resetAfter, act: c.act, ract: c.ract, gate: c.gate}
 	cl.recP.recurrent, cl.recZRP.recurrent, cl.recHP.recurrent = true, true, true
 	k, err := w.Take("kernel", in, 3*u)
 	if err != nil {
