@@ -214,10 +214,7 @@ func LSTMGates(z, c, h []float32, u int, rec Gate) {
 	if useAVX2 {
 		// Whole vectors, then the tail through the same kernel, on padded
 		// copies (the AVX-512 and AVX2 kernels give the same bits).
-		lanes := 8
-		if useAVX512 {
-			lanes = 16
-		}
+		lanes := vecLanes()
 		n := u &^ (lanes - 1)
 		if n > 0 {
 			lstmVec(rec, &z[0], u, &c[0], &h[0], n, 1)
@@ -440,10 +437,7 @@ func GRUGates(x, r, h []float32, u int, rec Gate) {
 		return
 	}
 	if useAVX2 {
-		lanes := 8
-		if useAVX512 {
-			lanes = 16
-		}
+		lanes := vecLanes()
 		n := u &^ (lanes - 1)
 		if n > 0 {
 			gruVec(rec, &x[0], &r[0], &h[0], u, n)
@@ -502,4 +496,13 @@ func gruVec(rec Gate, x, r, h *float32, u, n int) {
 	default:
 		gruHardAVX2(x, r, h, u, n, rec.Slope)
 	}
+}
+
+// vecLanes is the float32 lanes of a vector register on the x86 path in
+// force: 16 on AVX-512, 8 on AVX2.
+func vecLanes() int {
+	if useAVX512 {
+		return 16
+	}
+	return 8
 }
