@@ -119,12 +119,12 @@ func PackBCols(k int, src []float32, ldb int, cols []int) *PackedB {
 // groups of rowsPanels, and within a group the rows are interleaved: row
 // r of every panel of the group, then row r+1, so that the product of one
 // row vector streams each group as one run of memory instead of several
-// runs a panel apart. It pays where the matrix is read from L2: on a
-// Zen 5 core, 1.5 times as fast for a 128×512 matrix, and the same as the
-// panels from 1.5 MiB up, slower at 4 MiB (BENCHMARKS.md); so only a
-// matrix of at most rowsMaxBytes gets the copy. It costs a second copy of
-// the weights, so callers keep it for the matrices that a batch-1 product
-// reads many times per call: the recurrent kernels.
+// runs a panel apart. That pays while the matrix is read from L2; a
+// matrix that streams from L3 or memory reads no faster from the copy
+// (BENCHMARKS.md has the figures), so only one of at most rowsMaxBytes
+// gets it. It costs a second copy of the weights, so callers keep it for
+// the matrices that a batch-1 product reads many times per call: the
+// recurrent kernels.
 //
 // The copy holds the same values and the kernels run the same FMA chains,
 // so the results are bit-identical with and without it. It is made when the
@@ -530,10 +530,9 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 }
 
 // The batch-1 copy (AddRows): rowsPanels panels a group, 4 accumulator
-// registers of 16 lanes on AVX-512, 8 of 8 on AVX2 and 16 of 4 on NEON,
-// and only for a
-// matrix of at most rowsMaxBytes, beyond which it is no faster than the
-// panels.
+// registers of 16 lanes on AVX-512, 8 of 8 on AVX2 and 16 of 4 on NEON, and
+// only for a matrix of at most rowsMaxBytes, beyond which it is no faster
+// than the panels.
 const (
 	rowsPanels   = 4
 	rowsMaxBytes = 2 << 20
