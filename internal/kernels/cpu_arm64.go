@@ -46,6 +46,9 @@ const hasRowsNEON = true
 //go:noescape
 func gemvRowsNEON(k int, kb int, a *float32, b *float32, c *float32, acc int, panels int, stride int, bias *float32)
 
+//go:noescape
+func maxIntoNEON(dst *float32, src *float32, n int)
+
 // kernelNEON calls the kernel for the tile height directly (not through a
 // func value), so that escape analysis sees the noescape pointers.
 func kernelNEON(rows, tiles, k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, bias *float32) {

@@ -133,15 +133,21 @@ func MaxInto(dst, src []float32) {
 	if len(dst) < len(src) {
 		panic(fmt.Sprintf("kernels: MaxInto: len(dst)=%d < len(src)=%d", len(dst), len(src)))
 	}
-	n8 := 0
-	if useAVX2 {
-		n8 = len(src) &^ 7
-		if n8 > 0 {
-			maxIntoAVX2(&dst[0], &src[0], n8)
+	n := 0
+	switch {
+	case useAVX2:
+		n = len(src) &^ 7
+		if n > 0 {
+			maxIntoAVX2(&dst[0], &src[0], n)
+		}
+	case curISA == isaNEON:
+		n = len(src) &^ 3
+		if n > 0 {
+			maxIntoNEON(&dst[0], &src[0], n)
 		}
 	}
-	dst = dst[n8:len(src)]
-	for i, v := range src[n8:] {
+	dst = dst[n:len(src)]
+	for i, v := range src[n:] {
 		dst[i] = max(dst[i], v)
 	}
 }

@@ -1933,3 +1933,20 @@ next104:
 end83:
 	RET
 
+// func maxIntoNEON(dst *float32, src *float32, n int)
+TEXT ·maxIntoNEON(SB), NOSPLIT, $0-24
+	MOVD dst+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD n+16(FP), R2
+	LSR $2, R2, R2
+	CBZ R2, done105
+loop106:
+	VLD1 (R0), [V0.S4]
+	VLD1.P 16(R1), [V1.S4]
+	WORD $0x4e21f400 // FMAX V0.S4, V0.S4, V1.S4
+	VST1.P [V0.S4], 16(R0)
+	SUBS $1, R2, R2
+	BNE loop106
+done105:
+	RET
+

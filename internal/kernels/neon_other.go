@@ -18,6 +18,8 @@ func gemvRowsNEON(k, kb int, a *float32, b *float32, c *float32, acc int, panels
 	panic("kernels: no NEON kernels in this build")
 }
 
+func maxIntoNEON(dst *float32, src *float32, n int) { panic("kernels: no NEON kernels in this build") }
+
 func vecNEON(x []float32, f actKind) { panic("kernels: no NEON kernels in this build") }
 
 func hardSigmoidNEON4(x []float32, slope float32) int {

@@ -376,6 +376,31 @@ func (g *gen) lstmKernel(name string, hard bool) {
 	g.p("")
 }
 
+// maxIntoKernel emits maxIntoNEON(dst *float32, src *float32, n int):
+// dst[i] = FMAX(dst[i], src[i]) for i < n (a multiple of 4). FMAX gives
+// Go's max on floats: NaN when either is NaN, and +0 for +0 and -0.
+func (g *gen) maxIntoKernel() {
+	name := "maxIntoNEON"
+	g.p("// func %s(dst *float32, src *float32, n int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-24", name)
+	g.i("MOVD dst+0(FP), R0")
+	g.i("MOVD src+8(FP), R1")
+	g.i("MOVD n+16(FP), R2")
+	g.i("LSR $2, R2, R2")
+	done, loop := g.newLabel("done"), g.newLabel("loop")
+	g.i("CBZ R2, %s", done)
+	g.p("%s:", loop)
+	g.i("VLD1 (R0), [V0.S4]")
+	g.i("VLD1.P 16(R1), [V1.S4]")
+	g.op3(encFMAX, 0, 0, 1)
+	g.i("VST1.P [V0.S4], 16(R0)")
+	g.i("SUBS $1, R2, R2")
+	g.i("BNE %s", loop)
+	g.p("%s:", done)
+	g.i("RET")
+	g.p("")
+}
+
 // actKernels emits the activation and LSTM kernels.
 func (g *gen) actKernels() {
 	g.actKernel("expNEON", func(x int, t []int) { g.exp(x, t, expAny) })

@@ -71,6 +71,7 @@ func generate() []byte {
 	g.gemvKernel(false)
 	g.actKernels()
 	g.gemvKernel(true)
+	g.maxIntoKernel()
 	return g.buf.Bytes()
 }
 
