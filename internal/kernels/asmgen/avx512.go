@@ -292,33 +292,13 @@ func (g *gen) gemvKernel512() {
 				g.i("ADDQ $%d, %s", bytes, p)
 			}
 		}
-		g.i("MOVQ R10, CX")
-		g.i("SHRQ $2, CX")
-		g.i("JZ %s", tail)
-		g.p("%s:", loop4)
-		for j := 0; j < G; j++ {
-			for l := 0; l < 4; l++ {
-				g.i("PREFETCHT0 %s", pan(j, 1024+64*l))
+		g.gemvKLoop(loop4, tail, loop1, store, func() {
+			for j := 0; j < G; j++ {
+				for l := 0; l < 4; l++ {
+					g.i("PREFETCHT0 %s", pan(j, 1024+64*l))
+				}
 			}
-		}
-		for u := 0; u < 4; u++ {
-			step(u)
-		}
-		g.i("ADDQ $16, SI")
-		advance(256)
-		g.i("DECQ CX")
-		g.i("JNZ %s", loop4)
-		g.p("%s:", tail)
-		g.i("MOVQ R10, CX")
-		g.i("ANDQ $3, CX")
-		g.i("JZ %s", store)
-		g.p("%s:", loop1)
-		step(0)
-		g.i("ADDQ $4, SI")
-		advance(64)
-		g.i("DECQ CX")
-		g.i("JNZ %s", loop1)
-		g.p("%s:", store)
+		}, step, func(steps int) { advance(64 * steps) })
 		g.gemvStore("Z", G, 64)
 		g.i("MOVQ $1, R9")
 		g.i("TESTQ R8, R8")

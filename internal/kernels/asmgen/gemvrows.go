@@ -79,30 +79,15 @@ func (g *gen) gemvRowsKernel(zmm bool) {
 				g.i("VFMADD231PS %s, %s, %s%d", row(u, width*z), bc, reg, z)
 			}
 		}
-		g.i("MOVQ R10, CX")
-		g.i("SHRQ $2, CX")
-		g.i("JZ %s", tail)
-		g.p("%s:", loop4)
-		for u := 0; u < 4; u++ {
-			step(u)
-		}
-		g.i("ADDQ $16, SI")
-		g.i("LEAQ (R12)(R11*4), R12")
-		g.i("LEAQ (R13)(R11*4), R13")
-		g.i("DECQ CX")
-		g.i("JNZ %s", loop4)
-		g.p("%s:", tail)
-		g.i("MOVQ R10, CX")
-		g.i("ANDQ $3, CX")
-		g.i("JZ %s", store)
-		g.p("%s:", loop1)
-		step(0)
-		g.i("ADDQ $4, SI")
-		g.i("ADDQ R11, R12")
-		g.i("ADDQ R11, R13")
-		g.i("DECQ CX")
-		g.i("JNZ %s", loop1)
-		g.p("%s:", store)
+		g.gemvKLoop(loop4, tail, loop1, store, nil, step, func(steps int) {
+			if steps == 4 {
+				g.i("LEAQ (R12)(R11*4), R12")
+				g.i("LEAQ (R13)(R11*4), R13")
+				return
+			}
+			g.i("ADDQ R11, R12")
+			g.i("ADDQ R11, R13")
+		})
 		g.gemvStore(reg, acc, width)
 		g.i("MOVQ $1, R9")
 		g.i("TESTQ R8, R8")
@@ -138,6 +123,39 @@ func (g *gen) gemvRowsKernel(zmm bool) {
 	g.i("VZEROUPPER")
 	g.i("RET")
 	g.p("")
+}
+
+// gemvKLoop emits the k loop of a block of the batch-1 kernels, R10 k
+// steps: four at a time (after pre, the prefetches, when not nil), then
+// one at a time, step(u) emitting k step u of four and adv(steps) moving
+// the B pointers on by that many k steps (SI, a, moves here); it ends on
+// the store label.
+func (g *gen) gemvKLoop(loop4, tail, loop1, store string, pre func(), step func(u int), adv func(steps int)) {
+	g.i("MOVQ R10, CX")
+	g.i("SHRQ $2, CX")
+	g.i("JZ %s", tail)
+	g.p("%s:", loop4)
+	if pre != nil {
+		pre()
+	}
+	for u := 0; u < 4; u++ {
+		step(u)
+	}
+	g.i("ADDQ $16, SI")
+	adv(4)
+	g.i("DECQ CX")
+	g.i("JNZ %s", loop4)
+	g.p("%s:", tail)
+	g.i("MOVQ R10, CX")
+	g.i("ANDQ $3, CX")
+	g.i("JZ %s", store)
+	g.p("%s:", loop1)
+	step(0)
+	g.i("ADDQ $4, SI")
+	adv(1)
+	g.i("DECQ CX")
+	g.i("JNZ %s", loop1)
+	g.p("%s:", store)
 }
 
 // gemvStore emits the end of a k block of the batch-1 kernels: the acc

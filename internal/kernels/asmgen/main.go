@@ -441,40 +441,19 @@ func (g *gen) gemvKernel() {
 				g.i("VFMADD231PS %s, Y8, Y%d", pan(j, 64*u+32), 2*j+1)
 			}
 		}
-		g.i("MOVQ R10, CX")
-		g.i("SHRQ $2, CX")
-		g.i("JZ %s", tail)
-		g.p("%s:", loop4)
-		for j := 0; j < G; j++ {
-			g.i("PREFETCHT0 %s", pan(j, 1024))
-			g.i("PREFETCHT0 %s", pan(j, 1088))
-			g.i("PREFETCHT0 %s", pan(j, 1152))
-			g.i("PREFETCHT0 %s", pan(j, 1216))
-		}
-		for u := 0; u < 4; u++ {
-			step(u)
-		}
-		g.i("ADDQ $16, SI")
-		g.i("ADDQ $256, R12")
-		if G > 2 {
-			g.i("ADDQ $256, R13")
-		}
-		g.i("DECQ CX")
-		g.i("JNZ %s", loop4)
-		g.p("%s:", tail)
-		g.i("MOVQ R10, CX")
-		g.i("ANDQ $3, CX")
-		g.i("JZ %s", store)
-		g.p("%s:", loop1)
-		step(0)
-		g.i("ADDQ $4, SI")
-		g.i("ADDQ $64, R12")
-		if G > 2 {
-			g.i("ADDQ $64, R13")
-		}
-		g.i("DECQ CX")
-		g.i("JNZ %s", loop1)
-		g.p("%s:", store)
+		g.gemvKLoop(loop4, tail, loop1, store, func() {
+			for j := 0; j < G; j++ {
+				g.i("PREFETCHT0 %s", pan(j, 1024))
+				g.i("PREFETCHT0 %s", pan(j, 1088))
+				g.i("PREFETCHT0 %s", pan(j, 1152))
+				g.i("PREFETCHT0 %s", pan(j, 1216))
+			}
+		}, step, func(steps int) {
+			g.i("ADDQ $%d, R12", 64*steps)
+			if G > 2 {
+				g.i("ADDQ $%d, R13", 64*steps)
+			}
+		})
 		g.gemvStore("Y", 2*G, 32)
 		g.i("MOVQ $1, R9")
 		g.i("TESTQ R8, R8")
