@@ -421,11 +421,12 @@ func hardSigmoidGo(x, slope float32) float32 {
 //	z = rec(x[j] + r[j]), g = rec(x[u+j] + r[u+j]),
 //	c = tanh(x[2u+j] + g*r[2u+j]), h[j] = z*h[j] + (1-z)*c.
 //
-// x and r are only read. On every path the operations and activations are
-// those of computing the step one operation at a time (sums, Sigmoid or
-// HardSigmoid over the z and g values, the products and sums, Tanh, the
-// update), so the result is the same, bit for bit; the AVX2 and AVX-512
-// paths do it in one pass. It panics if a slice is too short.
+// x and r are only read. Every operation is rounded on its own, in that
+// order, with the path's activations: on the x86 paths and in pure Go the
+// result is the bits of computing the step one operation at a time
+// (Sigmoid or HardSigmoid over the z and g values, the products and sums,
+// Tanh, the update); the AVX2, AVX-512 and NEON kernels do it in one pass.
+// It panics if a slice is too short.
 func GRUGates(x, r, h []float32, u int, rec Gate) {
 	if len(x) < 3*u || len(r) < 3*u || len(h) < u {
 		panic(fmt.Sprintf("kernels: GRUGates: len(x)=%d len(r)=%d len(h)=%d too short for u=%d", len(x), len(r), len(h), u))
@@ -436,8 +437,7 @@ func GRUGates(x, r, h []float32, u int, rec Gate) {
 	if u == 0 {
 		return
 	}
-	if useAVX2 {
-		lanes := vecLanes()
+	if lanes := gruLanes(); lanes > 0 {
 		n := u &^ (lanes - 1)
 		if n > 0 {
 			gruVec(rec, &x[0], &r[0], &h[0], u, n)
@@ -457,8 +457,7 @@ func GRUGates(x, r, h []float32, u int, rec Gate) {
 		}
 		return
 	}
-	// NEON and pure Go: the same operations in chunks of 16 units, the
-	// activations through the path's own.
+	// Pure Go: the same operations in chunks of 16 units.
 	var zg [32]float32
 	var c [16]float32
 	for j0 := 0; j0 < u; j0 += 16 {
@@ -485,16 +484,33 @@ func GRUGates(x, r, h []float32, u int, rec Gate) {
 	}
 }
 
-func gruVec(rec Gate, x, r, h *float32, u, n int) {
+// gruLanes is the lanes of GRUGates's kernel on the path in force, or 0
+// where there is none (pure Go).
+func gruLanes() int {
 	switch {
-	case useAVX512 && rec.Kind == GateSigmoid:
-		gruSigmoid512(x, r, h, u, n, 0)
-	case useAVX512:
+	case useAVX2:
+		return vecLanes()
+	case curISA == isaNEON:
+		return 4
+	}
+	return 0
+}
+
+func gruVec(rec Gate, x, r, h *float32, u, n int) {
+	hard := rec.Kind == GateHardSigmoid
+	switch {
+	case curISA == isaNEON && hard:
+		gruHardNEON(x, r, h, u, n, rec.Slope)
+	case curISA == isaNEON:
+		gruSigmoidNEON(x, r, h, u, n, 0)
+	case useAVX512 && hard:
 		gruHard512(x, r, h, u, n, rec.Slope)
-	case rec.Kind == GateSigmoid:
-		gruSigmoidAVX2(x, r, h, u, n, 0)
-	default:
+	case useAVX512:
+		gruSigmoid512(x, r, h, u, n, 0)
+	case hard:
 		gruHardAVX2(x, r, h, u, n, rec.Slope)
+	default:
+		gruSigmoidAVX2(x, r, h, u, n, 0)
 	}
 }
 

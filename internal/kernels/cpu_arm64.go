@@ -49,6 +49,12 @@ func gemvRowsNEON(k int, kb int, a *float32, b *float32, c *float32, acc int, pa
 //go:noescape
 func maxIntoNEON(dst *float32, src *float32, n int)
 
+//go:noescape
+func gruSigmoidNEON(x *float32, r *float32, h *float32, u int, n int, slope float32)
+
+//go:noescape
+func gruHardNEON(x *float32, r *float32, h *float32, u int, n int, slope float32)
+
 // kernelNEON calls the kernel for the tile height directly (not through a
 // func value), so that escape analysis sees the noescape pointers.
 func kernelNEON(rows, tiles, k int, a *float32, lda int, b *float32, c *float32, ldc int, acc int, pf *float32, bias *float32) {

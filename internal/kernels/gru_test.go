@@ -33,7 +33,7 @@ func gruUnfused(x, r, h []float32, u int, rec Gate) []float32 {
 }
 
 // TestGRUGates checks GRUGates on every path: the bits of the unfused
-// step, x and r left alone, and the float64 formula within float32
+// step (to rounding on NEON), x and r left alone, and the float64 formula within float32
 // rounding, for unit counts around the vector widths.
 func TestGRUGates(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -55,8 +55,13 @@ func TestGRUGates(t *testing.T) {
 				got := append([]float32(nil), h...)
 				GRUGates(x, r, got, u, rec)
 				for j := range want {
-					if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+					// NEON: Go may fuse the unfused step's a*b+c on arm64,
+					// so there the two agree to rounding (below) only.
+					if isa != "neon" && math.Float32bits(got[j]) != math.Float32bits(want[j]) {
 						t.Fatalf("%s: h[%d] = %v, want %v as unfused", name, j, got[j], want[j])
+					}
+					if d := math.Abs(float64(got[j]) - float64(want[j])); d > 1e-6 {
+						t.Fatalf("%s: h[%d] = %v, unfused %v", name, j, got[j], want[j])
 					}
 					// The float64 formula.
 					act := func(v float64) float64 {

@@ -20,6 +20,14 @@ func gemvRowsNEON(k, kb int, a *float32, b *float32, c *float32, acc int, panels
 
 func maxIntoNEON(dst *float32, src *float32, n int) { panic("kernels: no NEON kernels in this build") }
 
+func gruSigmoidNEON(x *float32, r *float32, h *float32, u int, n int, slope float32) {
+	panic("kernels: no NEON kernels in this build")
+}
+
+func gruHardNEON(x *float32, r *float32, h *float32, u int, n int, slope float32) {
+	panic("kernels: no NEON kernels in this build")
+}
+
 func vecNEON(x []float32, f actKind) { panic("kernels: no NEON kernels in this build") }
 
 func hardSigmoidNEON4(x []float32, slope float32) int {

@@ -376,6 +376,78 @@ func (g *gen) lstmKernel(name string, hard bool) {
 	g.p("")
 }
 
+// gruKernel emits
+//
+//	func name(x *float32, r *float32, h *float32, u int, n int, slope float32)
+//
+// with the contract of the AVX2 kernels of the same role (gruKernel in
+// asmgen/gemvrows.go): the gates of a reset_after GRU step over the
+// first n units of a row (n a multiple of 4), x the input projection's
+// row [z | r | h~] and r the recurrent one, both 3u wide, only read:
+// z = rec(x+r), g = rec(x_r+r_r), c = tanh(x_h + g*r_h), h = z*h + (1-z)*c,
+// each operation rounded on its own as in the unfused step. rec is the
+// sigmoid or, when hard is set, the hard sigmoid with the slope (in V31).
+//
+// Registers: R0 x's z part, R5 its r part, R6 its h~ part, R1 r's z part,
+// R7 its r part, R8 its h part, R2 h, R3 u in bytes, R4 vectors left;
+// z in V0 (temporaries V1..V7), g in V8 (V9..V14), c in V1 (V2..V8).
+func (g *gen) gruKernel(name string, hard bool) {
+	g.p("// func %s(x *float32, r *float32, h *float32, u int, n int, slope float32)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-44", name)
+	g.i("MOVD x+0(FP), R0")
+	g.i("MOVD r+8(FP), R1")
+	g.i("MOVD h+16(FP), R2")
+	g.i("MOVD u+24(FP), R3")
+	g.i("LSL $2, R3, R3")
+	g.i("ADD R3, R0, R5")
+	g.i("ADD R3<<1, R0, R6")
+	g.i("ADD R3, R1, R7")
+	g.i("ADD R3<<1, R1, R8")
+	if hard {
+		g.i("FMOVS slope+40(FP), F31")
+		g.i("VDUP V31.S[0], V31.S4")
+	}
+	g.i("MOVD n+32(FP), R4")
+	g.i("LSR $2, R4, R4")
+	done, loop := g.newLabel("done"), g.newLabel("loop")
+	g.i("CBZ R4, %s", done)
+	g.p("%s:", loop)
+	rec := func(x int, t []int) {
+		if hard {
+			g.hardSigmoid(x, 31, t[0])
+		} else {
+			g.sigmoid(x, t)
+		}
+	}
+	g.i("VLD1.P 16(R0), [V0.S4]")
+	g.i("VLD1.P 16(R1), [V16.S4]")
+	g.fadd(0, 0, 16)
+	g.i("VLD1.P 16(R5), [V8.S4]")
+	g.i("VLD1.P 16(R7), [V16.S4]")
+	g.fadd(8, 8, 16)
+	rec(0, vregs(1, 7))
+	rec(8, vregs(9, 14))
+	// c = tanh(x_h + g*r_h)
+	g.i("VLD1.P 16(R8), [V1.S4]")
+	g.op3(encFMUL, 1, 8, 1)
+	g.i("VLD1.P 16(R6), [V16.S4]")
+	g.fadd(1, 16, 1)
+	g.tanh(1, vregs(2, 8))
+	// h = z*h + (1-z)*c
+	g.i("VLD1 (R2), [V2.S4]")
+	g.op3(encFMUL, 2, 0, 2)
+	g.konst(3, 1)
+	g.op3(encFSUB, 3, 3, 0)
+	g.op3(encFMUL, 3, 3, 1)
+	g.fadd(2, 2, 3)
+	g.i("VST1.P [V2.S4], 16(R2)")
+	g.i("SUBS $1, R4, R4")
+	g.i("BNE %s", loop)
+	g.p("%s:", done)
+	g.i("RET")
+	g.p("")
+}
+
 // maxIntoKernel emits maxIntoNEON(dst *float32, src *float32, n int):
 // dst[i] = FMAX(dst[i], src[i]) for i < n (a multiple of 4). FMAX gives
 // Go's max on floats: NaN when either is NaN, and +0 for +0 and -0.
@@ -410,4 +482,10 @@ func (g *gen) actKernels() {
 	g.hardKernel("hardSigmoidNEON")
 	g.lstmKernel("lstmSigmoidNEON", false)
 	g.lstmKernel("lstmHardNEON", true)
+}
+
+// gruKernels emits the GRU gate kernels.
+func (g *gen) gruKernels() {
+	g.gruKernel("gruSigmoidNEON", false)
+	g.gruKernel("gruHardNEON", true)
 }

@@ -72,6 +72,7 @@ func generate() []byte {
 	g.actKernels()
 	g.gemvKernel(true)
 	g.maxIntoKernel()
+	g.gruKernels()
 	return g.buf.Bytes()
 }
 
