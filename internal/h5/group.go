@@ -160,37 +160,162 @@ func (f *File) symbolTable(btree, heapAddr uint64) ([]Link, error) {
 		if err != nil {
 			return err
 		}
-		c := f.cursor(b[8:], "symbol table node")
 		for i := 0; i < n; i++ {
-			nameOff := c.uint(f.so)
-			addr := c.addr()
-			cache := c.u32()
-			c.u32() // reserved
-			scratch := c.bytes(16)
-			if c.err != nil {
-				return c.err
-			}
-			name, err := heapString(heap, nameOff)
+			l, err := f.symbolEntry(b[8+i*entry:8+(i+1)*entry], heap)
 			if err != nil {
 				return err
 			}
 			if len(out) >= maxLinks {
 				return corruptf("more than %d links", maxLinks)
 			}
-			l := Link{Name: name, Type: LinkHard, Addr: addr}
-			if cache == 2 {
-				// A soft link: the scratch pad holds the offset of its
-				// value in the local heap.
-				l.Type, l.Addr = LinkSoft, undef
-				if l.Value, err = heapString(heap, uint64(binary.LittleEndian.Uint32(scratch))); err != nil {
-					return err
-				}
-			}
 			out = append(out, l)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// findSymbol looks name up in an old-style group as libhdf5 does: down the
+// version 1 B-tree by binary search, comparing name with the names its
+// keys point to in the local heap (the left key of a child, and its right
+// key when name sorts after the left), then by binary search over the
+// symbol table node's entries. The keys and names on that path must lie in
+// the heap, as libhdf5 requires; the others are not read, and a name the
+// search misses is not found even if some entry holds it. So a file whose
+// keys mislead the search fails, or finds nothing, where libhdf5 does.
+func (f *File) findSymbol(btree, heapAddr uint64, name string) (Link, bool, error) {
+	heap, err := f.localHeap(heapAddr)
+	if err != nil {
+		return Link{}, false, err
+	}
+	key := func(k []byte) (string, error) {
+		s, err := heapString(heap, f.cursor(k, "B-tree key").uint(f.sl))
+		if err != nil {
+			return "", fmt.Errorf("B-tree key: %w", err)
+		}
+		return s, nil
+	}
+	addr := btree
+	for depth := 0; ; depth++ {
+		if depth > maxTreeDepth {
+			return Link{}, false, corruptf("B-tree of depth %d", depth)
+		}
+		head, err := f.read(addr, uint64(8+2*f.so), "B-tree node")
+		if err != nil {
+			return Link{}, false, err
+		}
+		if string(head[:4]) != "TREE" || head[4] != 0 {
+			return Link{}, false, corruptf("no group B-tree node at %d", addr)
+		}
+		level := int(head[5])
+		n := int(head[6]) | int(head[7])<<8
+		b, err := f.read(addr, uint64(8+2*f.so)+uint64(n)*uint64(f.sl+f.so)+uint64(f.sl), "B-tree node")
+		if err != nil {
+			return Link{}, false, err
+		}
+		at := func(i int) []byte { // key i (0..n)
+			p := 8 + 2*f.so + i*(f.sl+f.so)
+			return b[p : p+f.sl]
+		}
+		idx, cmp := 0, 1
+		for lt, rt := 0, n; lt < rt && cmp != 0; {
+			idx = (lt + rt) / 2
+			left, err := key(at(idx))
+			if err != nil {
+				return Link{}, false, err
+			}
+			if name <= left {
+				cmp = -1
+			} else {
+				right, err := key(at(idx + 1))
+				if err != nil {
+					return Link{}, false, err
+				}
+				cmp = 0
+				if name > right {
+					cmp = 1
+				}
+			}
+			if cmp < 0 {
+				rt = idx
+			} else {
+				lt = idx + 1
+			}
+		}
+		if cmp != 0 {
+			return Link{}, false, nil
+		}
+		c := f.cursor(b[8+2*f.so+idx*(f.sl+f.so)+f.sl:], "B-tree node")
+		child := c.addr()
+		if c.err != nil {
+			return Link{}, false, c.err
+		}
+		if level > 0 {
+			addr = child
+			continue
+		}
+		return f.findEntry(child, heap, name)
+	}
+}
+
+// findEntry is findSymbol's binary search over the entries of the symbol
+// table node at addr.
+func (f *File) findEntry(addr uint64, heap []byte, name string) (Link, bool, error) {
+	b, err := f.read(addr, 8, "symbol table node")
+	if err != nil {
+		return Link{}, false, err
+	}
+	if string(b[:4]) != "SNOD" || b[4] != 1 {
+		return Link{}, false, corruptf("no symbol table node at %d", addr)
+	}
+	n := int(b[6]) | int(b[7])<<8
+	entry := 2*f.so + 24
+	if b, err = f.read(addr, uint64(8+n*entry), "symbol table node"); err != nil {
+		return Link{}, false, err
+	}
+	idx, cmp := 0, 1
+	var l Link
+	for lt, rt := 0, n; lt < rt && cmp != 0; {
+		idx = (lt + rt) / 2
+		if l, err = f.symbolEntry(b[8+idx*entry:8+(idx+1)*entry], heap); err != nil {
+			return Link{}, false, err
+		}
+		cmp = strings.Compare(name, l.Name)
+		if cmp < 0 {
+			rt = idx
+		} else {
+			lt = idx + 1
+		}
+	}
+	return l, cmp == 0, nil
+}
+
+// symbolEntry decodes one symbol table entry of a symbol table node, its
+// name (and a soft link's value) from the local heap.
+func (f *File) symbolEntry(b, heap []byte) (Link, error) {
+	c := f.cursor(b, "symbol table node")
+	nameOff := c.uint(f.so)
+	addr := c.addr()
+	cache := c.u32()
+	c.u32() // reserved
+	scratch := c.bytes(16)
+	if c.err != nil {
+		return Link{}, c.err
+	}
+	name, err := heapString(heap, nameOff)
+	if err != nil {
+		return Link{}, err
+	}
+	l := Link{Name: name, Type: LinkHard, Addr: addr}
+	if cache == 2 {
+		// A soft link: the scratch pad holds the offset of its value in
+		// the local heap.
+		l.Type, l.Addr = LinkSoft, undef
+		if l.Value, err = heapString(heap, uint64(binary.LittleEndian.Uint32(scratch))); err != nil {
+			return Link{}, err
+		}
+	}
+	return l, nil
 }
 
 // localHeap returns the data segment of the local heap at addr.
@@ -269,8 +394,27 @@ func (f *File) denseLinks(b []byte) ([]Link, error) {
 	return out, err
 }
 
-// lookup returns the link name of g.
+// lookup returns the link name of g. An old-style group is searched the
+// way libhdf5 searches it (findSymbol); the others through their links.
 func (g *Group) lookup(name string) (Link, error) {
+	for _, m := range g.msgs {
+		if m.typ != msgSymbolTable {
+			continue
+		}
+		c := g.f.cursor(m.body, "symbol table message")
+		btree, heap := c.addr(), c.addr()
+		if c.err != nil {
+			return Link{}, fmt.Errorf("group %q: %w", g.path, c.err)
+		}
+		l, ok, err := g.f.findSymbol(btree, heap, name)
+		switch {
+		case err != nil:
+			return Link{}, fmt.Errorf("group %q: %w", g.path, err)
+		case !ok:
+			return Link{}, notFoundf("group %q has no member %q", g.path, name)
+		}
+		return l, nil
+	}
 	links, err := g.links()
 	if err != nil {
 		return Link{}, fmt.Errorf("group %q: %w", g.path, err)
