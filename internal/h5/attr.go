@@ -263,10 +263,12 @@ func (f *File) attribute(body []byte) (*Attribute, error) {
 	if nameSize == 0 || name[nameSize-1] != 0 {
 		return nil, corruptf("attribute name is not NUL-terminated")
 	}
-	a := &Attribute{Name: string(name[:nameSize-1]), f: f}
-	if i := strings.IndexByte(a.Name, 0); i >= 0 {
-		a.Name = a.Name[:i]
+	// libhdf5 refuses a name whose stored length is not its string length
+	// plus the NUL (a NUL inside it): so does this reader.
+	if i := bytes.IndexByte(name[:nameSize-1], 0); i >= 0 {
+		return nil, corruptf("attribute name of %d bytes ends at byte %d", nameSize, i)
 	}
+	a := &Attribute{Name: string(name[:nameSize-1]), f: f}
 	t, err := f.decodeDatatype(dt)
 	if err != nil {
 		return nil, fmt.Errorf("attribute %q: %w", a.Name, err)
