@@ -470,29 +470,6 @@ func (g *gen) actKernel512(name string, body func(x string, t []string, k string
 	g.p("")
 }
 
-// hardKernel512 emits func name(x *float32, n int, slope float32): the
-// hard sigmoid in place over n floats, n a multiple of 16.
-func (g *gen) hardKernel512(name string) {
-	g.p("// func %s(x *float32, n int, slope float32)", name)
-	g.p("TEXT ·%s(SB), NOSPLIT, $0-20", name)
-	g.i("MOVQ x+0(FP), SI")
-	g.i("MOVQ n+8(FP), CX")
-	g.i("SHRQ $4, CX")
-	done, loop := g.newLabel("done_"), g.newLabel("loop_")
-	g.i("JZ %s", done)
-	g.p("%s:", loop)
-	g.i("VMOVUPS (SI), Z0")
-	g.hardSigmoid512("Z0", "slope+16(FP)", zregs(1, 1))
-	g.i("VMOVUPS Z0, (SI)")
-	g.i("ADDQ $64, SI")
-	g.i("DECQ CX")
-	g.i("JNZ %s", loop)
-	g.p("%s:", done)
-	g.i("VZEROUPPER")
-	g.i("RET")
-	g.p("")
-}
-
 // lstmKernel512 emits name with the arguments and the contract of
 // lstmKernel, n a multiple of 16, 16 units per iteration.
 func (g *gen) lstmKernel512(name string, hard bool) {
@@ -571,7 +548,7 @@ func (g *gen) avx512Kernels() {
 	g.actKernel512("sigmoid512", g.sigmoid512)
 	g.actKernel512("tanh512", g.tanh512)
 	g.actKernel512("relu512", func(x string, t []string, k string) { g.relu512(x, t) })
-	g.hardKernel512("hardSigmoid512")
+	g.hardKernel("hardSigmoid512", true)
 	g.lstmKernel512("lstmSigmoid512", false)
 	g.lstmKernel512("lstmHard512", true)
 }

@@ -111,7 +111,7 @@ func generate() []byte {
 	g.actKernel("sigmoidAVX2", func(x string, t []string) { g.sigmoid(x, t) })
 	g.actKernel("tanhAVX2", func(x string, t []string) { g.tanh(x, t) })
 	g.actKernel("reluAVX2", func(x string, t []string) { g.relu(x, t) })
-	g.hardKernel("hardSigmoidAVX2")
+	g.hardKernel("hardSigmoidAVX2", false)
 	g.mulAddColsKernel()
 	g.window3Kernel()
 	g.reluClipKernel()
@@ -720,20 +720,29 @@ func (g *gen) actKernel(name string, body func(x string, t []string)) {
 }
 
 // hardKernel emits func name(x *float32, n int, slope float32): the hard
-// sigmoid in place over n floats, n a multiple of 8.
-func (g *gen) hardKernel(name string) {
+// sigmoid in place over n floats, n a multiple of 8, or of 16 on ZMM
+// registers (zmm).
+func (g *gen) hardKernel(name string, zmm bool) {
+	v, shift, width, temps := "Y0", 3, 32, regs(1, 2)
+	if zmm {
+		v, shift, width, temps = "Z0", 4, 64, zregs(1, 1)
+	}
 	g.p("// func %s(x *float32, n int, slope float32)", name)
 	g.p("TEXT ·%s(SB), NOSPLIT, $0-20", name)
 	g.i("MOVQ x+0(FP), SI")
 	g.i("MOVQ n+8(FP), CX")
-	g.i("SHRQ $3, CX")
+	g.i("SHRQ $%d, CX", shift)
 	done, loop := g.newLabel("done_"), g.newLabel("loop_")
 	g.i("JZ %s", done)
 	g.p("%s:", loop)
-	g.i("VMOVUPS (SI), Y0")
-	g.hardSigmoid("Y0", "slope+16(FP)", regs(1, 2))
-	g.i("VMOVUPS Y0, (SI)")
-	g.i("ADDQ $32, SI")
+	g.i("VMOVUPS (SI), %s", v)
+	if zmm {
+		g.hardSigmoid512(v, "slope+16(FP)", temps)
+	} else {
+		g.hardSigmoid(v, "slope+16(FP)", temps)
+	}
+	g.i("VMOVUPS %s, (SI)", v)
+	g.i("ADDQ $%d, SI", width)
 	g.i("DECQ CX")
 	g.i("JNZ %s", loop)
 	g.p("%s:", done)
