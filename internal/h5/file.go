@@ -142,6 +142,13 @@ func (f *File) readSuperblock() error {
 		c.addr() // root entry: link name offset
 	}
 	f.rootAddr = c.addr()
+	if f.version < 2 {
+		// The rest of the root's symbol table entry: libhdf5 refuses a
+		// cache type it does not know (checkCacheType).
+		if err := checkCacheType(c.u32()); err != nil {
+			return fmt.Errorf("root group symbol table entry: %w", err)
+		}
+	}
 	if f.version >= 2 {
 		end := c.p
 		if sum, want := binary.LittleEndian.Uint32(buf[end:]), Lookup3(buf[:end], 0); sum != want {

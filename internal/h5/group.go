@@ -273,6 +273,13 @@ func (f *File) findEntry(addr uint64, heap []byte, name string) (Link, bool, err
 	if b, err = f.read(addr, uint64(8+n*entry), "symbol table node"); err != nil {
 		return Link{}, false, err
 	}
+	// libhdf5 decodes every entry of a node as it loads it.
+	for i := 0; i < n; i++ {
+		p := 8 + i*entry + 2*f.so
+		if err := checkCacheType(uint64(binary.LittleEndian.Uint32(b[p:]))); err != nil {
+			return Link{}, false, err
+		}
+	}
 	idx, cmp := 0, 1
 	var l Link
 	for lt, rt := 0, n; lt < rt && cmp != 0; {
@@ -302,6 +309,9 @@ func (f *File) symbolEntry(b, heap []byte) (Link, error) {
 	if c.err != nil {
 		return Link{}, c.err
 	}
+	if err := checkCacheType(cache); err != nil {
+		return Link{}, err
+	}
 	name, err := heapString(heap, nameOff)
 	if err != nil {
 		return Link{}, err
@@ -316,6 +326,16 @@ func (f *File) symbolEntry(b, heap []byte) (Link, error) {
 		}
 	}
 	return l, nil
+}
+
+// checkCacheType refuses a symbol table entry whose cache type is not one
+// of the three the format defines (nothing cached, a symbol table, a soft
+// link), as libhdf5 does when it decodes the entry.
+func checkCacheType(t uint64) error {
+	if t > 2 {
+		return corruptf("symbol table entry of cache type %d", t)
+	}
+	return nil
 }
 
 // localHeap returns the data segment of the local heap at addr.
