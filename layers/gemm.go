@@ -73,6 +73,20 @@ func (p *packed) mulBiasAct(m, n, k int, a []float32, lda int, b, bias []float32
 	kernels.GemmBiasActParallel(m, a, lda, p.get(k, n, b), bias, c, ldc, kernels.RowsFunc(act), goruntime.GOMAXPROCS(0))
 }
 
+// mulStep is the product of a recurrent step: mul (bias nil) or mulBias
+// (accumulate false), walking the panels of b in descending order when desc
+// is set (kernels.GemmStepParallel); the same results either way.
+func (p *packed) mulStep(m, n, k int, a []float32, lda int, b, bias []float32, c []float32, ldc int, accumulate, desc bool) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 && bias == nil {
+		p.mul(m, n, k, a, lda, b, c, ldc, accumulate)
+		return
+	}
+	kernels.GemmStepParallel(m, a, lda, p.get(k, n, b), bias, c, ldc, accumulate, desc, goruntime.GOMAXPROCS(0))
+}
+
 // addBias adds bias to every row of x (rows of len(bias)).
 func addBias(x, bias []float32) {
 	n := len(bias)

@@ -49,7 +49,7 @@ func (c *gruCell) scratchSize(batch int) int {
 	return batch * c.units
 }
 
-func (c *gruCell) step(xp []float32, batch int, states [][]float32, scratch []float32) {
+func (c *gruCell) step(xp []float32, batch int, states [][]float32, scratch []float32, desc bool) {
 	u := c.units
 	h := states[0]
 	if c.resetAfter {
@@ -57,7 +57,7 @@ func (c *gruCell) step(xp []float32, batch int, states [][]float32, scratch []fl
 		// kernel as it stores the sum: one pass less than adding it after
 		// (and the same bits, for up to one k block of units).
 		rec := scratch[:batch*3*u]
-		c.recP.mulBias(batch, 3*u, u, h, u, c.recurrent, c.recBias, rec, 3*u)
+		c.recP.mulStep(batch, 3*u, u, h, u, c.recurrent, c.recBias, rec, 3*u, false, desc)
 		if c.gate != nil {
 			for b := 0; b < batch; b++ {
 				kernels.GRUGates(xp[b*3*u:(b+1)*3*u], rec[b*3*u:(b+1)*3*u], h[b*u:(b+1)*u], u, *c.gate)
@@ -81,7 +81,7 @@ func (c *gruCell) step(xp []float32, batch int, states [][]float32, scratch []fl
 		}
 		return
 	}
-	c.recZRP.mul(batch, 2*u, u, h, u, c.recZR, xp, 3*u, true)
+	c.recZRP.mulStep(batch, 2*u, u, h, u, c.recZR, nil, xp, 3*u, true, desc)
 	rh := scratch[:batch*u]
 	for b := 0; b < batch; b++ {
 		row := xp[b*3*u : (b+1)*3*u]
@@ -91,7 +91,7 @@ func (c *gruCell) step(xp []float32, batch int, states [][]float32, scratch []fl
 			rb[j] = row[u+j] * hb[j]
 		}
 	}
-	c.recHP.mul(batch, u, u, rh, u, c.recH, xp[2*u:], 3*u, true)
+	c.recHP.mulStep(batch, u, u, rh, u, c.recH, nil, xp[2*u:], 3*u, true, desc)
 	for b := 0; b < batch; b++ {
 		row := xp[b*3*u : (b+1)*3*u]
 		c.act(row[2*u:], u)

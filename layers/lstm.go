@@ -46,7 +46,7 @@ func (c *lstmCell) scratchSize(batch int) int { return batch * c.units }
 // awake helper costs.
 var stepParMinFlops = 1 << 16
 
-func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []float32) {
+func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []float32, desc bool) {
 	u := c.units
 	nb := c.blocks.n()
 	threads := goruntime.GOMAXPROCS(0)
@@ -63,7 +63,7 @@ func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []fl
 		// the W3 steps than two chunks each (alternating runs in one
 		// process). A helper that starts late finds its chunk taken.
 		st := lstmSteps.Get()
-		*st = lstmStep{c: c, z: z, hp: hp, h: states[0], cs: states[1], batch: batch, nb: nb, chunks: min(nb, threads), fn: st.fn}
+		*st = lstmStep{c: c, z: z, hp: hp, h: states[0], cs: states[1], batch: batch, nb: nb, chunks: min(nb, threads), desc: desc, fn: st.fn}
 		parallel.For(st.chunks, threads, st.fn)
 		*st = lstmStep{fn: st.fn}
 		lstmSteps.Put(st)
@@ -71,16 +71,17 @@ func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []fl
 	}
 	// One goroutine runs every product before any gate writes h: the
 	// product reads h itself.
-	c.stepBlocks(0, nb, z, batch, states[0], states[0], states[1])
+	c.stepBlocks(0, nb, z, batch, states[0], states[0], states[1], desc)
 }
 
 // lstmStep is one split step: the arguments of stepBlocks and its chunk
-// count, with fn bound to run once per object, so that a step hands
+// count and walk, with fn bound to run once per object, so that a step hands
 // parallel.For a function without allocating one. The objects are pooled.
 type lstmStep struct {
 	c                 *lstmCell
 	z, hp, h, cs      []float32
 	batch, nb, chunks int
+	desc              bool
 	fn                func(i int)
 }
 
@@ -93,16 +94,21 @@ var lstmSteps = freelist.List[lstmStep]{New: func() *lstmStep {
 // run runs chunk i of the step: a near-equal share of the blocks.
 func (st *lstmStep) run(i int) {
 	b0, b1 := st.nb*i/st.chunks, st.nb*(i+1)/st.chunks
-	st.c.stepBlocks(b0, b1, st.z, st.batch, st.hp, st.h, st.cs)
+	st.c.stepBlocks(b0, b1, st.z, st.batch, st.hp, st.h, st.cs, st.desc)
 }
 
-// stepBlocks runs blocks [b0, b1) of a step: z += hp·U for their columns,
-// then their gates for every row, writing h and c.
-func (c *lstmCell) stepBlocks(b0, b1 int, z []float32, batch int, hp, h, cs []float32) {
+// stepBlocks runs blocks [b0, b1) of a step: z += hp·U for their columns
+// (walking U's panels in descending order when desc is set), then their
+// gates for every row, writing h and c.
+func (c *lstmCell) stepBlocks(b0, b1 int, z []float32, batch int, hp, h, cs []float32, desc bool) {
 	u := c.units
 	p0, _ := c.blocks.panels(b0)
 	_, p1 := c.blocks.panels(b1 - 1)
-	kernels.GemmPanels(batch, hp, u, c.recP, p0, p1, z, 4*u, true)
+	if desc {
+		kernels.GemmPanelsDesc(batch, hp, u, c.recP, p0, p1, z, 4*u, true)
+	} else {
+		kernels.GemmPanels(batch, hp, u, c.recP, p0, p1, z, 4*u, true)
+	}
 	// Whole blocks go to the kernel in one call per row; only the last
 	// block of the layer may be narrower.
 	full := b1 - b0

@@ -376,7 +376,7 @@ func (l *sharedLoop) compute(s int64, k int, me int) {
 		copy(p.z[r*g+col0:r*g+col1], zt[r*g+col0:r*g+col1])
 		copy(p.c[r*u+j0:r*u+j1], sb.c[r*u+j0:r*u+j1])
 	}
-	l.c.stepBlocks(b0, b1, p.z, b, sb.h, p.h, p.c)
+	l.c.stepBlocks(b0, b1, p.z, b, sb.h, p.h, p.c, s&1 == 1)
 	sb.pins.Add(-1)
 	if !l.state[k].CompareAndSwap(chunkWord(s, me, chunkRunning), chunkWord(s, me, chunkDone)) {
 		sharedDiscards.Add(1) // taken over

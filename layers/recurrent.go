@@ -24,8 +24,11 @@ type cell interface {
 	project(x []float32, rows, lda int, xp []float32, ldc int)
 	// step advances the states of a batch by one time step, given the input
 	// projection of that step (xp [batch, gates], which step may overwrite).
-	// states[0] is the output h.
-	step(xp []float32, batch int, states [][]float32, scratch []float32)
+	// states[0] is the output h. desc asks the recurrent product to walk
+	// its weights in descending order (kernels.GemmPanelsDesc): the time
+	// loop alternates it from step to step, so that each step starts on
+	// the weights the step before read last, still in cache.
+	step(xp []float32, batch int, states [][]float32, scratch []float32, desc bool)
 	// scratchSize is the scratch length step needs for a batch.
 	scratchSize(batch int) int
 }
@@ -679,7 +682,7 @@ func (r *recurRows) run(ctx context.Context) error {
 				}
 			}
 		}
-		c.step(stepIn, b, states, scratch)
+		c.step(stepIn, b, states, scratch, s&1 == 1)
 		for _, bi := range maskedRows {
 			for k, st := range states {
 				copy(st[bi*units:(bi+1)*units], saved[(k*b+bi)*units:(k*b+bi+1)*units])

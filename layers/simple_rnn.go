@@ -20,10 +20,10 @@ func (c *simpleCell) project(x []float32, rows, lda int, xp []float32, ldc int) 
 
 func (c *simpleCell) scratchSize(int) int { return 0 }
 
-func (c *simpleCell) step(xp []float32, batch int, states [][]float32, _ []float32) {
+func (c *simpleCell) step(xp []float32, batch int, states [][]float32, _ []float32, desc bool) {
 	u := c.units
 	h := states[0]
-	c.recP.mul(batch, u, u, h, u, c.recurrent, xp, u, true)
+	c.recP.mulStep(batch, u, u, h, u, c.recurrent, nil, xp, u, true, desc)
 	c.act(xp[:batch*u], u)
 	copy(h, xp[:batch*u])
 }

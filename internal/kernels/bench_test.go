@@ -94,6 +94,41 @@ func BenchmarkGemm(b *testing.B) {
 	}
 }
 
+// BenchmarkRecurrentStep measures the batch-1 product of a recurrent step
+// repeated as a time loop runs it, over matrices of 2, 4 and 8 MiB (larger
+// than L2, within L3): from the panels and from the batch-1 copy, walked
+// forwards at every step ("fwd") or forwards and backwards on alternate
+// steps ("alt", GemmPanels and GemmPanelsDesc), in GB/s of weights read.
+func BenchmarkRecurrentStep(b *testing.B) {
+	for _, s := range []struct{ k, n int }{{512, 1024}, {512, 2048}, {1024, 2048}} {
+		r := rand.New(rand.NewPCG(3, 4))
+		a := randSlice(r, s.k)
+		w := randSlice(r, s.k*s.n)
+		c := make([]float32, s.n)
+		for _, layout := range []string{"panels", "rows"} {
+			pb := PackB(s.k, s.n, w, s.n)
+			if layout == "rows" {
+				pb.AddRows()
+			}
+			for _, walk := range []string{"fwd", "alt"} {
+				b.Run(fmt.Sprintf("k=%d,n=%d/%s/%s", s.k, s.n, layout, walk), func(b *testing.B) {
+					b.SetBytes(int64(4 * s.k * s.n))
+					step := 0
+					for b.Loop() {
+						if walk == "alt" && step&1 == 1 {
+							GemmPanelsDesc(1, a, s.k, pb, 0, pb.Panels(), c, s.n, false)
+						} else {
+							GemmPanels(1, a, s.k, pb, 0, pb.Panels(), c, s.n, false)
+						}
+						step++
+					}
+				})
+			}
+		}
+		sinkF32 += c[0]
+	}
+}
+
 // BenchmarkConv1D measures W2's Conv1D(128, 5) over one sample of 200
 // steps as one Gemm on the input in place (overlapping rows of A:
 // lda = 128, k = 640), against gonum on an im2col copy (not timed).

@@ -119,10 +119,11 @@ func PackBCols(k int, src []float32, ldb int, cols []int) *PackedB {
 // groups of rowsPanels, and within a group the rows are interleaved: row
 // r of every panel of the group, then row r+1, so that the product of one
 // row vector streams each group as one run of memory instead of several
-// runs a panel apart. That pays while the matrix is read from L2; a
-// matrix that streams from L3 or memory reads no faster from the copy
-// (BENCHMARKS.md has the figures), so only one of at most rowsMaxBytes
-// gets it. It costs a second copy of the weights, so callers keep it for
+// runs a panel apart. That pays while the matrix is read from L2, and
+// from L3 when the steps alternate the direction of their walk
+// (GemmPanelsDesc); a matrix that streams from memory reads no faster from
+// the copy (BENCHMARKS.md has the figures), so only one of at most
+// rowsMaxBytes gets it. It costs a second copy of the weights, so callers keep it for
 // the matrices that a batch-1 product reads many times per call: the
 // recurrent kernels.
 //
@@ -207,6 +208,28 @@ func GemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 	runtime.KeepAlive(pb)
 }
 
+// GemmPanelsDesc is GemmPanels walking the panels from p1 down to p0, in
+// runs of a few panels each read forwards: the same results, bit for bit,
+// from a different order of reading B. A recurrent step reads the same
+// matrix at every time step, in cache (L2, or L3 when it is larger than
+// L2); alternating GemmPanels and GemmPanelsDesc from one step to the next
+// starts each step on the panels that the step before read last, which are
+// still in the nearer cache, instead of on those the walk evicted first.
+func GemmPanelsDesc(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, accumulate bool) {
+	if p0 < 0 || p1 > pb.panels || p0 > p1 {
+		panic(fmt.Sprintf("kernels: GemmPanelsDesc: panels [%d, %d) out of [0, %d)", p0, p1, pb.panels))
+	}
+	if pb.k == 0 || p0 == p1 {
+		GemmPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate)
+		return
+	}
+	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
+		return
+	}
+	walkPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate, nil, nil, true)
+	runtime.KeepAlive(pb)
+}
+
 // GemmParallel is Gemm spread over up to threads goroutines, the caller's
 // included. It cuts the rows of A (whole tiles; when m ≥ n, so that each
 // chunk re-reads the smaller operand) or the columns of B (whole panels)
@@ -218,7 +241,31 @@ func GemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
 		return
 	}
-	gemmParallel(m, a, lda, pb, c, ldc, accumulate, nil, nil, threads)
+	gemmParallel(m, a, lda, pb, c, ldc, accumulate, nil, nil, false, threads)
+}
+
+// GemmStepParallel is the product of a recurrent time step: GemmParallel
+// when bias is nil, GemmBiasParallel otherwise (accumulate must then be
+// false), walking the panels of each goroutine's share of B in descending
+// order when desc is set (see GemmPanelsDesc). The results are those of
+// GemmParallel and GemmBiasParallel, bit for bit.
+func GemmStepParallel(m int, a []float32, lda int, pb *PackedB, bias, c []float32, ldc int, accumulate, desc bool, threads int) {
+	if bias != nil {
+		if accumulate {
+			panic("kernels: GemmStepParallel: a bias with accumulate")
+		}
+		if len(bias) < pb.N() {
+			panic(fmt.Sprintf("kernels: GemmStepParallel: len(bias)=%d < n=%d", len(bias), pb.N()))
+		}
+		if pb.k == 0 {
+			GemmBiasParallel(m, a, lda, pb, bias, c, ldc, threads)
+			return
+		}
+	}
+	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
+		return
+	}
+	gemmParallel(m, a, lda, pb, c, ldc, accumulate, bias, nil, desc, threads)
 }
 
 // GemmBiasParallel is GemmParallel for C = A·B + bias, bias [n] added to
@@ -244,7 +291,7 @@ type RowsFunc func(x []float32, last int)
 func GemmBiasActParallel(m int, a []float32, lda int, pb *PackedB, bias, c []float32, ldc int, act RowsFunc, threads int) {
 	if bias == nil {
 		if checkGemm(m, a, lda, pb, c, ldc, false) {
-			gemmParallel(m, a, lda, pb, c, ldc, false, nil, act, threads)
+			gemmParallel(m, a, lda, pb, c, ldc, false, nil, act, false, threads)
 		} else if act != nil && m > 0 && pb.n > 0 {
 			actRows(act, c, 0, m, ldc, pb.n) // k = 0: C is zeros
 		}
@@ -266,7 +313,7 @@ func GemmBiasActParallel(m int, a []float32, lda int, pb *PackedB, bias, c []flo
 	if !checkGemm(m, a, lda, pb, c, ldc, false) {
 		return
 	}
-	gemmParallel(m, a, lda, pb, c, ldc, false, bias, act, threads)
+	gemmParallel(m, a, lda, pb, c, ldc, false, bias, act, false, threads)
 }
 
 // actRows applies act to rows [r0, r1) of C (n values each, row stride
@@ -284,7 +331,7 @@ func actRows(act RowsFunc, c []float32, r0, r1, ldc, n int) {
 	}
 }
 
-func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool, bias []float32, act RowsFunc, threads int) {
+func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, accumulate bool, bias []float32, act RowsFunc, desc bool, threads int) {
 	defer runtime.KeepAlive(pb) // its buffer may be a mapping freed with it (WeightFloats)
 	minFlops := parMinFlops
 	if m == 1 {
@@ -292,12 +339,12 @@ func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 	}
 	flops := 2 * m * pb.k * pb.n
 	if threads <= 1 || flops < minFlops || !SplitWorth(4*threads, flops/(4*threads)) {
-		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, bias, act)
+		walkPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, bias, act, desc)
 		return
 	}
 	if pool.busy(threads - 1) {
 		// Inside another parallel loop: nobody to share with.
-		gemmPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, bias, act)
+		walkPanels(m, a, lda, pb, 0, pb.panels, c, ldc, accumulate, bias, act, desc)
 		return
 	}
 	const perThread = 4 // chunks per thread: balance against late starts
@@ -305,7 +352,7 @@ func gemmParallel(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int
 	// cut the dimension whose other operand is the smaller to re-read.
 	rowsOK := m >= 2*mr*threads
 	g := gemmJobs.Get()
-	*g = gemmJob{m: m, a: a, lda: lda, pb: pb, c: c, ldc: ldc, acc: accumulate, bias: bias, act: act, fn: g.fn}
+	*g = gemmJob{m: m, a: a, lda: lda, pb: pb, c: c, ldc: ldc, acc: accumulate, desc: desc, bias: bias, act: act, fn: g.fn}
 	switch {
 	case rowsOK && m >= pb.n, rowsOK && pb.panels < 2*threads:
 		g.th = tileRows()
@@ -335,7 +382,8 @@ type gemmJob struct {
 	act           RowsFunc // applied by row chunks only
 	pb            *PackedB
 	acc, byRows   bool
-	th            int // tile height of row chunks
+	desc          bool // walk the panels in descending order
+	th            int  // tile height of row chunks
 	tiles, chunks int
 	fn            func(i int)
 }
@@ -351,11 +399,39 @@ func (g *gemmJob) run(i int) {
 	if g.byRows {
 		t0, t1 := split(g.tiles, g.chunks, i)
 		r0, r1 := t0*g.th, min(t1*g.th, g.m)
-		gemmPanels(r1-r0, g.a[r0*g.lda:], g.lda, g.pb, 0, g.pb.panels, g.c[r0*g.ldc:], g.ldc, g.acc, g.bias, g.act)
+		walkPanels(r1-r0, g.a[r0*g.lda:], g.lda, g.pb, 0, g.pb.panels, g.c[r0*g.ldc:], g.ldc, g.acc, g.bias, g.act, g.desc)
 		return
 	}
 	p0, p1 := split(g.pb.panels, g.chunks, i)
-	gemmPanels(g.m, g.a, g.lda, g.pb, p0, p1, g.c, g.ldc, g.acc, g.bias, nil)
+	walkPanels(g.m, g.a, g.lda, g.pb, p0, p1, g.c, g.ldc, g.acc, g.bias, nil, g.desc)
+}
+
+// descPanels is the run of panels that a descending walk reads forwards:
+// two groups of the batch-1 copy, so that its kernel streams a few hundred
+// KiB per call and the cost of a call stays negligible. Runs are aligned
+// to multiples of descPanels, so every group is read whole.
+const descPanels = 2 * rowsPanels
+
+// walkPanels is gemmPanels over panels [p0, p1), in one call, or, when
+// desc is set, in runs of descPanels from the last run to the first (act,
+// which needs whole rows, then applied once at the end). Every element is
+// computed by the same kernel and FMA chain either way.
+func walkPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, accumulate bool, bias []float32, act RowsFunc, desc bool) {
+	if !desc || p1-p0 <= descPanels {
+		gemmPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate, bias, act)
+		return
+	}
+	if act != nil && (p0 != 0 || p1 != pb.panels) {
+		panic("kernels: walkPanels: an activation needs all the panels")
+	}
+	for q1 := p1; q1 > p0; {
+		q0 := max(p0, (q1-1)/descPanels*descPanels)
+		gemmPanels(m, a, lda, pb, q0, q1, c, ldc, accumulate, bias, nil)
+		q1 = q0
+	}
+	if act != nil {
+		actRows(act, c, 0, m, ldc, pb.n)
+	}
 }
 
 // parMinFlops and parMinFlopsGEMV are the smallest products GemmParallel
@@ -531,11 +607,11 @@ func gemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 
 // The batch-1 copy (AddRows): rowsPanels panels a group, 4 accumulator
 // registers of 16 lanes on AVX-512, 8 of 8 on AVX2 and 16 of 4 on NEON, and
-// only for a matrix of at most rowsMaxBytes, beyond which it is no faster
-// than the panels.
+// only for a matrix of at most rowsMaxBytes (a few times L2, within L3),
+// beyond which it is no faster than the panels.
 const (
 	rowsPanels   = 4
-	rowsMaxBytes = 2 << 20
+	rowsMaxBytes = 8 << 20
 )
 
 // gemvGroups runs the batch-1 product over the full panels [p0, pf) from

@@ -193,9 +193,17 @@ func TestGemmParallel(t *testing.T) {
 		for _, isa := range testISAs(t) {
 			restore := forceISA(t, isa)
 			for _, threads := range []int{2, 3, 5} {
-				d.run(t, func(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, acc bool) {
+				want := d.run(t, func(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, acc bool) {
 					GemmParallel(m, a, lda, pb, c, ldc, acc, threads)
 				})
+				// A recurrent step's product, in either order: the same
+				// bits.
+				for _, desc := range []bool{false, true} {
+					got := d.run(t, func(m int, a []float32, lda int, pb *PackedB, c []float32, ldc int, acc bool) {
+						GemmStepParallel(m, a, lda, pb, nil, c, ldc, acc, desc, threads)
+					})
+					compareBits(t, fmt.Sprintf("%v/isa=%s/threads=%d/desc=%v", tc, isa, threads, desc), want, got, d.ldc)
+				}
 			}
 			restore()
 		}
@@ -292,9 +300,10 @@ func TestParallelFor(t *testing.T) {
 	}
 }
 
-// TestGemmBias checks that GemmBiasParallel, on every gemmCase with the
-// assembly and the pure-Go kernels and on 1 to 3 goroutines, gives bit for
-// bit what copying the bias into every row of C and accumulating gives
+// TestGemmBias checks that GemmBiasParallel, and GemmStepParallel with a
+// bias in either order, on every gemmCase with the assembly and the
+// pure-Go kernels and on 1 to 3 goroutines, gives bit for bit what copying
+// the bias into every row of C and accumulating gives
 // (itself checked against float64 by TestGemm), and touches nothing
 // outside C.
 func TestGemmBias(t *testing.T) {
@@ -312,11 +321,17 @@ func TestGemmBias(t *testing.T) {
 			}
 			Gemm(tc.m, d.a, d.lda, pb, want, d.ldc, true)
 			for _, threads := range []int{1, 2, 3} {
-				got := append([]float32(nil), d.c0...)
-				GemmBiasParallel(tc.m, d.a, d.lda, pb, bias, got, d.ldc, threads)
-				for i := range want {
-					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("%v isa=%s threads=%d: c[%d] = %v with the bias folded in, %v copied", tc, isa, threads, i, got[i], want[i])
+				for _, how := range []string{"bias", "step", "step-desc"} {
+					got := append([]float32(nil), d.c0...)
+					if how == "bias" {
+						GemmBiasParallel(tc.m, d.a, d.lda, pb, bias, got, d.ldc, threads)
+					} else {
+						GemmStepParallel(tc.m, d.a, d.lda, pb, bias, got, d.ldc, false, how == "step-desc", threads)
+					}
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("%v isa=%s threads=%d %s: c[%d] = %v with the bias folded in, %v copied", tc, isa, threads, how, i, got[i], want[i])
+						}
 					}
 				}
 			}

@@ -13,7 +13,8 @@ import (
 // bound, for every kernel mode, k over one and several k blocks, n whose
 // full panels are and are not a whole number of groups, a partial last
 // panel, and panel ranges that start and end inside a group (as threads
-// cut a product).
+// cut a product); the same in descending order (GemmPanelsDesc), which
+// must give the same bits as well.
 func TestAddRows(t *testing.T) {
 	shapes := []struct{ k, n int }{
 		{1, 16}, {50, 10}, {3, 40}, {5, 128}, {64, 256}, {128, 512}, {130, 100},
@@ -46,20 +47,24 @@ func TestAddRows(t *testing.T) {
 				}
 				for _, mode := range []string{"store", "add", "bias"} {
 					name := fmt.Sprintf("isa=%s/k=%d,n=%d/panels=%d-%d/%s", isa, s.k, s.n, p0, p1, mode)
-					run := func(pb *PackedB) []float32 {
+					run := func(pb *PackedB, desc bool) []float32 {
 						c := append([]float32(nil), c0...)
-						switch mode {
-						case "bias":
+						switch {
+						case mode == "bias":
 							// The batch-1 path of gemmPanels with a bias,
-							// as GemmBiasParallel runs it on one thread.
-							gemmPanels(1, a, s.k, pb, p0, p1, c, s.n, false, bias, nil)
+							// as GemmStepParallel runs it on one thread.
+							walkPanels(1, a, s.k, pb, p0, p1, c, s.n, false, bias, nil, desc)
+						case desc:
+							GemmPanelsDesc(1, a, s.k, pb, p0, p1, c, s.n, mode == "add")
 						default:
 							GemmPanels(1, a, s.k, pb, p0, p1, c, s.n, mode == "add")
 						}
 						return c
 					}
-					want, got := run(plain), run(rows)
+					want, got := run(plain, false), run(rows, false)
 					compareBits(t, name, want, got, s.n)
+					compareBits(t, name+"/desc", want, run(plain, true), s.n)
+					compareBits(t, name+"/rows-desc", want, run(rows, true), s.n)
 					c1 := min(p1*nr, s.n)
 					for j := 0; j < s.n; j++ {
 						if j < p0*nr || j >= c1 {
