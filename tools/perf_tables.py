@@ -9,14 +9,16 @@
 RESULTS.json is the harness's results-peers.json of a run made by
 scripts/perfrun.sh (kerasrun as the columns kerasrun/1t and kerasrun/2t).
 Every figure comes from that file: medians, p10-p90, peak RSS, load_ms and
-the harness's compute floors. The targets are issue 4's: kerasrun's median
-at most 0.8 of ort-node's at batch 1 and 1.0 at batch 32, peak RSS at most
-half of ort-node's, load_ms at most ort-node's.
+the harness's compute floors. The targets: kerasrun's median at most 0.8
+of ort-node's at batch 1 and 1.0 at batch 32 (issues 4 and 19), peak RSS
+at most 0.6 of ort-node's (issue 19; issue 4 asked for half, before the
+batch-1 copy of the 4 MB recurrent kernels), load_ms at most ort-node's.
 """
 import json
 import sys
 
 TARGET = {1: 0.8, 32: 1.0}
+RSS_TARGET = 0.6
 
 
 def load(path):
@@ -65,7 +67,7 @@ def main():
             print(w, "b%d" % b, " | ".join(out))
         return
     print("| workload | batch | threads | kerasrun ms (p10-p90) | ort-node ms (p10-p90) | ratio | target | met "
-          "| floor ms | kerasrun ÷ floor | RSS MB kerasrun / ort | RSS ratio (≤ 0.5) | load ms kerasrun / ort |")
+          "| floor ms | kerasrun ÷ floor | RSS MB kerasrun / ort | RSS ratio (≤ %.1f) | load ms kerasrun / ort |" % RSS_TARGET)
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for w, b in cases:
         for t in (1, 2):
@@ -76,7 +78,7 @@ def main():
             rss = k["peak_rss_mb"] / o["peak_rss_mb"]
             n += 1
             met["latency"] += ok
-            met["rss"] += rss <= 0.5
+            met["rss"] += rss <= RSS_TARGET
             met["load"] += k["load_ms"] <= o["load_ms"]
             print("| %s | %d | %d | %s (%s-%s) | %s (%s-%s) | %.3f | ≤ %.1f | %s | %s | %.2f× | %.0f / %.0f | %.2f | %.0f / %.0f |" % (
                 w, b, t, fmt(k["median_ms"]), fmt(k["p10_ms"]), fmt(k["p90_ms"]),
