@@ -280,12 +280,23 @@ func (l *sharedLoop) run(me int) {
 // claim takes a free chunk of step s, if any, and computes it.
 func (l *sharedLoop) claim(s int64, me int) bool {
 	free := chunkWord(s, 0, chunkFree)
-	// Peers start at different chunks, so as not to contend for the same.
-	k0 := me * l.chunks / len(l.peers)
+	// Peers start at different chunks, so as not to contend for the same:
+	// each at the first chunk of its share on even steps, and on odd ones
+	// at the last, walking down, as stepBlocks walks a chunk's weights
+	// (desc), so that a step starts on the weights the step before left in
+	// the peer's cache.
+	n := len(l.peers)
+	k0, dir := me*l.chunks/n, 1
+	if s&1 == 1 {
+		k0, dir = (me+1)*l.chunks/n-1, -1
+	}
 	for i := range l.chunks {
-		k := k0 + i
-		if k >= l.chunks {
+		k := k0 + dir*i
+		switch {
+		case k >= l.chunks:
 			k -= l.chunks
+		case k < 0:
+			k += l.chunks
 		}
 		if l.state[k].Load() == free && l.state[k].CompareAndSwap(free, chunkWord(s, me, chunkRunning)) {
 			l.since[k].Store(l.now())
