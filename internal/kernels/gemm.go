@@ -123,9 +123,9 @@ func PackBCols(k int, src []float32, ldb int, cols []int) *PackedB {
 // from L3 when the steps alternate the direction of their walk
 // (GemmPanelsDesc); a matrix that streams from memory reads no faster from
 // the copy (BENCHMARKS.md has the figures), so only one of at most
-// rowsMaxBytes gets it. It costs a second copy of the weights, so callers keep it for
-// the matrices that a batch-1 product reads many times per call: the
-// recurrent kernels.
+// rowsMaxBytes gets it. It costs a second copy of the weights, so callers
+// keep it for the matrices that a batch-1 product reads many times per
+// call: the recurrent kernels.
 //
 // The copy holds the same values and the kernels run the same FMA chains,
 // so the results are bit-identical with and without it. It is made when the
