@@ -21,28 +21,15 @@ func (f *File) walkBTree1(addr uint64, typ, keySize int, fn func(key []byte, chi
 			return corruptf("B-tree of more than %d nodes", maxTreeNodes)
 		}
 		seen[addr] = true
-		head, err := f.read(addr, uint64(8+2*f.so), "B-tree node")
+		b, nodeLevel, n, err := f.btree1Node(addr, typ, keySize)
 		if err != nil {
 			return err
 		}
-		if string(head[:4]) != "TREE" {
-			return corruptf("no B-tree node at %d", addr)
-		}
-		if int(head[4]) != typ {
-			return corruptf("B-tree node at %d has type %d, want %d", addr, head[4], typ)
-		}
-		nodeLevel := int(head[5])
 		if level >= 0 && nodeLevel != level {
 			return corruptf("B-tree node at %d has level %d, want %d", addr, nodeLevel, level)
 		}
 		if nodeLevel > maxTreeDepth {
 			return corruptf("B-tree of depth %d", nodeLevel)
-		}
-		n := int(head[6]) | int(head[7])<<8
-		size := uint64(8+2*f.so) + uint64(n)*uint64(keySize+f.so) + uint64(keySize)
-		b, err := f.read(addr, size, "B-tree node")
-		if err != nil {
-			return err
 		}
 		c := f.cursor(b, "B-tree node")
 		c.p = 8 + 2*f.so
@@ -64,6 +51,63 @@ func (f *File) walkBTree1(addr uint64, typ, keySize int, fn func(key []byte, chi
 		return nil
 	}
 	return walk(addr, -1)
+}
+
+// btree1Node reads the version 1 B-tree node at addr, of type typ (0
+// group, 1 chunk) with keys of keySize bytes: its used part, and its level
+// and number of children. libhdf5 loads a node whole, at its capacity of
+// 2K children and 2K+1 keys (K from the superblock), so that capacity must
+// lie in the file and bound the children (when K is known).
+func (f *File) btree1Node(addr uint64, typ, keySize int) (b []byte, level, n int, err error) {
+	head, err := f.read(addr, uint64(8+2*f.so), "B-tree node")
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if string(head[:4]) != "TREE" {
+		return nil, 0, 0, corruptf("no B-tree node at %d", addr)
+	}
+	if int(head[4]) != typ {
+		return nil, 0, 0, corruptf("B-tree node at %d has type %d, want %d", addr, head[4], typ)
+	}
+	level = int(head[5])
+	n = int(head[6]) | int(head[7])<<8
+	size := func(n int) uint64 { return uint64(8+2*f.so) + uint64(n)*uint64(keySize+f.so) + uint64(keySize) }
+	if twoK := 2 * f.btreeK[typ]; twoK > 0 {
+		if n > twoK {
+			return nil, 0, 0, corruptf("B-tree node at %d has %d children, more than its %d", addr, n, twoK)
+		}
+		if err := f.check(addr, size(twoK), "B-tree node"); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	b, err = f.read(addr, size(n), "B-tree node")
+	return b, level, n, err
+}
+
+// symbolNode reads the symbol table node at addr: its used part, and its
+// number of entries. libhdf5 loads a node whole, at its capacity of 2K
+// entries (K the superblock's leaf K), so that capacity must lie in the
+// file and bound the entries (when K is known).
+func (f *File) symbolNode(addr uint64) (b []byte, n int, err error) {
+	head, err := f.read(addr, 8, "symbol table node")
+	if err != nil {
+		return nil, 0, err
+	}
+	if string(head[:4]) != "SNOD" || head[4] != 1 {
+		return nil, 0, corruptf("no symbol table node at %d", addr)
+	}
+	n = int(head[6]) | int(head[7])<<8
+	entry := uint64(2*f.so + 24)
+	if twoK := 2 * f.leafK; twoK > 0 {
+		if n > twoK {
+			return nil, 0, corruptf("symbol table node at %d has %d entries, more than its %d", addr, n, twoK)
+		}
+		if err := f.check(addr, 8+uint64(twoK)*entry, "symbol table node"); err != nil {
+			return nil, 0, err
+		}
+	}
+	b, err = f.read(addr, 8+uint64(n)*entry, "symbol table node")
+	return b, n, err
 }
 
 // btree2 is the header of a version 2 B-tree.

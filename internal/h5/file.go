@@ -66,6 +66,12 @@ type File struct {
 	version  int // superblock version
 	so, sl   int // bytes of an offset (address) and of a length
 	rootAddr uint64
+	// leafK is half the capacity of a symbol table node; btreeK is half
+	// the capacity of a version 1 B-tree node, by node type (0 group, 1
+	// chunk). libhdf5 loads such nodes whole, at their capacity. 0 when
+	// unknown: a superblock extension may set them, and it is not read.
+	leafK  int
+	btreeK [2]int
 
 	mu    sync.Mutex
 	gheap map[uint64][]byte // global heap collections by address
@@ -105,13 +111,26 @@ func (f *File) readSuperblock() error {
 		return corruptf("truncated superblock")
 	}
 	f.version = int(buf[8])
+	// The defaults of libhdf5, which versions 2 and 3 do not store.
+	f.leafK, f.btreeK = 4, [2]int{16, 32}
 	var p int
 	switch f.version {
 	case 0, 1:
-		f.so, f.sl = int(buf[13]), int(buf[14])
 		p = 24
 		if f.version == 1 {
 			p = 28
+		}
+		if len(buf) < p {
+			return corruptf("truncated superblock")
+		}
+		f.so, f.sl = int(buf[13]), int(buf[14])
+		f.leafK = int(binary.LittleEndian.Uint16(buf[16:]))
+		f.btreeK[0] = int(binary.LittleEndian.Uint16(buf[18:]))
+		if f.version == 1 {
+			f.btreeK[1] = int(binary.LittleEndian.Uint16(buf[24:]))
+		}
+		if f.leafK == 0 || f.btreeK[0] == 0 || f.btreeK[1] == 0 {
+			return corruptf("superblock: a B-tree or symbol table node K of 0")
 		}
 	case 2, 3:
 		f.so, f.sl = int(buf[9]), int(buf[10])
@@ -135,7 +154,10 @@ func (f *File) readSuperblock() error {
 	}
 	c := &cursor{b: buf, p: p, what: "superblock", so: f.so, sl: f.sl}
 	baseAddr := c.addr()
-	c.addr() // free-space info or superblock extension
+	if ext := c.addr(); f.version >= 2 && ext != undef {
+		// A superblock extension may hold other K values.
+		f.leafK, f.btreeK = 0, [2]int{}
+	}
 	eof := c.addr()
 	if f.version < 2 {
 		c.addr() // driver information block

@@ -147,19 +147,11 @@ func (f *File) symbolTable(btree, heapAddr uint64) ([]Link, error) {
 	}
 	var out []Link
 	err = f.walkBTree1(btree, 0, f.sl, func(_ []byte, child uint64) error {
-		b, err := f.read(child, 8, "symbol table node")
+		b, n, err := f.symbolNode(child)
 		if err != nil {
 			return err
 		}
-		if string(b[:4]) != "SNOD" || b[4] != 1 {
-			return corruptf("no symbol table node at %d", child)
-		}
-		n := int(b[6]) | int(b[7])<<8
 		entry := 2*f.so + 24
-		b, err = f.read(child, uint64(8+n*entry), "symbol table node")
-		if err != nil {
-			return err
-		}
 		for i := 0; i < n; i++ {
 			l, err := f.symbolEntry(b[8+i*entry:8+(i+1)*entry], heap)
 			if err != nil {
@@ -200,16 +192,7 @@ func (f *File) findSymbol(btree, heapAddr uint64, name string) (Link, bool, erro
 		if depth > maxTreeDepth {
 			return Link{}, false, corruptf("B-tree of depth %d", depth)
 		}
-		head, err := f.read(addr, uint64(8+2*f.so), "B-tree node")
-		if err != nil {
-			return Link{}, false, err
-		}
-		if string(head[:4]) != "TREE" || head[4] != 0 {
-			return Link{}, false, corruptf("no group B-tree node at %d", addr)
-		}
-		level := int(head[5])
-		n := int(head[6]) | int(head[7])<<8
-		b, err := f.read(addr, uint64(8+2*f.so)+uint64(n)*uint64(f.sl+f.so)+uint64(f.sl), "B-tree node")
+		b, level, n, err := f.btree1Node(addr, 0, f.sl)
 		if err != nil {
 			return Link{}, false, err
 		}
@@ -261,18 +244,11 @@ func (f *File) findSymbol(btree, heapAddr uint64, name string) (Link, bool, erro
 // findEntry is findSymbol's binary search over the entries of the symbol
 // table node at addr.
 func (f *File) findEntry(addr uint64, heap []byte, name string) (Link, bool, error) {
-	b, err := f.read(addr, 8, "symbol table node")
+	b, n, err := f.symbolNode(addr)
 	if err != nil {
 		return Link{}, false, err
 	}
-	if string(b[:4]) != "SNOD" || b[4] != 1 {
-		return Link{}, false, corruptf("no symbol table node at %d", addr)
-	}
-	n := int(b[6]) | int(b[7])<<8
 	entry := 2*f.so + 24
-	if b, err = f.read(addr, uint64(8+n*entry), "symbol table node"); err != nil {
-		return Link{}, false, err
-	}
 	// libhdf5 decodes every entry of a node as it loads it.
 	for i := 0; i < n; i++ {
 		p := 8 + i*entry + 2*f.so
