@@ -54,6 +54,11 @@
 //     declare, and every variable-length string must point to a global heap
 //     object of its length inside a well-formed heap collection. A declared
 //     attribute larger than the file is refused before it is allocated.
+//   - Before libhdf5 looks a name up in a group or lists one, kerasrun's
+//     pure-Go reader walks the same path (guardLoop in h5.go): libhdf5
+//     follows the free list of an old-style group's local heap to its end
+//     and loops forever on one that comes back on itself, which the Go
+//     reader refuses.
 //   - Objects are reached only through hard links: a soft or external link
 //     in a path kerasrun opens is refused, so a file cannot make libhdf5
 //     open another file.

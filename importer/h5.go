@@ -172,6 +172,7 @@ import "C"
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	goruntime "runtime"
 	"strconv"
@@ -180,6 +181,8 @@ import (
 	"unsafe"
 
 	"gonum.org/v1/hdf5"
+
+	"github.com/kerasrun/kerasrun/internal/h5"
 )
 
 // h5mu serialises every call into libhdf5. Take it with h5lock.
@@ -222,6 +225,37 @@ func checkObject(loc hdf5.Identifier) error {
 	return curScan.checkAttributes(uint64(addr))
 }
 
+// guardLoop walks path from the group loc (or lists loc, with list) with
+// the pure-Go reader before libhdf5 does. libhdf5 loads the local heap of
+// every old-style group it looks a name up in or lists, and loops forever
+// on one whose free list comes back on itself; the pure-Go reader refuses
+// such a heap (h5.ErrLoop), and so does guardLoop. Any other problem it
+// meets is left to libhdf5 to report.
+func guardLoop(loc hdf5.Identifier, path string, list bool) error {
+	if curScan == nil || curScan.gof == nil {
+		return nil
+	}
+	var addr C.haddr_t
+	if C.kr_object_addr(C.hid_t(loc.ID()), &addr) < 0 {
+		return h5err("object address")
+	}
+	g, err := curScan.gof.GroupAt(uint64(addr), ".")
+	if err == nil {
+		if list {
+			_, err = g.Members()
+		} else {
+			_, err = g.Kind(path)
+		}
+	}
+	if errors.Is(err, h5.ErrLoop) {
+		if list {
+			return corrupt(fmt.Errorf("listing a group: %w", err))
+		}
+		return corrupt(fmt.Errorf("looking up %q: %w", path, err))
+	}
+	return nil
+}
+
 // h5err turns the current libhdf5 error stack into an error.
 func h5err(op string) error {
 	buf := make([]byte, 1024)
@@ -247,6 +281,19 @@ func h5open(path string) (*hdf5.File, error) {
 	if err := scan.checkAttributes(sb.root); err != nil {
 		osf.Close()
 		return nil, err
+	}
+	// The pure-Go reader walks ahead of libhdf5 where libhdf5 would loop
+	// (guardLoop); the root group's local heap first, which libhdf5 loads
+	// for any link the importer looks up there. Other problems are left to
+	// libhdf5 to report.
+	if gf, err := h5.Open(osf, size); err == nil {
+		scan.gof = gf
+		if root, err := gf.Root(); err == nil {
+			if _, err := root.Members(); errors.Is(err, h5.ErrLoop) {
+				osf.Close()
+				return nil, corrupt(err)
+			}
+		}
 	}
 	if curScan != nil {
 		curScan.file.Close()
@@ -453,6 +500,9 @@ func readFloat32(g *hdf5.Group, path string, want datasetInfo) ([]float32, error
 // HDF5 file). Keras writes only hard links. A component that does not
 // exist is left for the open that follows to report.
 func checkHardLinks(loc hdf5.Identifier, path string) error {
+	if err := guardLoop(loc, path, false); err != nil {
+		return err
+	}
 	id := C.hid_t(loc.ID())
 	prefix := ""
 	if strings.HasPrefix(path, "/") {

@@ -61,6 +61,9 @@ func (c cgoGroup) openGroup(path string) (h5group, error) {
 }
 
 func (c cgoGroup) numMembers() (int, error) {
+	if err := guardLoop(c.g.Identifier, ".", true); err != nil {
+		return 0, err
+	}
 	n, err := c.g.NumObjects()
 	if err != nil {
 		return 0, h5err("list group")

@@ -32,6 +32,9 @@ type h5scan struct {
 	checked map[uint64]bool
 	heaps   map[uint64]*globalHeap
 	budget  int // metadata bytes left to read: bounds the work per file
+	// gof is the pure-Go reader's view of the file, for guardLoop (the
+	// libhdf5 build); nil when it cannot open it.
+	gof *h5.File
 }
 
 func newScan(r io.ReaderAt, size int64, sb *superblock) *h5scan {

@@ -21,26 +21,35 @@ var ErrUnsupported = errors.New("h5: unsupported HDF5 feature")
 // does not exist.
 var ErrNotFound = errors.New("h5: not found")
 
+// ErrLoop marks, besides ErrCorrupt, a structure on which libhdf5 would
+// loop forever instead of failing: a local heap whose free list comes back
+// on itself. A program that hands the same file to libhdf5 must refuse it
+// first.
+var ErrLoop = errors.New("h5: a structure libhdf5 loops on")
+
 // formatError is an error with a message of its own that matches a
-// sentinel.
+// sentinel (and ErrLoop when loop is set).
 type formatError struct {
 	kind error
 	msg  string
+	loop bool
 }
 
-func (e *formatError) Error() string        { return "h5: " + e.msg }
-func (e *formatError) Is(target error) bool { return target == e.kind }
+func (e *formatError) Error() string { return "h5: " + e.msg }
+func (e *formatError) Is(target error) bool {
+	return target == e.kind || e.loop && target == ErrLoop
+}
 
 func corruptf(format string, args ...any) error {
-	return &formatError{ErrCorrupt, fmt.Sprintf(format, args...)}
+	return &formatError{kind: ErrCorrupt, msg: fmt.Sprintf(format, args...)}
 }
 
 func unsupportedf(format string, args ...any) error {
-	return &formatError{ErrUnsupported, fmt.Sprintf(format, args...)}
+	return &formatError{kind: ErrUnsupported, msg: fmt.Sprintf(format, args...)}
 }
 
 func notFoundf(format string, args ...any) error {
-	return &formatError{ErrNotFound, fmt.Sprintf(format, args...)}
+	return &formatError{kind: ErrNotFound, msg: fmt.Sprintf(format, args...)}
 }
 
 // signature starts every HDF5 superblock.

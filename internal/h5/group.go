@@ -314,7 +314,12 @@ func checkCacheType(t uint64) error {
 	return nil
 }
 
-// localHeap returns the data segment of the local heap at addr.
+// localHeap returns the data segment of the local heap at addr, whose free
+// list it checks as libhdf5 does as it loads a heap: every free block
+// starts inside the data segment, names a next block other than 0, and
+// ends inside the segment. libhdf5 follows the list to its end marker
+// (freeNull), so a list that comes back on itself keeps it looping: such a
+// list is refused, as ErrLoop too.
 func (f *File) localHeap(addr uint64) ([]byte, error) {
 	b, err := f.read(addr, uint64(8+2*f.sl+f.so), "local heap")
 	if err != nil {
@@ -325,12 +330,40 @@ func (f *File) localHeap(addr uint64) ([]byte, error) {
 	}
 	c := f.cursor(b[8:], "local heap")
 	size := c.length()
-	c.length() // free list
+	free := c.length()
 	data := c.addr()
 	if c.err != nil {
 		return nil, c.err
 	}
-	return f.read(data, size, "local heap data")
+	heap, err := f.read(data, size, "local heap data")
+	if err != nil {
+		return nil, err
+	}
+	const freeNull = 1 // the end of a free list
+	sl := uint64(f.sl)
+	for n := uint64(0); free != freeNull; n++ {
+		// Each block holds its 2·sl-byte record, and blocks do not
+		// overlap: a list longer than that has a cycle.
+		if n > size/(2*sl) {
+			return nil, &formatError{kind: ErrCorrupt, msg: fmt.Sprintf("local heap at %d: its free list comes back on itself", addr), loop: true}
+		}
+		if free >= size || size-free < 2*sl {
+			return nil, corruptf("local heap at %d: a free block at %d of a %d-byte heap", addr, free, size)
+		}
+		c := f.cursor(heap[free:], "local heap free block")
+		next, bsize := c.length(), c.length()
+		if c.err != nil {
+			return nil, c.err
+		}
+		if next == 0 {
+			return nil, corruptf("local heap at %d: a free block's next block is at 0", addr)
+		}
+		if bsize > size-free {
+			return nil, corruptf("local heap at %d: a free block of %d bytes at %d runs past the heap's %d", addr, bsize, free, size)
+		}
+		free = next
+	}
+	return heap, nil
 }
 
 // heapString returns the NUL-terminated string at off of a local heap.
@@ -481,6 +514,19 @@ func (g *Group) Kind(path string) (Kind, error) {
 		return KindGroup, nil
 	}
 	return KindOther, nil
+}
+
+// GroupAt returns the group whose object header is at addr (an address
+// another reader of the same file reports), named path in errors.
+func (f *File) GroupAt(addr uint64, path string) (*Group, error) {
+	o, err := f.object(addr, path)
+	if err != nil {
+		return nil, err
+	}
+	if !o.isGroup() {
+		return nil, notFoundf("%q is not a group", path)
+	}
+	return &Group{*o}, nil
 }
 
 // OpenGroup opens the group at path from g.
