@@ -162,6 +162,9 @@ func (f *File) objectHeader(addr uint64) ([]message, error) {
 			if c.err != nil {
 				return nil, c.err
 			}
+			if bad := badMsgFlags(m.typ, m.flags); bad != "" {
+				return nil, corruptf("object header at %d: a message of type %d %s", addr, m.typ, bad)
+			}
 			if len(msgs) >= maxMessages {
 				return nil, corruptf("object header at %d: more than %d messages", addr, maxMessages)
 			}
@@ -181,6 +184,49 @@ func (f *File) objectHeader(addr uint64) ([]message, error) {
 		}
 	}
 	return msgs, nil
+}
+
+// Message flags (format spec, "Header Message Flags").
+const (
+	msgFlagShared        = 0x02
+	msgFlagDontShare     = 0x04
+	msgFlagFailIfWrite   = 0x08 // fail if unknown and the file is open for writing
+	msgFlagMarkIfUnknown = 0x10
+	msgFlagWasUnknown    = 0x20
+	msgFlagShareable     = 0x40
+	msgFlagFailIfUnknown = 0x80 // fail if unknown, always
+	msgLastKnown         = 0x18 // the last message type libhdf5 1.10 knows
+	msgBogus             = 0x09 // a type libhdf5 knows only in test builds
+)
+
+// badMsgFlags says what is wrong with the flags of a message of type typ,
+// or "" when nothing is; it refuses what libhdf5 refuses as it decodes a
+// message: shared and not to be shared at once; "was unknown" with
+// "fail if unknown and open for writing", or without "mark if unknown";
+// "shareable" on a type that cannot be shared (libhdf5 shares dataspaces,
+// datatypes, fill values, filter pipelines and attributes); and "fail if
+// unknown" on a type libhdf5 does not know.
+func badMsgFlags(typ, flags int) string {
+	switch {
+	case flags&msgFlagShared != 0 && flags&msgFlagDontShare != 0,
+		flags&msgFlagWasUnknown != 0 && flags&msgFlagFailIfWrite != 0,
+		flags&msgFlagWasUnknown != 0 && flags&msgFlagMarkIfUnknown == 0:
+		return fmt.Sprintf("has flags %#x that do not go together", flags)
+	}
+	if typ > msgLastKnown || typ == msgBogus {
+		if flags&msgFlagFailIfUnknown != 0 {
+			return "is of a type libhdf5 does not know, flagged to fail then"
+		}
+		return ""
+	}
+	if flags&msgFlagShareable != 0 {
+		switch typ {
+		case 0x01, 0x03, 0x04, 0x05, 0x0b, 0x0c: // dataspace, datatype, fill values, filter pipeline, attribute
+		default:
+			return "cannot be shared but is flagged as shareable"
+		}
+	}
+	return ""
 }
 
 // find returns the first message of type typ, or nil.
