@@ -185,8 +185,14 @@ func (p *PackedB) Panels() int { return p.panels }
 // whole C, as for Gemm. Each element comes out bit-identical to Gemm's.
 // Callers split one product over goroutines by panel ranges with it.
 func GemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, accumulate bool) {
+	gemmPanelRange("GemmPanels", m, a, lda, pb, p0, p1, c, ldc, accumulate, false)
+}
+
+// gemmPanelRange is GemmPanels (GemmPanelsDesc when desc is set), name
+// the function its panics name.
+func gemmPanelRange(name string, m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, accumulate, desc bool) {
 	if p0 < 0 || p1 > pb.panels || p0 > p1 {
-		panic(fmt.Sprintf("kernels: GemmPanels: panels [%d, %d) out of [0, %d)", p0, p1, pb.panels))
+		panic(fmt.Sprintf("kernels: %s: panels [%d, %d) out of [0, %d)", name, p0, p1, pb.panels))
 	}
 	if p0 == p1 {
 		return
@@ -204,7 +210,7 @@ func GemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
 		return
 	}
-	gemmPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate, nil, nil)
+	walkPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate, nil, nil, desc)
 	runtime.KeepAlive(pb)
 }
 
@@ -216,18 +222,7 @@ func GemmPanels(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float3
 // starts each step on the panels that the step before read last, which are
 // still in the nearer cache, instead of on those the walk evicted first.
 func GemmPanelsDesc(m int, a []float32, lda int, pb *PackedB, p0, p1 int, c []float32, ldc int, accumulate bool) {
-	if p0 < 0 || p1 > pb.panels || p0 > p1 {
-		panic(fmt.Sprintf("kernels: GemmPanelsDesc: panels [%d, %d) out of [0, %d)", p0, p1, pb.panels))
-	}
-	if pb.k == 0 || p0 == p1 {
-		GemmPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate)
-		return
-	}
-	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
-		return
-	}
-	walkPanels(m, a, lda, pb, p0, p1, c, ldc, accumulate, nil, nil, true)
-	runtime.KeepAlive(pb)
+	gemmPanelRange("GemmPanelsDesc", m, a, lda, pb, p0, p1, c, ldc, accumulate, true)
 }
 
 // GemmParallel is Gemm spread over up to threads goroutines, the caller's
@@ -254,18 +249,12 @@ func GemmStepParallel(m int, a []float32, lda int, pb *PackedB, bias, c []float3
 		if accumulate {
 			panic("kernels: GemmStepParallel: a bias with accumulate")
 		}
-		if len(bias) < pb.N() {
-			panic(fmt.Sprintf("kernels: GemmStepParallel: len(bias)=%d < n=%d", len(bias), pb.N()))
-		}
-		if pb.k == 0 {
-			GemmBiasParallel(m, a, lda, pb, bias, c, ldc, threads)
-			return
-		}
-	}
-	if !checkGemm(m, a, lda, pb, c, ldc, accumulate) {
+		biasActParallel("GemmStepParallel", m, a, lda, pb, bias, c, ldc, nil, desc, threads)
 		return
 	}
-	gemmParallel(m, a, lda, pb, c, ldc, accumulate, bias, nil, desc, threads)
+	if checkGemm(m, a, lda, pb, c, ldc, accumulate) {
+		gemmParallel(m, a, lda, pb, c, ldc, accumulate, nil, nil, desc, threads)
+	}
 }
 
 // GemmBiasParallel is GemmParallel for C = A·B + bias, bias [n] added to
@@ -289,16 +278,23 @@ type RowsFunc func(x []float32, last int)
 // columns applies it after the product, on the caller. act sees whole
 // rows, so the result is bit for bit that of the product, then act.
 func GemmBiasActParallel(m int, a []float32, lda int, pb *PackedB, bias, c []float32, ldc int, act RowsFunc, threads int) {
+	biasActParallel("GemmBiasParallel", m, a, lda, pb, bias, c, ldc, act, false, threads)
+}
+
+// biasActParallel is GemmBiasActParallel, walking the panels in descending
+// order when desc is set (GemmStepParallel), name the function its panics
+// name.
+func biasActParallel(name string, m int, a []float32, lda int, pb *PackedB, bias, c []float32, ldc int, act RowsFunc, desc bool, threads int) {
 	if bias == nil {
 		if checkGemm(m, a, lda, pb, c, ldc, false) {
-			gemmParallel(m, a, lda, pb, c, ldc, false, nil, act, false, threads)
+			gemmParallel(m, a, lda, pb, c, ldc, false, nil, act, desc, threads)
 		} else if act != nil && m > 0 && pb.n > 0 {
 			actRows(act, c, 0, m, ldc, pb.n) // k = 0: C is zeros
 		}
 		return
 	}
 	if len(bias) < pb.N() {
-		panic(fmt.Sprintf("kernels: GemmBiasParallel: len(bias)=%d < n=%d", len(bias), pb.N()))
+		panic(fmt.Sprintf("kernels: %s: len(bias)=%d < n=%d", name, len(bias), pb.N()))
 	}
 	if pb.k == 0 && m > 0 && pb.n > 0 {
 		checkGemm(m, a, lda, pb, c, ldc, true) // bounds
@@ -313,7 +309,7 @@ func GemmBiasActParallel(m int, a []float32, lda int, pb *PackedB, bias, c []flo
 	if !checkGemm(m, a, lda, pb, c, ldc, false) {
 		return
 	}
-	gemmParallel(m, a, lda, pb, c, ldc, false, bias, act, false, threads)
+	gemmParallel(m, a, lda, pb, c, ldc, false, bias, act, desc, threads)
 }
 
 // actRows applies act to rows [r0, r1) of C (n values each, row stride
