@@ -240,20 +240,29 @@ func guardLoop(loc hdf5.Identifier, path string, list bool) error {
 		return h5err("object address")
 	}
 	g, err := curScan.gof.GroupAt(uint64(addr), ".")
-	if err == nil {
-		if list {
-			_, err = g.Members()
-		} else {
-			_, err = g.Kind(path)
-		}
+	if err != nil {
+		return nil
 	}
-	if errors.Is(err, h5.ErrLoop) {
-		if list {
-			return corrupt(fmt.Errorf("listing a group: %w", err))
-		}
-		return corrupt(fmt.Errorf("looking up %q: %w", path, err))
+	return loopIn(g, path, list)
+}
+
+// loopIn walks path from g (or lists g, with list) with the pure-Go reader
+// and reports what it meets where libhdf5 would loop (h5.ErrLoop), and
+// nothing else.
+func loopIn(g *h5.Group, path string, list bool) error {
+	var err error
+	if list {
+		_, err = g.Members()
+	} else {
+		_, err = g.Kind(path)
 	}
-	return nil
+	switch {
+	case !errors.Is(err, h5.ErrLoop):
+		return nil
+	case list:
+		return corrupt(fmt.Errorf("listing a group: %w", err))
+	}
+	return corrupt(fmt.Errorf("looking up %q: %w", path, err))
 }
 
 // h5err turns the current libhdf5 error stack into an error.
@@ -289,9 +298,9 @@ func h5open(path string) (*hdf5.File, error) {
 	if gf, err := h5.Open(osf, size); err == nil {
 		scan.gof = gf
 		if root, err := gf.Root(); err == nil {
-			if _, err := root.Members(); errors.Is(err, h5.ErrLoop) {
+			if err := loopIn(root, "", true); err != nil {
 				osf.Close()
-				return nil, corrupt(err)
+				return nil, err
 			}
 		}
 	}
