@@ -158,6 +158,11 @@ func (f *File) objectHeader(addr uint64) ([]message, error) {
 				m.flags = c.u8()
 				c.bytes(3)
 			}
+			// libhdf5 refuses a version 1 message whose size is not a
+			// multiple of 8, the alignment of that format.
+			if !v2 && size%8 != 0 {
+				return nil, corruptf("object header at %d: a message of %d bytes is not aligned to 8", addr, size)
+			}
 			m.body = c.bytes(size)
 			if c.err != nil {
 				return nil, c.err
