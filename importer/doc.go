@@ -44,8 +44,11 @@
 //     ... (a user block), and a superblock of version 0, 1, 2 or 3 whose
 //     sizes of offsets and lengths are valid, whose checksum (versions 2 and
 //     3) is right, whose end-of-file address is not past the real end of the
-//     file (a truncated file is refused here), and whose root group lies
-//     inside the file.
+//     file (a truncated file is refused here), whose root group lies
+//     inside the file, and which (versions 0 and 1) names no driver
+//     information block: only HDF5's family, multi and split drivers write
+//     one, libhdf5's default driver cannot open their files, and libhdf5
+//     allocates and reads whatever size a block declares as it opens one.
 //   - Before libhdf5 decodes the attributes of an object (the root group,
 //     model_weights, each layer's group), its object header is parsed in Go
 //     (h5scan.go): every message must lie inside its block and every block

@@ -15,6 +15,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/kerasrun/kerasrun/internal/h5"
+	"github.com/kerasrun/kerasrun/layers"
 )
 
 // hdf5Signature starts every HDF5 superblock.
@@ -93,7 +94,10 @@ func checkAt(r io.ReaderAt, size int64) (*superblock, error) {
 		}
 		if bytes.Equal(sig, hdf5Signature) {
 			sb, err := readSuperblock(r, off, size)
-			if err != nil {
+			switch {
+			case errors.Is(err, layers.ErrUnsupported):
+				return nil, err
+			case err != nil:
 				return nil, corrupt(fmt.Errorf("corrupt HDF5 file: %w", err))
 			}
 			return sb, nil
@@ -207,7 +211,41 @@ func readSuperblock(f io.ReaderAt, off, size int64) (*superblock, error) {
 	if sb.root == undefinedAddress || sb.base+sb.root >= sb.eof {
 		return nil, fmt.Errorf("superblock root group address %d is outside the file (end of file at %d)", int64(sb.root), sb.eof)
 	}
+	if sb.version < 2 {
+		drv, err := addr(3)
+		if err != nil {
+			return nil, err
+		}
+		if drv != undefinedAddress {
+			return nil, driverBlockError(f, off, drv, size)
+		}
+	}
 	return sb, nil
+}
+
+// driverBlockError describes the driver information block at the address
+// addr of the file whose superblock is at off: kerasrun refuses every
+// such block. Only HDF5's multi-file drivers (family, multi and split)
+// write one, and libhdf5's default driver cannot open their files; it
+// refuses a block in several other ways, and it reads the block's data,
+// of whatever size the block declares, as the file opens: up to 4 GiB
+// for a damaged or hostile file.
+func driverBlockError(f io.ReaderAt, off int64, addr uint64, size int64) error {
+	name := ""
+	if abs := uint64(off) + addr; abs >= uint64(off) && abs+16 <= uint64(size) {
+		b := make([]byte, 16) // version, reserved, data size, driver name
+		if _, err := f.ReadAt(b, int64(abs)); err != nil {
+			return err
+		}
+		name = string(b[8:])
+	}
+	switch name {
+	case "NCSAfami":
+		return unsupported(errors.New("the file is one member of a family of files (HDF5's family driver), which kerasrun does not read: save the model as one file"))
+	case "NCSAmult":
+		return unsupported(errors.New("the file is one part of a multi-file set (HDF5's multi or split driver), which kerasrun does not read: save the model as one file"))
+	}
+	return fmt.Errorf("the superblock names a driver information block (at address %d), which files of HDF5's default driver do not have", addr)
 }
 
 // decodeAddress decodes a little-endian address of 2 to 32 bytes. Addresses

@@ -98,10 +98,13 @@ def names_attr(obj, key, names):
         obj.attrs.create(key, np.array([], dtype=np.float64))
 
 
-def new_file(path, latest=False, userblock=0):
+def new_file(path, latest=False, userblock=0, driver=None):
     """An h5py File; latest: libhdf5's newest format (a version 3 superblock
     with a checksum, version 2 object headers), without timestamps;
-    userblock: bytes before the superblock."""
+    userblock: bytes before the superblock; driver: h5py's driver and its
+    keywords, a (name, dict) pair."""
+    if driver:
+        return h5py.File(path, "w", driver=driver[0], **driver[1])
     if not latest:
         return h5py.File(path, "w", userblock_size=userblock)
     fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
@@ -118,9 +121,9 @@ def new_group(parent, name):
     return h5py.Group(h5py.h5g.create(parent.id, name.encode("utf8"), gcpl=gcpl))
 
 
-def write_keras(path, config, groups, config_raw=None, latest=False, userblock=0):
+def write_keras(path, config, groups, config_raw=None, latest=False, userblock=0, driver=None):
     """groups: [(layer_name, [(weight_name, array or callable(group, name))])]."""
-    with new_file(path, latest, userblock) as f:
+    with new_file(path, latest, userblock, driver) as f:
         f.attrs.create("keras_version", np.bytes_(b"2.2.4"))
         f.attrs.create("backend", np.bytes_(b"tensorflow"))
         raw = config_raw if config_raw is not None else json.dumps(config).encode("utf8")
@@ -142,12 +145,12 @@ def write_keras(path, config, groups, config_raw=None, latest=False, userblock=0
                     lg.create_dataset(n, data=a, track_times=False)
 
 
-def small_model(path, rng, latest=False, userblock=0):
+def small_model(path, rng, latest=False, userblock=0, driver=None):
     """Dense(4 -> 3, relu) then Dense(3 -> 2): a valid model."""
     cfg = sequential(dense_cfg("dense_1", 3, input_dim=4, activation="relu"), dense_cfg("dense_2", 2))
     write_keras(path, cfg, [("dense_1", dense_weights(rng, "dense_1", 4, 3)),
                             ("dense_2", dense_weights(rng, "dense_2", 3, 2))],
-                latest=latest, userblock=userblock)
+                latest=latest, userblock=userblock, driver=driver)
 
 
 @case("ok", [], "a valid model with a 512-byte user block before the superblock (the "
@@ -228,6 +231,39 @@ def case_superblock_version(path, rng):
     small_model(path, rng)
     data = bytearray(open(path, "rb").read())
     data[8] = 7
+    with open(path, "wb") as fh:
+        fh.write(bytes(data))
+
+
+@case("error", ["family of files", "save the model as one file"],
+      "the first member of a model saved with h5py's family driver (driver='family'): its "
+      "superblock names a driver information block, and libhdf5's default driver cannot open it")
+def case_driver_family(path, rng):
+    pattern = path[:-len(".h5")] + "%d.h5"
+    small_model(pattern, rng, driver=("family", {"memb_size": 1 << 20}))
+    os.replace(pattern % 0, path)
+
+
+@case("error", ["multi-file set", "save the model as one file"],
+      "the metadata file of a model saved with h5py's split driver (driver='split'); the raw "
+      "data file beside it is removed")
+def case_driver_split(path, rng):
+    stem = path[:-len(".h5")]
+    small_model(stem, rng, driver=("split", {"meta_ext": b"-m.h5", "raw_ext": b"-r.h5"}))
+    os.replace(stem + "-m.h5", path)
+    os.remove(stem + "-r.h5")
+
+
+@case("error", ["corrupt HDF5 file", "driver information block"],
+      "a version 0 superblock that names a driver information block of 1.3 GB at the end of "
+      "the file: libhdf5 allocates and reads that much as it opens the file")
+def case_driver_block_huge(path, rng):
+    small_model(path, rng)
+    data = bytearray(open(path, "rb").read())
+    assert data[8] == 0 and data[13] == 8, "expected a version 0 superblock with 8-byte addresses"
+    at = len(data)
+    data[24 + 3 * 8:24 + 4 * 8] = at.to_bytes(8, "little")
+    data += bytes([0, 0, 0, 0]) + (0x4E000000).to_bytes(4, "little") + b"NCSAsec2"
     with open(path, "wb") as fh:
         fh.write(bytes(data))
 

@@ -168,9 +168,8 @@ func (f *File) readSuperblock() error {
 		f.leafK, f.btreeK = 0, [2]int{}
 	}
 	eof := c.addr()
-	driver := undef
 	if f.version < 2 {
-		driver = c.addr()
+		c.addr() // driver information block: Keras files have none, and the importer refuses one first
 		c.addr() // root entry: link name offset
 	}
 	f.rootAddr = c.addr()
@@ -198,48 +197,6 @@ func (f *File) readSuperblock() error {
 	}
 	if f.rootAddr == undef || f.rootAddr >= uint64(f.size) {
 		return corruptf("root group address %d is outside the file", f.rootAddr)
-	}
-	if driver != undef {
-		return f.checkDriverInfo(driver)
-	}
-	return nil
-}
-
-// driverInfoHeader is the size of a driver information block's fixed part:
-// version, 3 reserved bytes, the size of the driver's data, its name.
-const driverInfoHeader = 16
-
-// tmpSpace is where libhdf5's temporary file space begins with its default
-// (sec2) driver: it reads nothing that ends there or beyond.
-const tmpSpace = 1<<63 - 1
-
-// checkDriverInfo refuses the version 0 or 1 superblock's driver
-// information block at addr where libhdf5 refuses it as the file opens.
-// Only the block's fixed part is read, as libhdf5 reads it; what lies past
-// the end of the file reads as zeros, as it does with libhdf5's default
-// driver. The block names a driver: the family and multi drivers' files
-// cannot be opened with the default one, and other names are ignored.
-func (f *File) checkDriverInfo(addr uint64) error {
-	switch {
-	case addr == 0:
-		return corruptf("driver information block at the superblock's own address")
-	case addr >= tmpSpace-driverInfoHeader:
-		return corruptf("driver information block at address %d is out of range", addr)
-	}
-	b := make([]byte, driverInfoHeader)
-	if abs := uint64(f.base) + addr; abs < uint64(f.size) {
-		n, err := f.r.ReadAt(b[:min(uint64(len(b)), uint64(f.size)-abs)], int64(abs))
-		if err != nil && err != io.EOF {
-			return err
-		}
-		clear(b[n:])
-	}
-	if b[0] != 0 {
-		return corruptf("driver information block version %d (0 is read)", b[0])
-	}
-	switch name := string(b[8:16]); name {
-	case "NCSAfami", "NCSAmult":
-		return unsupportedf("a file of the %s driver (one file of a family or multi-file set)", name)
 	}
 	return nil
 }
