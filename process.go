@@ -20,3 +20,6 @@ func SetMaxHelpers(n int) { parallel.SetMaxHelpers(n) }
 // exits still locked, so that the Go runtime ends the thread. Only Linux
 // pins; elsewhere this does nothing.
 func SetThreadPinning(on bool) { parallel.SetPinning(on) }
+
+// ThreadPinning reports whether SetThreadPinning turned pinning on.
+func ThreadPinning() bool { return parallel.Pinning() }

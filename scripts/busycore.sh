@@ -12,7 +12,10 @@
 # ratio. The target is a ratio of at most 2. With BUSY_BASE set to another
 # kerasrun binary (an older commit's, say), each round runs that binary
 # right before this one, quiet and busy, and the base's columns are printed
-# too: the two builds then meet the same moments of a noisy machine. It
+# too: the two builds then meet the same moments of a noisy machine.
+# BUSY_FLAGS and BUSY_BASE_FLAGS add flags to this build's and the base's
+# bench runs: BUSY_BASE=bin/kerasrun BUSY_FLAGS=--pin-threads compares
+# thread pinning (the opt-in) with the default in one build. It
 # needs the harness's models: run ../shared/perf/run_peers.sh once, or set
 # PERF_WORK to where its build/ folder is (default /tmp/kerasrun-perf).
 set -euo pipefail
@@ -26,9 +29,12 @@ base=${BUSY_BASE:-}
 go build -o bin/kerasrun ./cmd/kerasrun
 hog=
 trap '[ -n "$hog" ] && kill $hog 2>/dev/null || true' EXIT
-run() { # binary workload batch -> median ms
-  GOMAXPROCS=2 "$1" bench --model "$work/build/$2.h5" --batch "$3" --threads 2 \
-    --input "$work/build/$2.b$3.input.bin" --budget "$budget" |
+flags=${BUSY_FLAGS:-}
+bflags=${BUSY_BASE_FLAGS:-}
+run() { # binary flags workload batch -> median ms
+  # shellcheck disable=SC2086 # the flags are words
+  GOMAXPROCS=2 "$1" bench $2 --model "$work/build/$3.h5" --batch "$4" --threads 2 \
+    --input "$work/build/$3.b$4.input.bin" --budget "$budget" |
     sed -n 's/.*"median_ms":\([0-9.e+-]*\).*/\1/p'
 }
 med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -41,12 +47,12 @@ for w in W1 W2 W3; do
   for b in 1 32; do
     quiet=() busy=() bquiet=() bbusy=()
     for ((r = 0; r < rounds; r++)); do
-      [ -z "$base" ] || bquiet+=("$(run "$base" $w $b)")
-      quiet+=("$(run bin/kerasrun $w $b)")
+      [ -z "$base" ] || bquiet+=("$(run "$base" "$bflags" $w $b)")
+      quiet+=("$(run bin/kerasrun "$flags" $w $b)")
       yes > /dev/null & hog=$!
       sleep 0.3
-      [ -z "$base" ] || bbusy+=("$(run "$base" $w $b)")
-      busy+=("$(run bin/kerasrun $w $b)")
+      [ -z "$base" ] || bbusy+=("$(run "$base" "$bflags" $w $b)")
+      busy+=("$(run bin/kerasrun "$flags" $w $b)")
       kill $hog; wait $hog 2>/dev/null || true; hog=
     done
     q=$(med "${quiet[@]}") s=$(med "${busy[@]}")

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kerasrun/kerasrun"
 	"github.com/kerasrun/kerasrun/importer"
 	"github.com/kerasrun/kerasrun/internal/npyfile"
 	"github.com/kerasrun/kerasrun/runtime"
@@ -21,13 +22,15 @@ import (
 
 const benchUsage = `usage: kerasrun bench --model MODEL.h5 [--batch N] [--threads T] [--input FILE]
                       [--out FILE] [--budget SECONDS] [--json] [--cpuprofile FILE]
+                      [--pin-threads]
 
 A developer's tool, left out of the command list: time Predict as the perf
 harness does and print one JSON line (median_ms, times_ms, reps, warmup,
 load_ms). --input is an .npy file, or raw little-endian values in the
 model's input shape and dtype (random when absent); --out gets the output
 of the timed input as raw float32 (or .npy); --cpuprofile writes a CPU
-profile of the timed calls.
+profile of the timed calls; --pin-threads turns on thread pinning
+(kerasrun.SetThreadPinning), as kerasrun serve's flag does.
 `
 
 // cmdBench times Predict the way ../shared/perf's harness times its peers:
@@ -48,6 +51,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	// harness's command line passes it.
 	fs.Bool("json", false, "print the result as one JSON line (always the case)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed calls to this file (go tool pprof)")
+	pin := fs.Bool("pin-threads", false, "keep helper threads off their caller's CPU while another process competes for the cores (Linux)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -66,6 +70,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	if *threads > 0 {
 		goruntime.GOMAXPROCS(*threads)
 	}
+	kerasrun.SetThreadPinning(*pin)
 	t0 := time.Now()
 	m, err := importer.Load(*model, nil)
 	if err != nil {
@@ -140,6 +145,7 @@ func cmdBench(args []string, stdout io.Writer) error {
 	return json.NewEncoder(stdout).Encode(map[string]any{
 		"median_ms": med, "times_ms": times, "reps": len(times), "warmup": warmup,
 		"load_ms": loadMS, "batch": *batch, "threads": goruntime.GOMAXPROCS(0),
+		"pin_threads": kerasrun.ThreadPinning(),
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/kerasrun/kerasrun"
 	"github.com/kerasrun/kerasrun/internal/golden"
 	"github.com/kerasrun/kerasrun/internal/npyfile"
 	"github.com/kerasrun/kerasrun/runtime"
@@ -63,6 +64,24 @@ func TestBench(t *testing.T) {
 	}
 	if err := golden.Compare(got, want, 1e-5, 1e-4); err != nil {
 		t.Fatal(err)
+	}
+	// --pin-threads turns the opt-in on for the run, and the result says
+	// so; without it, pinning stays off.
+	for _, pin := range []bool{true, false} {
+		args := []string{"bench", "--model", filepath.Join(dir, "model.h5"), "--batch", "2", "--input", in, "--budget", "0.01"}
+		if pin {
+			args = append(args, "--pin-threads")
+		}
+		code, stdout, stderr := runCLI(args...)
+		if code != 0 {
+			t.Fatalf("pin %v: exit %d: %s", pin, code, stderr)
+		}
+		var r struct {
+			Pin bool `json:"pin_threads"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil || r.Pin != pin || kerasrun.ThreadPinning() != pin {
+			t.Fatalf("--pin-threads %v: output %q (%v), ThreadPinning %v", pin, stdout, err, kerasrun.ThreadPinning())
+		}
 	}
 	if code, _, _ := runCLI("bench", "--model", filepath.Join(dir, "model.h5"), "--input", in, "--batch", "3", "--budget", "0.01"); code != 1 {
 		t.Fatalf("a raw input of the wrong size: exit %d, want 1", code)

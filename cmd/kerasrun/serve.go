@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kerasrun/kerasrun"
 	"github.com/kerasrun/kerasrun/serve"
 )
 
@@ -27,6 +28,7 @@ const serveUsage = `usage: kerasrun serve --model [NAME=]MODEL.h5 [--model ...] 
                       [--max-response auto] [--max-inflight N] [--max-conns N]
                       [--timeout 30s] [--write-timeout 30s] [--grace 30s]
                       [--memory-limit auto] [--log-level info] [--log-format json]
+                      [--pin-threads]
 
 Serve the models with the Open Inference Protocol (KServe V2): over HTTP,
 /v2/health/{live,ready}, /v2, /v2/models/NAME[/ready|/stats],
@@ -59,6 +61,11 @@ inference past it 504; a client that does not read its response within
 --write-timeout is cut off. --memory-limit sets the Go memory limit
 (GOMEMLIMIT): auto takes 90% of the cgroup's memory limit when there is
 one and GOMEMLIMIT is unset; off leaves it; or a byte count.
+--pin-threads lets kerasrun move its helper threads off the CPU of the
+goroutine they help while another process keeps a core busy
+(sched_setaffinity, Linux only; kerasrun.SetThreadPinning): a busy core
+then costs less of the latency. Off by default: kerasrun then never
+changes a thread's CPU affinity.
 
 Every flag is checked before a model loads. On SIGTERM or SIGINT the
 server stops taking requests and finishes those in flight; after --grace
@@ -96,6 +103,7 @@ func serveMain(ctx context.Context, args []string, stdout io.Writer, listening f
 	grace := fs.Duration("grace", 30*time.Second, "longest to wait for requests in flight at shutdown")
 	logLevel := fs.String("log-level", "info", "debug (every request), info, warn or error")
 	logFormat := fs.String("log-format", "json", "json or text")
+	pin := fs.Bool("pin-threads", false, "keep helper threads off their caller's CPU while another process competes for the cores (Linux)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -178,6 +186,7 @@ func serveMain(ctx context.Context, args []string, stdout io.Writer, listening f
 	if limit, source := memory.apply(); limit > 0 {
 		log.Info("memory limit set", "bytes", limit, "source", source)
 	}
+	kerasrun.SetThreadPinning(*pin)
 	srv := serve.New(&serve.Options{
 		MaxBatch: *maxBatch, MaxDelay: *maxDelay, QueueSize: *queue, Workers: *workers,
 		MaxRows: *maxRows, MaxBodyBytes: bodyLimit, MaxResponseBytes: responseLimit,
@@ -211,7 +220,8 @@ func serveMain(ctx context.Context, args []string, stdout io.Writer, listening f
 	opts := srv.Options()
 	attrs := []any{"addr", ln.Addr().String(), "max_batch", *maxBatch, "max_delay", maxDelay.String(),
 		"queue", *queue, "max_inflight", opts.MaxInflight, "max_conns", opts.MaxConns,
-		"request_memory", srv.MemoryBound(), "timeout", timeout.String(), "write_timeout", writeTimeout.String()}
+		"request_memory", srv.MemoryBound(), "timeout", timeout.String(), "write_timeout", writeTimeout.String(),
+		"pin_threads", *pin}
 	if gln != nil {
 		attrs = append(attrs, "grpc_addr", gln.Addr().String())
 	}

@@ -50,6 +50,9 @@ var pinning atomic.Bool
 // never changes a thread's affinity.
 func SetPinning(on bool) { pinning.Store(on) }
 
+// Pinning reports whether SetPinning turned helper-thread affinity on.
+func Pinning() bool { return pinning.Load() }
+
 type workerPool struct {
 	mu      sync.Mutex
 	jobs    []*parJob    // jobs that may still have unclaimed indices
