@@ -226,13 +226,13 @@ func readSuperblock(f io.ReaderAt, off, size int64) (*superblock, error) {
 // driverBlockError describes the driver information block at the address
 // addr of the file whose superblock is at off: kerasrun refuses every
 // such block. Only HDF5's multi-file drivers (family, multi and split)
-// write one, and libhdf5's default driver cannot open their files; it
-// refuses a block in several other ways, and it reads the block's data,
-// of whatever size the block declares, as the file opens: up to 4 GiB
-// for a damaged or hostile file.
+// write one, and libhdf5's default driver cannot open their files.
+// libhdf5 also refuses a block in several other ways, and it reads the
+// block's data, of whatever size the block declares, as the file opens:
+// up to 4 GiB for a damaged or hostile file.
 func driverBlockError(f io.ReaderAt, off int64, addr uint64, size int64) error {
 	name := ""
-	if abs := uint64(off) + addr; abs >= uint64(off) && abs+16 <= uint64(size) {
+	if abs := uint64(off) + addr; abs >= uint64(off) && abs <= uint64(size) && uint64(size)-abs >= 16 {
 		b := make([]byte, 16) // version, reserved, data size, driver name
 		if _, err := f.ReadAt(b, int64(abs)); err != nil {
 			return err
