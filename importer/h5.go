@@ -326,13 +326,21 @@ func attrStrings(loc hdf5.Identifier, name string) (vals []string, ok bool, err 
 		return nil, false, err
 	}
 	id := C.hid_t(loc.ID())
-	if exists(id, name) {
+	found, err := exists(id, name)
+	if err != nil {
+		return nil, false, err
+	}
+	if found {
 		v, err := readAttrStrings(id, name)
 		return v, true, err
 	}
 	for i := 0; ; i++ {
 		chunk := name + strconv.Itoa(i)
-		if !exists(id, chunk) {
+		found, err := exists(id, chunk)
+		if err != nil {
+			return nil, i > 0, err
+		}
+		if !found {
 			return vals, i > 0, nil
 		}
 		v, err := readAttrStrings(id, chunk)
@@ -343,10 +351,17 @@ func attrStrings(loc hdf5.Identifier, name string) (vals []string, ok bool, err 
 	}
 }
 
-func exists(id C.hid_t, name string) bool {
+// exists reports whether loc has the attribute name. libhdf5 decodes the
+// attribute messages before the one it finds (all of them when there is
+// none): a damaged one among them is an error, not an absent attribute.
+func exists(id C.hid_t, name string) (bool, error) {
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
-	return C.H5Aexists(id, cname) > 0
+	r := C.H5Aexists(id, cname)
+	if r < 0 {
+		return false, h5err(fmt.Sprintf("attribute %q", name))
+	}
+	return r > 0, nil
 }
 
 func readAttrStrings(id C.hid_t, name string) ([]string, error) {

@@ -83,51 +83,42 @@ func goOpenErr(op, path string, err error) error {
 type goGroup struct {
 	g     *h5.Group
 	scan  *h5scan
-	attrs []*h5.Attribute // read once, by attributes
-	links []h5.Link       // read once, by members
-	kinds []h5kind        // by memberKind, for links
+	links []h5.Link // read once, by members
+	kinds []h5kind  // by memberKind, for links
 	read  bool
 }
 
-// attributes returns the group's attributes, checked first by h5scan as
-// libhdf5's path checks them.
-func (g *goGroup) attributes() ([]*h5.Attribute, error) {
-	if g.attrs != nil {
-		return g.attrs, nil
-	}
+// attribute returns the group's attribute name, or nil when it has none:
+// looked up as libhdf5 looks it up (h5.Group.Attribute), after h5scan has
+// checked the group's attributes as it does for libhdf5's path.
+func (g *goGroup) attribute(name string) (*h5.Attribute, error) {
 	if err := g.scan.checkAttributes(g.g.Addr()); err != nil {
 		return nil, err
 	}
-	attrs, err := g.g.Attributes()
-	if err != nil {
-		return nil, goH5Err("attributes", err)
+	a, err := g.g.Attribute(name)
+	switch {
+	case errors.Is(err, h5.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, goH5Err(fmt.Sprintf("attribute %q", name), err)
 	}
-	g.attrs = attrs
-	if g.attrs == nil {
-		g.attrs = []*h5.Attribute{}
-	}
-	return g.attrs, nil
+	return a, nil
 }
 
 func (g *goGroup) attrStrings(name string) (vals []string, ok bool, err error) {
-	attrs, err := g.attributes()
+	a, err := g.attribute(name)
 	if err != nil {
 		return nil, false, err
 	}
-	find := func(n string) *h5.Attribute {
-		for _, a := range attrs {
-			if a.Name == n {
-				return a
-			}
-		}
-		return nil
-	}
-	if a := find(name); a != nil {
+	if a != nil {
 		v, err := goAttrStrings(a)
 		return v, true, err
 	}
 	for i := 0; ; i++ {
-		a := find(name + strconv.Itoa(i))
+		a, err := g.attribute(name + strconv.Itoa(i))
+		if err != nil {
+			return nil, i > 0, err
+		}
 		if a == nil {
 			return vals, i > 0, nil
 		}

@@ -13,7 +13,6 @@ package importer
 // datatype and dataspace messages, global heap collections).
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -325,18 +324,11 @@ func (s *h5scan) checkAttribute(body []byte) error {
 	if flags&0x03 != 0 {
 		return scanErrorf("attribute with a shared datatype or dataspace, which kerasrun does not read")
 	}
-	name := c.bytes(pad(nameSize))
+	c.bytes(pad(nameSize))
 	dt := c.bytes(pad(dtSize))
 	ds := c.bytes(pad(dsSize))
 	if c.err != nil {
 		return c.err
-	}
-	// libhdf5 decodes an object's attribute messages in turn until it
-	// finds the one it looks for, and refuses a name whose stored length
-	// is not its string length plus the NUL. Checking every message here
-	// makes that refusal independent of which attributes are looked up.
-	if nameSize == 0 || bytes.IndexByte(name[:nameSize], 0) != nameSize-1 {
-		return scanErrorf("attribute name of %d bytes is not a string of %d bytes and a NUL", nameSize, max(nameSize-1, 0))
 	}
 	t, err := s.parseDatatype(dt, 0)
 	if err != nil {

@@ -172,3 +172,57 @@ func TestConcurrentWalks(t *testing.T) {
 		}
 	}
 }
+
+// TestAttributeLookupOrder checks that Attribute reads the attribute
+// messages as libhdf5 does, in header order up to the one it looks for: a
+// damaged message (a NUL inside its name, which libhdf5 refuses) is an
+// error for the attributes after it and for an absent one, and unseen by
+// those before it.
+func TestAttributeLookupOrder(t *testing.T) {
+	b, err := os.ReadFile("testdata/sb0_contiguous_types_strings.h5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := openTestdata(t, "sb0_contiguous_types_strings.h5").Attributes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file's one object header block holds the messages in file order.
+	type placed struct {
+		name string
+		off  int
+	}
+	var order []placed
+	for _, a := range all {
+		if key := []byte(a.Name + "\x00"); bytes.Count(b, key) == 1 {
+			order = append(order, placed{a.Name, bytes.Index(b, key)})
+		}
+	}
+	slices.SortFunc(order, func(x, y placed) int { return x.off - y.off })
+	if len(order) < 5 {
+		t.Fatalf("only %d attributes found at one place in the file", len(order))
+	}
+	mid := len(order) / 2
+	damaged := slices.Clone(b)
+	damaged[order[mid].off+1] = 0
+	f, err := Open(bytes.NewReader(damaged), int64(len(damaged)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := f.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range order {
+		_, err := root.Attribute(p.name)
+		switch {
+		case i < mid && err != nil:
+			t.Errorf("%q, before the damaged %q: %v", p.name, order[mid].name, err)
+		case i >= mid && (err == nil || errors.Is(err, ErrNotFound)):
+			t.Errorf("%q, at or after the damaged %q: error %v, want one about the damage", p.name, order[mid].name, err)
+		}
+	}
+	if _, err := root.Attribute("absent"); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("an absent attribute past the damage: error %v, want one about the damage", err)
+	}
+}

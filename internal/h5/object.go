@@ -259,12 +259,9 @@ func (o *object) Attributes() ([]*Attribute, error) {
 	for _, m := range o.msgs {
 		switch m.typ {
 		case msgAttribute:
-			if m.flags&0x02 != 0 {
-				return nil, unsupportedf("object %q: a shared attribute message", o.path)
-			}
-			a, err := o.f.attribute(m.body)
+			a, err := o.attributeMsg(m)
 			if err != nil {
-				return nil, fmt.Errorf("object %q: %w", o.path, err)
+				return nil, err
 			}
 			out = append(out, a)
 		case msgAttrInfo:
@@ -280,18 +277,46 @@ func (o *object) Attributes() ([]*Attribute, error) {
 }
 
 // Attribute returns the attribute name; the error matches ErrNotFound when
-// the object has none of that name.
+// the object has none of that name. It looks as libhdf5 does: through the
+// attribute messages in header order, decoding each in turn up to the
+// first of that name, so that a damaged message before it is an error and
+// one after it is not read. Attributes in dense storage are all read.
 func (o *object) Attribute(name string) (*Attribute, error) {
-	all, err := o.Attributes()
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range all {
-		if a.Name == name {
-			return a, nil
+	for _, m := range o.msgs {
+		var found []*Attribute
+		switch m.typ {
+		case msgAttribute:
+			a, err := o.attributeMsg(m)
+			if err != nil {
+				return nil, err
+			}
+			found = []*Attribute{a}
+		case msgAttrInfo:
+			dense, err := o.f.denseAttributes(m.body)
+			if err != nil {
+				return nil, fmt.Errorf("object %q: dense attributes: %w", o.path, err)
+			}
+			found = dense
+		}
+		for _, a := range found {
+			if a.Name == name {
+				return a, nil
+			}
 		}
 	}
 	return nil, notFoundf("object %q has no attribute %q", o.path, name)
+}
+
+// attributeMsg decodes the attribute message m.
+func (o *object) attributeMsg(m message) (*Attribute, error) {
+	if m.flags&msgFlagShared != 0 {
+		return nil, unsupportedf("object %q: a shared attribute message", o.path)
+	}
+	a, err := o.f.attribute(m.body)
+	if err != nil {
+		return nil, fmt.Errorf("object %q: %w", o.path, err)
+	}
+	return a, nil
 }
 
 // Addr returns the address of the object's header, which identifies the
