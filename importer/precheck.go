@@ -171,6 +171,9 @@ func readSuperblock(f io.ReaderAt, off, size int64) (*superblock, error) {
 	if len(buf) < need {
 		return nil, truncated(need)
 	}
+	if err := checkSuperblockFields(buf, sb.version); err != nil {
+		return nil, err
+	}
 	addr := func(i int) (uint64, error) {
 		b := buf[p+i*o : p+(i+1)*o]
 		v, err := decodeAddress(b)
@@ -221,6 +224,42 @@ func readSuperblock(f io.ReaderAt, off, size int64) (*superblock, error) {
 		}
 	}
 	return sb, nil
+}
+
+// superblockFlags are the file consistency flags libhdf5 knows: open for
+// writing, file OK, open for SWMR writing.
+const superblockFlags = 0x07
+
+// checkSuperblockFields refuses, in the first 24 bytes of a superblock of
+// the given version, the values that libhdf5 refuses as it opens the file:
+// versions 0 and 1 carry the versions of three structures, which must be
+// 0, and the low byte of their file consistency flags (libhdf5 reads no
+// other) must hold known flags only; versions 2 and 3 have one byte of
+// flags, which must too, and version 3 must not be marked open for
+// writing (libhdf5 refuses to open such a file, which its writer has open
+// or did not close).
+func checkSuperblockFields(buf []byte, version int) error {
+	var flags byte
+	if version < 2 {
+		for _, f := range []struct {
+			what string
+			at   int
+		}{{"free-space", 9}, {"root group symbol table entry", 10}, {"shared header message", 12}} {
+			if buf[f.at] != 0 {
+				return fmt.Errorf("superblock %s format version %d (libhdf5 reads 0)", f.what, buf[f.at])
+			}
+		}
+		flags = buf[20]
+	} else {
+		flags = buf[11]
+	}
+	if flags&^superblockFlags != 0 {
+		return fmt.Errorf("superblock file consistency flags %#x hold unknown flags", flags)
+	}
+	if version == 3 && flags&0x05 != 0 {
+		return errors.New("the file is marked as open for writing: the program that wrote it still has it open, or did not close it (h5clear -s clears the mark)")
+	}
+	return nil
 }
 
 // driverBlockError describes the driver information block at the address
