@@ -134,6 +134,20 @@ static int kr_read_f32(hid_t ds, float *buf) {
 	return H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ? -1 : 0;
 }
 
+// kr_compact_size gets, for a dataset stored compact (in its object
+// header), the size of the data its header holds, and returns 1; it returns
+// 0 for another layout and -1 on an error. It reads no data.
+static int kr_compact_size(hid_t ds, unsigned long long *size) {
+	hid_t dcpl = H5Dget_create_plist(ds);
+	if (dcpl < 0) return -1;
+	H5D_layout_t layout = H5Pget_layout(dcpl);
+	H5Pclose(dcpl);
+	if (layout < 0) return -1;
+	if (layout != H5D_COMPACT) return 0;
+	*size = (unsigned long long)H5Dget_storage_size(ds);
+	return 1;
+}
+
 // kr_link_type returns the type of the link at name from loc (H5L_TYPE_*),
 // or -1 when there is none.
 static int kr_link_type(hid_t loc, const char *name) {
@@ -478,7 +492,17 @@ func datasetMetaOf(ds *hdf5.Dataset) (datasetInfo, error) {
 	if err := checkWeightType(int(class), size, len(dims)); err != nil {
 		return datasetInfo{}, err
 	}
-	return newDatasetInfo(uintDims(dims)), nil
+	info := newDatasetInfo(uintDims(dims))
+	var compact C.ulonglong
+	switch C.kr_compact_size(C.hid_t(ds.ID()), &compact) {
+	case -1:
+		return datasetInfo{}, h5err("dataset layout")
+	case 1:
+		if err := checkCompact(uint64(compact), info, uint64(size)); err != nil {
+			return datasetInfo{}, err
+		}
+	}
+	return info, nil
 }
 
 // uintDims converts gonum's dimensions.

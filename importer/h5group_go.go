@@ -335,7 +335,13 @@ func goDatasetInfo(ds *h5.Dataset) (datasetInfo, error) {
 	if err := checkWeightType(class, size, len(dims)); err != nil {
 		return datasetInfo{}, err
 	}
-	return newDatasetInfo(dims), nil
+	info := newDatasetInfo(dims)
+	if n, ok := ds.CompactSize(); ok {
+		if err := checkCompact(n, info, uint64(size)); err != nil {
+			return datasetInfo{}, err
+		}
+	}
+	return info, nil
 }
 
 func (g *goGroup) readFloat32(path string, want datasetInfo) ([]float32, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 	"os"
 )
 
@@ -226,6 +227,18 @@ func checkWeightType(class int, size uint, rank int) error {
 
 // newDatasetInfo returns the info of a dataset of dims, its element count
 // saturated.
+// checkCompact checks that a dataset stored compact, whose header holds
+// bytes of data, holds exactly what its info.n values of size bytes each
+// need. libhdf5 1.10 reads that much from the header's buffer whatever it
+// holds: past the end of a shorter one, or of none (a crash).
+func checkCompact(bytes uint64, info datasetInfo, size uint64) error {
+	hi, want := bits.Mul64(uint64(info.n), size)
+	if hi != 0 || bytes != want {
+		return corrupt(fmt.Errorf("corrupt HDF5 file: compact dataset holds %d bytes of data, not the %d of its %d values of %d bytes", bytes, want, info.n, size))
+	}
+	return nil
+}
+
 func newDatasetInfo(dims []uint64) datasetInfo {
 	info := datasetInfo{shape: make([]int, len(dims)), n: 1}
 	for i, d := range dims {

@@ -492,6 +492,47 @@ def case_weights_no_group(path, rng):
         del f["model_weights/dense_2"]
 
 
+def compact_dataset(array):
+    """A weight stored compact (its data inside its object header), as
+    callable(group, name) for one_dense."""
+    def write(group, name):
+        space = h5py.h5s.create_simple(array.shape)
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.COMPACT)
+        dcpl.set_obj_track_times(False)
+        ds = h5py.h5d.create(group.id, name.encode("utf8"), h5py.h5t.IEEE_F32LE, space, dcpl=dcpl)
+        ds.write(h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(array, dtype="<f4"))
+    return write
+
+
+@case("ok", [], "the kernel stored compact, its data inside its object header (h5py's "
+      "layout=compact; Keras writes contiguous datasets, but a file re-saved with other "
+      "settings may not)")
+def case_weights_compact(path, rng):
+    one_dense(path, rng, [("dense_1/kernel:0", compact_dataset(weights(rng, 4, 3))),
+                          ("dense_1/bias:0", weights(rng, 3))])
+
+
+@case("error", ["dense_1/kernel:0", "compact dataset holds 0 bytes"],
+      "the compact kernel's layout message says its header holds no data: libhdf5 1.10 reads "
+      "its 48 bytes from a buffer it never allocated, and crashes")
+def case_weights_compact_empty(path, rng):
+    case_weights_compact(path, rng)
+    with h5py.File(path, "r") as f:
+        addr = h5py.h5o.get_info(f["model_weights/dense_1/dense_1/kernel:0"].id).addr
+    data = bytearray(open(path, "rb").read())
+    assert data[addr] == 1, "expected a version 1 object header"
+    # The layout message (type 8), version 3, class 0 (compact): its next
+    # two bytes are the size of the data.
+    p = addr + 16
+    while int.from_bytes(data[p:p + 2], "little") != 8:
+        p += 8 + int.from_bytes(data[p + 2:p + 4], "little")
+    assert data[p + 8:p + 10] == bytes([3, 0]) and int.from_bytes(data[p + 10:p + 12], "little") == 48
+    data[p + 10:p + 12] = bytes(2)
+    with open(path, "wb") as fh:
+        fh.write(bytes(data))
+
+
 @case("ok", [], "NaN and Inf weights: they load, and flow through as in Keras")
 def case_weights_nan(path, rng):
     k = weights(rng, 4, 3)

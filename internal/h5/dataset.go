@@ -116,6 +116,12 @@ func (d *Dataset) Len() uint64 { return d.space.n }
 // Chunks returns the chunk shape of a chunked dataset, or nil.
 func (d *Dataset) Chunks() []uint64 { return append([]uint64(nil), d.layout.chunk...) }
 
+// CompactSize returns the size of the data a dataset stored compact holds
+// in its object header, and false for another layout.
+func (d *Dataset) CompactSize() (uint64, bool) {
+	return uint64(len(d.layout.compact)), d.layout.class == 0
+}
+
 func (d *Dataset) decodeLayout(b []byte) error {
 	f := d.f
 	c := f.cursor(b, "layout message")
@@ -314,7 +320,10 @@ func (d *Dataset) readRaw(alloc func(uint64) []byte) ([]byte, error) {
 	}
 	switch d.layout.class {
 	case 0:
-		if uint64(len(d.layout.compact)) < total {
+		// libhdf5 reads exactly total bytes from the header's data, whose
+		// size must match (newer releases refuse any other; 1.10 reads past
+		// a shorter buffer).
+		if uint64(len(d.layout.compact)) != total {
 			return nil, corruptf("compact data of %d bytes for %d", len(d.layout.compact), total)
 		}
 		out := alloc(total)
