@@ -163,7 +163,8 @@ func (f *File) readSuperblock() error {
 	}
 	c := &cursor{b: buf, p: p, what: "superblock", so: f.so, sl: f.sl}
 	baseAddr := c.addr()
-	if ext := c.addr(); f.version >= 2 && ext != undef {
+	ext := c.addr()
+	if f.version >= 2 && ext != undef {
 		// A superblock extension may hold other K values.
 		f.leafK, f.btreeK = 0, [2]int{}
 	}
@@ -197,6 +198,13 @@ func (f *File) readSuperblock() error {
 	}
 	if f.rootAddr == undef || f.rootAddr >= uint64(f.size) {
 		return corruptf("root group address %d is outside the file", f.rootAddr)
+	}
+	if f.version >= 2 && ext != undef {
+		// libhdf5 opens the extension's object header as it opens the
+		// file (its messages are not read here).
+		if _, err := f.objectHeader(ext); err != nil {
+			return fmt.Errorf("superblock extension: %w", err)
+		}
 	}
 	return nil
 }
