@@ -92,11 +92,22 @@ func (f *File) objectHeader(addr uint64) ([]message, error) {
 		if n > uint64(f.size) {
 			return nil, corruptf("object header at %d: a block of %d bytes is larger than the file", addr, n)
 		}
+		// libhdf5 refuses a first block too small for one message header.
+		if hdr := uint64(4 + 2*(flags>>2&1)); n > 0 && n < hdr {
+			return nil, corruptf("object header at %d: a first block of %d bytes", addr, n)
+		}
 		blocks = append(blocks, block{addr: addr, size: uint64(prefix+sizeBytes) + n + 4, start: prefix + sizeBytes})
 	case head[0] == 1:
 		c := f.cursor(head, "object header")
-		c.bytes(8) // version, reserved, message count, reference count
+		c.bytes(2) // version, reserved
+		nmsgs := c.u16()
+		c.u32() // reference count
 		n := c.u32()
+		// libhdf5's check of the prefix: messages need a block that holds
+		// at least one message header, and no messages no block.
+		if (nmsgs > 0 && n < 8) || (nmsgs == 0 && n > 0) {
+			return nil, corruptf("object header at %d: a first block of %d bytes for %d messages", addr, n, nmsgs)
+		}
 		blocks = append(blocks, block{addr: addr + 16, size: n, start: 0})
 	default:
 		return nil, corruptf("object header at %d: unknown version %d", addr, head[0])
