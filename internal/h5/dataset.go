@@ -67,7 +67,10 @@ func newDataset(o *object) (*Dataset, error) {
 		}
 		switch m.typ {
 		case msgDatatype:
-			d.typ, err = o.f.decodeDatatype(m.body)
+			// libhdf5 1.10 decodes a datatype without checking it against
+			// the message's size: one longer than its message is read on
+			// from the bytes after it, in the same block.
+			d.typ, err = o.f.decodeDatatype(m.rest)
 			have |= 1
 		case msgDataspace:
 			d.space, err = o.f.decodeDataspace(m.body)

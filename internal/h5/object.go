@@ -33,6 +33,9 @@ type message struct {
 	typ   int
 	flags int
 	body  []byte
+	// rest is the block from the start of body to the block's end: what
+	// libhdf5 1.10 reads a datatype from, whatever the message's size.
+	rest []byte
 }
 
 // object is a parsed object header.
@@ -174,6 +177,7 @@ func (f *File) objectHeader(addr uint64) ([]message, error) {
 			if !v2 && size%8 != 0 {
 				return nil, corruptf("object header at %d: a message of %d bytes is not aligned to 8", addr, size)
 			}
+			m.rest = c.b[c.p:]
 			m.body = c.bytes(size)
 			if c.err != nil {
 				return nil, c.err
