@@ -60,8 +60,12 @@
 //   - Before libhdf5 looks a name up in a group or lists one, kerasrun's
 //     pure-Go reader walks the same path (guardLoop in h5.go): libhdf5
 //     follows the free list of an old-style group's local heap to its end
-//     and loops forever on one that comes back on itself, which the Go
-//     reader refuses.
+//     and loops forever on one that comes back on itself, and it crashes
+//     on an external link with an empty target as it looks the link up;
+//     the Go reader refuses both.
+//   - A compact dataset (its data in its object header) must hold exactly
+//     the bytes its values need: libhdf5 reads that many whatever it
+//     holds, and crashes when it holds none.
 //   - Objects are reached only through hard links: a soft or external link
 //     in a path kerasrun opens is refused, so a file cannot make libhdf5
 //     open another file.

@@ -242,9 +242,10 @@ func checkObject(loc hdf5.Identifier) error {
 // guardLoop walks path from the group loc (or lists loc, with list) with
 // the pure-Go reader before libhdf5 does. libhdf5 loads the local heap of
 // every old-style group it looks a name up in or lists, and loops forever
-// on one whose free list comes back on itself; the pure-Go reader refuses
-// such a heap (h5.ErrLoop), and so does guardLoop. Any other problem it
-// meets is left to libhdf5 to report.
+// on one whose free list comes back on itself; it reads the target of every
+// external link it looks up, and crashes on an empty one. The pure-Go
+// reader refuses both (h5.ErrLoop, h5.ErrCrash), and so does guardLoop.
+// Any other problem it meets is left to libhdf5 to report.
 func guardLoop(loc hdf5.Identifier, path string, list bool) error {
 	if curScan == nil || curScan.gof == nil {
 		return nil
@@ -261,8 +262,8 @@ func guardLoop(loc hdf5.Identifier, path string, list bool) error {
 }
 
 // loopIn walks path from g (or lists g, with list) with the pure-Go reader
-// and reports what it meets where libhdf5 would loop (h5.ErrLoop), and
-// nothing else.
+// and reports what it meets where libhdf5 would loop (h5.ErrLoop) or crash
+// (h5.ErrCrash), and nothing else.
 func loopIn(g *h5.Group, path string, list bool) error {
 	var err error
 	if list {
@@ -271,12 +272,12 @@ func loopIn(g *h5.Group, path string, list bool) error {
 		_, err = g.Kind(path)
 	}
 	switch {
-	case !errors.Is(err, h5.ErrLoop):
+	case !errors.Is(err, h5.ErrLoop) && !errors.Is(err, h5.ErrCrash):
 		return nil
 	case list:
-		return corrupt(fmt.Errorf("listing a group: %w", err))
+		return corrupt(fmt.Errorf("corrupt HDF5 file: listing a group: %w", err))
 	}
-	return corrupt(fmt.Errorf("looking up %q: %w", path, err))
+	return corrupt(fmt.Errorf("corrupt HDF5 file: looking up %q: %w", path, err))
 }
 
 // h5err turns the current libhdf5 error stack into an error.

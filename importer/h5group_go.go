@@ -63,6 +63,11 @@ func withGoH5(src h5src, fn func(root h5group) error) error {
 // anything else ErrCorrupt (as libhdf5's errors do).
 func goH5Err(op string, err error) error {
 	err = fmt.Errorf("%s: %w", op, err)
+	if errors.Is(err, h5.ErrLoop) || errors.Is(err, h5.ErrCrash) {
+		// Worded as libhdf5's path words it (loopIn), which refuses these
+		// before libhdf5 reads them.
+		err = fmt.Errorf("corrupt HDF5 file: %w", err)
+	}
 	if errors.Is(err, h5.ErrUnsupported) {
 		return unsupported(err)
 	}

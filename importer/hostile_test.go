@@ -132,10 +132,10 @@ func TestBadFilesAreGenerated(t *testing.T) {
 }
 
 // TestKnownLibhdf5Crashers loads the mutated Keras files that crashed or
-// hung libhdf5 1.10 before kerasrun checked object headers, global heaps
-// and compact datasets itself (testdata/fuzz/FuzzLoad/libhdf5_*, found by
-// fuzzing): each must now be refused by those checks, before libhdf5
-// decodes the damage.
+// hung libhdf5 1.10 before kerasrun checked object headers, global heaps,
+// compact datasets and external links itself (testdata/fuzz/FuzzLoad/
+// libhdf5_*, found by fuzzing): each must now be refused by those checks,
+// before libhdf5 decodes the damage.
 func TestKnownLibhdf5Crashers(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzLoad", "libhdf5_*"))
 	if err != nil || len(files) == 0 {

@@ -27,17 +27,24 @@ var ErrNotFound = errors.New("h5: not found")
 // first.
 var ErrLoop = errors.New("h5: a structure libhdf5 loops on")
 
+// ErrCrash marks, besides ErrCorrupt, a structure on which libhdf5 1.10
+// crashes the process instead of failing: an external link with no
+// target. A program that hands the same file to libhdf5 must refuse it
+// first.
+var ErrCrash = errors.New("h5: a structure libhdf5 crashes on")
+
 // formatError is an error with a message of its own that matches a
-// sentinel (and ErrLoop when loop is set).
+// sentinel (and ErrLoop when loop is set, ErrCrash when crash is).
 type formatError struct {
-	kind error
-	msg  string
-	loop bool
+	kind  error
+	msg   string
+	loop  bool
+	crash bool
 }
 
 func (e *formatError) Error() string { return "h5: " + e.msg }
 func (e *formatError) Is(target error) bool {
-	return target == e.kind || e.loop && target == ErrLoop
+	return target == e.kind || e.loop && target == ErrLoop || e.crash && target == ErrCrash
 }
 
 func corruptf(format string, args ...any) error {

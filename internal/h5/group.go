@@ -128,6 +128,11 @@ func (f *File) decodeLink(b []byte) (Link, error) {
 	case LinkSoft, LinkExternal:
 		vn := c.u16()
 		l.Value = string(c.bytes(vn))
+		// libhdf5 1.10 reads an external link's target (the value) as
+		// soon as it looks the link up, and crashes on an empty one.
+		if l.Type == LinkExternal && vn == 0 && c.err == nil {
+			return Link{}, &formatError{kind: ErrCorrupt, msg: fmt.Sprintf("external link %q has no target", l.Name), crash: true}
+		}
 	}
 	if c.err != nil {
 		return Link{}, c.err
