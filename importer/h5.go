@@ -134,18 +134,20 @@ static int kr_read_f32(hid_t ds, float *buf) {
 	return H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0 ? -1 : 0;
 }
 
-// kr_compact_size gets, for a dataset stored compact (in its object
-// header), the size of the data its header holds, and returns 1; it returns
-// 0 for another layout and -1 on an error. It reads no data.
-static int kr_compact_size(hid_t ds, unsigned long long *size) {
+// kr_storage gets the size of a dataset's storage and returns 1 for a
+// dataset stored compact (the data its header holds), 2 for one stored
+// contiguous whose storage is allocated, 0 otherwise and -1 on an error.
+// It reads no data.
+static int kr_storage(hid_t ds, unsigned long long *size) {
 	hid_t dcpl = H5Dget_create_plist(ds);
 	if (dcpl < 0) return -1;
 	H5D_layout_t layout = H5Pget_layout(dcpl);
 	H5Pclose(dcpl);
 	if (layout < 0) return -1;
-	if (layout != H5D_COMPACT) return 0;
+	if (layout == H5D_CONTIGUOUS && H5Dget_offset(ds) == HADDR_UNDEF) return 0;
+	if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS) return 0;
 	*size = (unsigned long long)H5Dget_storage_size(ds);
-	return 1;
+	return layout == H5D_COMPACT ? 1 : 2;
 }
 
 // kr_link_type returns the type of the link at name from loc (H5L_TYPE_*),
@@ -494,12 +496,16 @@ func datasetMetaOf(ds *hdf5.Dataset) (datasetInfo, error) {
 		return datasetInfo{}, err
 	}
 	info := newDatasetInfo(uintDims(dims))
-	var compact C.ulonglong
-	switch C.kr_compact_size(C.hid_t(ds.ID()), &compact) {
+	var stored C.ulonglong
+	switch C.kr_storage(C.hid_t(ds.ID()), &stored) {
 	case -1:
 		return datasetInfo{}, h5err("dataset layout")
 	case 1:
-		if err := checkCompact(uint64(compact), info, uint64(size)); err != nil {
+		if err := checkCompact(uint64(stored), info, uint64(size)); err != nil {
+			return datasetInfo{}, err
+		}
+	case 2:
+		if err := checkContiguous(uint64(stored), info, uint64(size)); err != nil {
 			return datasetInfo{}, err
 		}
 	}

@@ -346,6 +346,11 @@ func goDatasetInfo(ds *h5.Dataset) (datasetInfo, error) {
 			return datasetInfo{}, err
 		}
 	}
+	if n, ok := ds.ContiguousSize(); ok {
+		if err := checkContiguous(n, info, uint64(size)); err != nil {
+			return datasetInfo{}, err
+		}
+	}
 	return info, nil
 }
 

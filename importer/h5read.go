@@ -239,6 +239,18 @@ func checkCompact(bytes uint64, info datasetInfo, size uint64) error {
 	return nil
 }
 
+// checkContiguous checks that the allocated storage of a dataset stored
+// contiguous, bytes long, holds what its info.n values of size bytes each
+// need. libhdf5 1.10 reads that much from the storage's address whatever
+// size the layout gives it, on into whatever follows.
+func checkContiguous(bytes uint64, info datasetInfo, size uint64) error {
+	hi, want := bits.Mul64(uint64(info.n), size)
+	if hi != 0 || bytes < want {
+		return corrupt(fmt.Errorf("corrupt HDF5 file: contiguous dataset's storage holds %d bytes, less than the %d of its %d values of %d bytes", bytes, want, info.n, size))
+	}
+	return nil
+}
+
 func newDatasetInfo(dims []uint64) datasetInfo {
 	info := datasetInfo{shape: make([]int, len(dims)), n: 1}
 	for i, d := range dims {

@@ -125,6 +125,12 @@ func (d *Dataset) CompactSize() (uint64, bool) {
 	return uint64(len(d.layout.compact)), d.layout.class == 0
 }
 
+// ContiguousSize returns the size of the storage of a dataset stored
+// contiguous whose storage is allocated, and false otherwise.
+func (d *Dataset) ContiguousSize() (uint64, bool) {
+	return d.layout.size, d.layout.class == 1 && d.layout.addr != undef
+}
+
 func (d *Dataset) decodeLayout(b []byte) error {
 	f := d.f
 	c := f.cursor(b, "layout message")
