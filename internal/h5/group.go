@@ -3,6 +3,7 @@ package h5
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -403,6 +404,11 @@ func (f *File) denseLinks(b []byte) ([]Link, error) {
 		return nil, nil // compact storage: the links are link messages
 	}
 	heap, err := f.fractalHeap(heapAddr)
+	if errors.Is(err, ErrCorrupt) {
+		// libhdf5 1.10 can crash looking a name up in a group whose
+		// dense link storage it cannot open.
+		return nil, &formatError{kind: ErrCorrupt, msg: fmt.Sprintf("dense links: %v", strings.TrimPrefix(err.Error(), "h5: ")), crash: true}
+	}
 	if err != nil {
 		return nil, err
 	}
