@@ -206,9 +206,10 @@ func (f *File) readSuperblock() error {
 	if f.rootAddr == undef || f.rootAddr >= uint64(f.size) {
 		return corruptf("root group address %d is outside the file", f.rootAddr)
 	}
-	if f.version >= 2 && ext != undef {
+	if ext != undef {
 		// libhdf5 opens the extension's object header as it opens the
-		// file (its messages are not read here).
+		// file (its messages are not read here). Versions 0 and 1 keep its
+		// address where the format once put the free-space info's.
 		if _, err := f.objectHeader(ext); err != nil {
 			return fmt.Errorf("superblock extension: %w", err)
 		}
