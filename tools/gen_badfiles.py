@@ -283,15 +283,22 @@ def case_corrupt_root_header(path, rng):
         fh.write(bytes(data))
 
 
+def kernel_header(path):
+    """The bytes of the file at path, and the address of dense_1's kernel's
+    object header in them (version 1)."""
+    with h5py.File(path, "r") as f:
+        addr = h5py.h5o.get_info(f["model_weights/dense_1/dense_1/kernel:0"].id).addr
+    data = bytearray(open(path, "rb").read())
+    assert data[addr] == 1, "expected a version 1 object header"
+    return data, addr
+
+
 @case("error", ["dense_1/kernel:0", "open dataset"],
       "the kernel's object header has its first message header overwritten: kerasrun does not "
       "parse dataset headers itself, libhdf5 refuses it, and its error stack becomes the Go error")
 def case_corrupt_dataset_header(path, rng):
     small_model(path, rng)
-    with h5py.File(path, "r") as f:
-        addr = h5py.h5o.get_info(f["model_weights/dense_1/dense_1/kernel:0"].id).addr
-    data = bytearray(open(path, "rb").read())
-    assert data[addr] == 1, "expected a version 1 object header"
+    data, addr = kernel_header(path)
     data[addr + 16:addr + 24] = b"\xff\xff\xff\xff\xff\xff\xff\xff"
     with open(path, "wb") as fh:
         fh.write(bytes(data))
@@ -518,10 +525,7 @@ def case_weights_compact(path, rng):
       "its 48 bytes from a buffer it never allocated, and crashes")
 def case_weights_compact_empty(path, rng):
     case_weights_compact(path, rng)
-    with h5py.File(path, "r") as f:
-        addr = h5py.h5o.get_info(f["model_weights/dense_1/dense_1/kernel:0"].id).addr
-    data = bytearray(open(path, "rb").read())
-    assert data[addr] == 1, "expected a version 1 object header"
+    data, addr = kernel_header(path)
     # The layout message (type 8), version 3, class 0 (compact): its next
     # two bytes are the size of the data.
     p = addr + 16
