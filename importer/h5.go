@@ -497,15 +497,11 @@ func datasetMetaOf(ds *hdf5.Dataset) (datasetInfo, error) {
 	}
 	info := newDatasetInfo(uintDims(dims))
 	var stored C.ulonglong
-	switch C.kr_storage(C.hid_t(ds.ID()), &stored) {
+	switch kind := C.kr_storage(C.hid_t(ds.ID()), &stored); kind {
 	case -1:
 		return datasetInfo{}, h5err("dataset layout")
-	case 1:
-		if err := checkCompact(uint64(stored), info, uint64(size)); err != nil {
-			return datasetInfo{}, err
-		}
-	case 2:
-		if err := checkContiguous(uint64(stored), info, uint64(size)); err != nil {
+	case 1, 2:
+		if err := checkStorage(uint64(stored), kind == 1, info, uint64(size)); err != nil {
 			return datasetInfo{}, err
 		}
 	}

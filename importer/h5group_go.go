@@ -341,13 +341,8 @@ func goDatasetInfo(ds *h5.Dataset) (datasetInfo, error) {
 		return datasetInfo{}, err
 	}
 	info := newDatasetInfo(dims)
-	if n, ok := ds.CompactSize(); ok {
-		if err := checkCompact(n, info, uint64(size)); err != nil {
-			return datasetInfo{}, err
-		}
-	}
-	if n, ok := ds.ContiguousSize(); ok {
-		if err := checkContiguous(n, info, uint64(size)); err != nil {
+	if n, compact, ok := ds.StoredSize(); ok {
+		if err := checkStorage(n, compact, info, uint64(size)); err != nil {
 			return datasetInfo{}, err
 		}
 	}

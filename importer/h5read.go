@@ -227,25 +227,17 @@ func checkWeightType(class int, size uint, rank int) error {
 
 // newDatasetInfo returns the info of a dataset of dims, its element count
 // saturated.
-// checkCompact checks that a dataset stored compact, whose header holds
-// bytes of data, holds exactly what its info.n values of size bytes each
-// need. libhdf5 1.10 reads that much from the header's buffer whatever it
-// holds: past the end of a shorter one, or of none (a crash).
-func checkCompact(bytes uint64, info datasetInfo, size uint64) error {
+// checkStorage checks that a dataset's stored data, bytes long, holds what
+// its info.n values of size bytes each need: exactly, for compact data (in
+// its object header), and at least, for allocated contiguous storage.
+// libhdf5 1.10 reads that much whatever the layout says: past the end of a
+// shorter buffer, or of none (a crash), or on into whatever follows.
+func checkStorage(bytes uint64, compact bool, info datasetInfo, size uint64) error {
 	hi, want := bits.Mul64(uint64(info.n), size)
-	if hi != 0 || bytes != want {
+	switch {
+	case compact && (hi != 0 || bytes != want):
 		return corrupt(fmt.Errorf("corrupt HDF5 file: compact dataset holds %d bytes of data, not the %d of its %d values of %d bytes", bytes, want, info.n, size))
-	}
-	return nil
-}
-
-// checkContiguous checks that the allocated storage of a dataset stored
-// contiguous, bytes long, holds what its info.n values of size bytes each
-// need. libhdf5 1.10 reads that much from the storage's address whatever
-// size the layout gives it, on into whatever follows.
-func checkContiguous(bytes uint64, info datasetInfo, size uint64) error {
-	hi, want := bits.Mul64(uint64(info.n), size)
-	if hi != 0 || bytes < want {
+	case !compact && (hi != 0 || bytes < want):
 		return corrupt(fmt.Errorf("corrupt HDF5 file: contiguous dataset's storage holds %d bytes, less than the %d of its %d values of %d bytes", bytes, want, info.n, size))
 	}
 	return nil

@@ -119,16 +119,17 @@ func (d *Dataset) Len() uint64 { return d.space.n }
 // Chunks returns the chunk shape of a chunked dataset, or nil.
 func (d *Dataset) Chunks() []uint64 { return append([]uint64(nil), d.layout.chunk...) }
 
-// CompactSize returns the size of the data a dataset stored compact holds
-// in its object header, and false for another layout.
-func (d *Dataset) CompactSize() (uint64, bool) {
-	return uint64(len(d.layout.compact)), d.layout.class == 0
-}
-
-// ContiguousSize returns the size of the storage of a dataset stored
-// contiguous whose storage is allocated, and false otherwise.
-func (d *Dataset) ContiguousSize() (uint64, bool) {
-	return d.layout.size, d.layout.class == 1 && d.layout.addr != undef
+// StoredSize returns the size of a dataset's data as its layout stores
+// it, and whether it is stored compact (in its object header); ok is false
+// unless it is compact or contiguous with its storage allocated.
+func (d *Dataset) StoredSize() (size uint64, compact, ok bool) {
+	switch {
+	case d.layout.class == 0:
+		return uint64(len(d.layout.compact)), true, true
+	case d.layout.class == 1 && d.layout.addr != undef:
+		return d.layout.size, false, true
+	}
+	return 0, false, false
 }
 
 func (d *Dataset) decodeLayout(b []byte) error {
