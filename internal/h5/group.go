@@ -118,9 +118,11 @@ func (f *File) decodeLink(b []byte) (Link, error) {
 	if flags&0x10 != 0 {
 		c.u8() // character set of the name
 	}
+	// libhdf5 1.10 copies a link's name and value without bounds checks:
+	// one that runs past the message reads past its buffer, and can crash.
 	n := c.uint(1 << (flags & 3))
 	if c.err == nil && n > uint64(c.left()) {
-		return Link{}, corruptf("link message: name of %d bytes in a message of %d", n, len(b))
+		return Link{}, &formatError{kind: ErrCorrupt, msg: fmt.Sprintf("link message: name of %d bytes in a message of %d", n, len(b)), crash: true}
 	}
 	l.Name = string(c.bytes(int(n)))
 	switch l.Type {
@@ -128,6 +130,9 @@ func (f *File) decodeLink(b []byte) (Link, error) {
 		l.Addr = c.addr()
 	case LinkSoft, LinkExternal:
 		vn := c.u16()
+		if c.err == nil && vn > c.left() {
+			return Link{}, &formatError{kind: ErrCorrupt, msg: fmt.Sprintf("link message: value of %d bytes in a message of %d", vn, len(b)), crash: true}
+		}
 		l.Value = string(c.bytes(vn))
 		// libhdf5 1.10 reads an external link's target (the value) as
 		// soon as it looks the link up, and crashes on an empty one.
