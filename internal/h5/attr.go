@@ -97,7 +97,13 @@ func (f *File) decodeDatatype(b []byte) (Datatype, error) {
 	case 1: // floating-point
 		t.Class = ClassFloat
 		t.BigEndian = bf[0]&1 != 0
-		vax := bf[0]&0x40 != 0
+		// Bit 6 is the high bit of the byte order from datatype version
+		// 3 on: with bit 0, VAX order; alone, an order libhdf5 refuses.
+		// Before version 3 libhdf5 ignores it.
+		vax := cv>>4 >= 3 && bf[0]&0x40 != 0
+		if vax && !t.BigEndian {
+			return Datatype{}, corruptf("float datatype of an unknown byte order")
+		}
 		signLoc := int(bf[1])
 		off, prec := c.u16(), c.u16()
 		eLoc, eSize, mLoc, mSize := c.u8(), c.u8(), c.u8(), c.u8()
