@@ -160,7 +160,12 @@ type dataspace struct {
 	n    uint64   // elements; at most 1<<62
 }
 
-func (f *File) decodeDataspace(b []byte) (dataspace, error) {
+// decodeDataspace decodes the dataspace encoded at the start of b, whose
+// declared size (its message's, or the attribute message's dataspace
+// size) is size. As in libhdf5 1.10, the dimensions and the maximum
+// dimensions must lie within that size; the fixed fields before them are
+// read from b, past it if need be.
+func (f *File) decodeDataspace(b []byte, size int) (dataspace, error) {
 	c := f.cursor(b, "dataspace")
 	version := c.u8()
 	rank := c.u8()
@@ -185,6 +190,15 @@ func (f *File) decodeDataspace(b []byte) (dataspace, error) {
 	if rank > maxRank {
 		return ds, corruptf("dataspace of rank %d", rank)
 	}
+	fits := func() error {
+		if c.err == nil && rank > 0 && c.p+rank*f.sl > size {
+			return corruptf("dataspace of rank %d in %d bytes", rank, size)
+		}
+		return nil
+	}
+	if err := fits(); err != nil {
+		return ds, err
+	}
 	ds.n = 1
 	if ds.kind == SpaceSimple {
 		ds.dims = make([]uint64, rank)
@@ -198,6 +212,11 @@ func (f *File) decodeDataspace(b []byte) (dataspace, error) {
 			return ds, unsupportedf("dataspace of more than 2^62 elements")
 		}
 		ds.n *= d
+	}
+	if flags&1 != 0 {
+		if err := fits(); err != nil {
+			return ds, err
+		}
 	}
 	if flags&1 != 0 && ds.kind == SpaceSimple {
 		ds.max = make([]uint64, rank)
@@ -262,7 +281,8 @@ func (f *File) attribute(body []byte) (*Attribute, error) {
 	}
 	name := c.bytes(pad(nameSize))
 	dt := c.bytes(pad(dtSize))
-	dsb := c.bytes(pad(dsSize))
+	dsb := c.b[min(c.p, len(c.b)):]
+	c.bytes(pad(dsSize))
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -279,7 +299,7 @@ func (f *File) attribute(body []byte) (*Attribute, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attribute %q: %w", a.Name, err)
 	}
-	ds, err := f.decodeDataspace(dsb)
+	ds, err := f.decodeDataspace(dsb, dsSize)
 	if err != nil {
 		return nil, fmt.Errorf("attribute %q: %w", a.Name, err)
 	}

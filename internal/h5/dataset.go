@@ -73,7 +73,7 @@ func newDataset(o *object) (*Dataset, error) {
 			d.typ, err = o.f.decodeDatatype(m.rest)
 			have |= 1
 		case msgDataspace:
-			d.space, err = o.f.decodeDataspace(m.body)
+			d.space, err = o.f.decodeDataspace(m.body, len(m.body))
 			have |= 2
 		case msgLayout:
 			err = d.decodeLayout(m.body)
