@@ -150,11 +150,24 @@ static int kr_storage(hid_t ds, unsigned long long *size) {
 	return layout == H5D_COMPACT ? 1 : 2;
 }
 
+// kr_walk_notfound sets *data when the innermost error of the stack (the
+// first an upward walk visits) is H5E_NOTFOUND: a name that does not
+// exist. A traversal that fails for another reason, a corrupt object
+// header say, adds H5E_NOTFOUND entries above its own error.
+static herr_t kr_walk_notfound(unsigned n, const H5E_error2_t *e, void *data) {
+	if (n == 0 && e->min_num == H5E_NOTFOUND) *(int *)data = 1;
+	return 0;
+}
+
 // kr_link_type returns the type of the link at name from loc (H5L_TYPE_*),
-// or -1 when there is none.
+// -1 when there is none, or -2 when libhdf5 failed to look it up for
+// another reason, with the error stack left for kr_last_error.
 static int kr_link_type(hid_t loc, const char *name) {
 	H5L_info_t info;
 	if (H5Lget_info(loc, name, &info, H5P_DEFAULT) < 0) {
+		int notfound = 0;
+		H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, kr_walk_notfound, &notfound);
+		if (!notfound) return -2;
 		H5Eclear2(H5E_DEFAULT);
 		return -1;
 	}
@@ -570,8 +583,14 @@ func checkHardLinks(loc hdf5.Identifier, path string) error {
 		cp := C.CString(prefix)
 		kind := C.kr_link_type(id, cp)
 		C.free(unsafe.Pointer(cp))
-		if kind == linkNone {
+		switch kind {
+		case linkNone:
 			return nil
+		case linkFailed:
+			// Stop at libhdf5's error: opening the path after a failed
+			// lookup can crash libhdf5 1.10 (an object header that fails
+			// to load after an external link with no target).
+			return h5err(fmt.Sprintf("corrupt HDF5 file: looking up %q", prefix))
 		}
 		if err := linkError(prefix, int(kind)); err != nil {
 			return err
@@ -581,12 +600,21 @@ func checkHardLinks(loc hdf5.Identifier, path string) error {
 }
 
 // linkType returns the type of the link name of loc (C.H5L_TYPE_*, which
-// are linkHard, linkSoft and linkExternal), or linkNone when there is none.
+// are linkHard, linkSoft and linkExternal), or linkNone when there is none
+// or libhdf5 cannot look it up.
 func linkType(loc hdf5.Identifier, name string) int {
 	cn := C.CString(name)
 	defer C.free(unsafe.Pointer(cn))
-	return int(C.kr_link_type(C.hid_t(loc.ID()), cn))
+	if kind := int(C.kr_link_type(C.hid_t(loc.ID()), cn)); kind != linkFailed {
+		return kind
+	}
+	C.H5Eclear2(C.H5E_DEFAULT)
+	return linkNone
 }
+
+// linkFailed is kr_link_type's answer when libhdf5 fails to look a link
+// up for a reason other than its absence.
+const linkFailed = -2
 
 // libhdf5's link types are linkHard, linkSoft and linkExternal: each
 // index below is 0 only then, and any other index fails to compile.
