@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 
+	"github.com/kerasrun/kerasrun/internal/kernels"
 	"github.com/kerasrun/kerasrun/runtime"
 )
 
@@ -120,13 +121,11 @@ type embedArgs struct {
 
 var embedSamples = newSamplePool(embedSample)
 
-// embedSample gathers the rows of sample s's ids.
+// embedSample gathers the rows of sample s's ids (Forward has checked
+// them).
 func embedSample(a *embedArgs, s int) {
-	d := a.l.outputDim
-	for i := s * a.per; i < (s+1)*a.per; i++ {
-		id := int(a.ids[i])
-		copy(a.out[i*d:(i+1)*d], a.l.table[id*d:(id+1)*d])
-	}
+	d, lo, hi := a.l.outputDim, s*a.per, (s+1)*a.per
+	kernels.GatherRows(a.out[lo*d:hi*d], a.l.table, a.ids[lo:hi], d)
 }
 
 func init() {

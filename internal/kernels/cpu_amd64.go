@@ -152,6 +152,9 @@ func gemvRows512(k int, kb int, a *float32, b *float32, c *float32, acc int, pan
 func maxIntoAVX2(dst *float32, src *float32, n int)
 
 //go:noescape
+func gatherRowsAVX2(dst *float32, table *float32, ids *float32, n int, d int)
+
+//go:noescape
 func gruSigmoidAVX2(x *float32, r *float32, h *float32, u int, n int, slope float32)
 
 //go:noescape

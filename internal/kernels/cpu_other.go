@@ -67,6 +67,9 @@ func gruHard512(x *float32, r *float32, h *float32, u int, n int, slope float32)
 }
 func maxIntoAVX2(dst *float32, src *float32, n int)               { panic("kernels: no AVX2") }
 func reluClipAVX2(dst *float32, src *float32, n int, top float32) { panic("kernels: no AVX2") }
+func gatherRowsAVX2(dst *float32, table *float32, ids *float32, n int, d int) {
+	panic("kernels: no AVX2")
+}
 func mulAddWindow3AVX2(o *float32, x *float32, k *float32, n8 int, cols int, ostep int, xstep int, kh int, cstep int, rnext int, kstep int) {
 	panic("kernels: no AVX2")
 }

@@ -54,6 +54,13 @@
 // place or into another slice, with the same bits on every path (NaN and
 // -0 give +0).
 //
+// # Embedding lookup
+//
+// GatherRows copies the table rows of a list of ids, as an Embedding
+// layer looks up its tokens. With AVX2 (and on the AVX-512 path) it
+// prefetches the rows a few ids ahead, so that the cache misses of a table
+// larger than the caches overlap; elsewhere it is a row-by-row copy.
+//
 // # Dispatch
 //
 // On amd64 the AVX-512 kernels run when the CPU and OS support AVX-512F

@@ -11719,6 +11719,55 @@ end_439:
 	VZEROUPPER
 	RET
 
+// func gatherRowsAVX2(dst *float32, table *float32, ids *float32, n int, d int)
+TEXT ·gatherRowsAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ table+8(FP), SI
+	MOVQ ids+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ d+32(FP), DX
+	SHLQ $2, DX
+	LEAQ -32(DX), R12
+	XORQ R8, R8
+	TESTQ CX, CX
+	JZ done_448
+row_449:
+	LEAQ 8(R8), R9
+	CMPQ R9, CX
+	JGE copy_450
+	CVTTSS2SQ (BX)(R9*4), R10
+	IMULQ DX, R10
+	ADDQ SI, R10
+	XORQ R11, R11
+pf_451:
+	PREFETCHT0 (R10)(R11*1)
+	ADDQ $64, R11
+	CMPQ R11, DX
+	JLT pf_451
+	PREFETCHT0 -1(R10)(DX*1)
+copy_450:
+	CVTTSS2SQ (BX)(R8*4), R10
+	IMULQ DX, R10
+	ADDQ SI, R10
+	XORQ R11, R11
+chunk_452:
+	CMPQ R11, R12
+	JGE tail_453
+	VMOVUPS (R10)(R11*1), Y0
+	VMOVUPS Y0, (DI)(R11*1)
+	ADDQ $32, R11
+	JMP chunk_452
+tail_453:
+	VMOVUPS (R10)(R12*1), Y0
+	VMOVUPS Y0, (DI)(R12*1)
+	ADDQ DX, DI
+	INCQ R8
+	CMPQ R8, CX
+	JLT row_449
+done_448:
+	VZEROUPPER
+	RET
+
 // absmask = 0x7fffffff
 DATA ·absmask<>+0(SB)/4, $0x7fffffff
 DATA ·absmask<>+4(SB)/4, $0x7fffffff

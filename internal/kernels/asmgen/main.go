@@ -128,6 +128,7 @@ func generate() []byte {
 	for mr := 1; mr <= 12; mr++ {
 		g.gemmKernel512(mr, true)
 	}
+	g.gatherRowsKernel()
 	g.emitConsts()
 	return g.buf.Bytes()
 }
