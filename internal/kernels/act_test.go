@@ -403,6 +403,41 @@ func TestActivationExhaustive(t *testing.T) {
 	}
 }
 
+// TestAVX512MatchesAVX2Exhaustive checks that Exp, Sigmoid and Tanh give
+// the same bits on the AVX-512 and AVX2 paths for every one of the 2^32
+// float32 inputs (NaNs only as NaN): the two scale by 2^n differently
+// (VSCALEFPS against two multiplies), and this is the proof that they
+// round alike. About 30 s; run it with KERNELS_EXHAUSTIVE=1.
+func TestAVX512MatchesAVX2Exhaustive(t *testing.T) {
+	if os.Getenv("KERNELS_EXHAUSTIVE") == "" {
+		t.Skip("set KERNELS_EXHAUSTIVE=1")
+	}
+	if isas := testISAs(t); !isaIn(isas, "avx512") || !isaIn(isas, "avx2") {
+		t.Skip("needs both the AVX-512 and the AVX2 path")
+	}
+	const chunk = 1 << 22
+	a, b := make([]float32, chunk), make([]float32, chunk)
+	for _, ac := range actCases() {
+		for base := uint64(0); base < 1<<32; base += chunk {
+			for i := range a {
+				a[i] = math.Float32frombits(uint32(base + uint64(i)))
+			}
+			copy(b, a)
+			restore := forceISA(t, "avx512")
+			ac.f32(a)
+			restore()
+			restore = forceISA(t, "avx2")
+			ac.f32(b)
+			restore()
+			for i := range a {
+				if math.Float32bits(a[i]) != math.Float32bits(b[i]) && !(a[i] != a[i] && b[i] != b[i]) {
+					t.Fatalf("%s(%#08x): avx512 %v, avx2 %v", ac.name, base+uint64(i), a[i], b[i])
+				}
+			}
+		}
+	}
+}
+
 // TestRelu checks max(x, 0) on special values and random inputs, on both
 // paths and on tails of every length below 20.
 func TestRelu(t *testing.T) {

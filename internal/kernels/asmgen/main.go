@@ -562,6 +562,16 @@ func (g *gen) exp(x string, t []string, rng expRange) {
 	g.i("VMULPS %s, %s, %s", x, x, t3)
 	g.i("VFMADD213PS %s, %s, %s", x, t3, t2)
 	g.opc("VADDPS", g.c("one", 1), t2, t2)
+	if g.zmm {
+		// x = p · 2^n in one instruction. Both ways round once: the
+		// two-step scale below multiplies by 2^(n>>1) exactly (p·2^(n>>1)
+		// stays a normal float for every n the clamps allow) and rounds
+		// only at its second multiply, as VSCALEFPS rounds p·2^n; so the
+		// bits are the AVX2 path's, denormal and overflowing results
+		// included.
+		g.i("VSCALEFPS %s, %s, %s", t1, t2, x)
+		return
+	}
 	g.i("VCVTTPS2DQ %s, %s", t1, t1)
 	if rng == expNonNegative {
 		// 0 <= n <= 127: x = p * 2^n
