@@ -127,7 +127,7 @@ func (l *conv1dLayer) Forward(in []*runtime.Tensor) ([]*runtime.Tensor, error) {
 	defer l.doneInput(data)
 	ch := l.in
 	kc := l.k * l.in
-	out := runtime.Zeros(b, outLen, l.filters)
+	out := runtime.Empty(b, outLen, l.filters) // every element is written by the product
 	if l.dil == 1 {
 		// Without dilation the receptive field of output step t is the
 		// contiguous run of k*in values from step t*stride of the (padded)
