@@ -42,9 +42,11 @@ func (c *lstmCell) project(x []float32, rows, lda int, xp []float32, ldc int) {
 func (c *lstmCell) scratchSize(batch int) int { return batch * c.units }
 
 // stepParMinFlops is the smallest recurrent product of one step that is
-// split over goroutines: a few µs of work, about what handing blocks to an
-// awake helper costs.
-var stepParMinFlops = 1 << 16
+// split over goroutines. Handing a step's blocks to a helper and waiting
+// for it costs a few µs, about the whole step up to 2^18 FLOPs at batch 1
+// (BenchmarkLSTMStepSplit: on 2 cores a step of 2^17 takes 3.5 µs alone and
+// 5.7 split, one of 2^19 10.7 alone and 8.5 split).
+var stepParMinFlops = 1 << 19
 
 func (c *lstmCell) step(z []float32, batch int, states [][]float32, scratch []float32, desc bool) {
 	u := c.units

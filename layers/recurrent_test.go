@@ -3,8 +3,10 @@ package layers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -376,3 +378,36 @@ func BenchmarkGRUResetAfter(b *testing.B) {
 	benchRecurrent(b, "GRU", `, "reset_after": true`, 3, 2, 3*128)
 }
 func BenchmarkSimpleRNN(b *testing.B) { benchRecurrent(b, "SimpleRNN", "", 1, 128) }
+
+// BenchmarkLSTMStepSplit times an LSTM at batch 1 (50 steps, 64 inputs)
+// on 2 goroutines with every step split between them and with none split,
+// for unit counts whose step products run from 2^15 to 2^21 FLOPs: the
+// evidence for stepParMinFlops.
+func BenchmarkLSTMStepSplit(b *testing.B) {
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(2))
+	defer func(v int) { stepParMinFlops = v }(stepParMinFlops)
+	const steps, in = 50, 64
+	for _, u := range []int{64, 128, 181, 256, 362, 512} {
+		rng := rand.New(rand.NewSource(1))
+		l, _ := mustBuild(b, "rnn_1", "LSTM", fmt.Sprintf(`{"name": "rnn_1", "units": %d, "return_sequences": true}`, u),
+			envTF24, []int{-1, steps, in}, randWeights(rng, "rnn_1", in, u, 4, 4*u))
+		x := randT(rng, 1, steps, in)
+		for _, split := range []bool{true, false} {
+			name := fmt.Sprintf("u=%d,flops=%d/serial", u, 8*u*u)
+			stepParMinFlops = 1 << 30
+			if split {
+				name = fmt.Sprintf("u=%d,flops=%d/split", u, 8*u*u)
+				stepParMinFlops = 0
+			}
+			b.Run(name, func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					out, err := l.Forward([]*runtime.Tensor{x})
+					if err != nil {
+						b.Fatal(err)
+					}
+					benchSink = out
+				}
+			})
+		}
+	}
+}
