@@ -3,6 +3,7 @@ package importer
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -135,7 +136,8 @@ func TestBadFilesAreGenerated(t *testing.T) {
 // hung libhdf5 1.10 before kerasrun checked object headers, global heaps,
 // compact datasets and external links itself (testdata/fuzz/FuzzLoad/
 // libhdf5_*, found by fuzzing): each must now be refused by those checks,
-// before libhdf5 decodes the damage.
+// before libhdf5 decodes the damage. Without libhdf5 in the build the Go
+// reader reads them; it must refuse each as corrupt, in its own words.
 func TestKnownLibhdf5Crashers(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzLoad", "libhdf5_*"))
 	if err != nil || len(files) == 0 {
@@ -158,7 +160,11 @@ func TestKnownLibhdf5Crashers(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = Load(path, nil)
-		wantMessage(t, err, path, "corrupt HDF5 file")
+		if haveLibhdf5 {
+			wantMessage(t, err, path, "corrupt HDF5 file")
+		} else if !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v, want an ErrCorrupt", filepath.Base(f), err)
+		}
 		t.Logf("%s: %v", filepath.Base(f), err)
 	}
 }
