@@ -259,8 +259,9 @@ func checkObject(loc hdf5.Identifier) error {
 // every old-style group it looks a name up in or lists, and loops forever
 // on one whose free list comes back on itself; it reads the target of every
 // external link it looks up, and crashes on an empty one. The pure-Go
-// reader refuses both (h5.ErrLoop, h5.ErrCrash), and so does guardLoop.
-// Any other problem it meets is left to libhdf5 to report.
+// reader refuses both (h5.ErrLoop, h5.ErrCrash), and so does guardLoop,
+// and damage in the groups on a looked-up path (see loopIn). Any other
+// problem it meets is left to libhdf5 to report.
 func guardLoop(loc hdf5.Identifier, path string, list bool) error {
 	if curScan == nil || curScan.gof == nil {
 		return nil
@@ -278,19 +279,24 @@ func guardLoop(loc hdf5.Identifier, path string, list bool) error {
 
 // loopIn walks path from g (or lists g, with list) with the pure-Go reader
 // and reports what it meets where libhdf5 would loop (h5.ErrLoop) or crash
-// (h5.ErrCrash), and nothing else.
+// (h5.ErrCrash). It also reports damage in the groups on the way to the
+// last link of path, which libhdf5 reads to look that link up: a group
+// header the pure-Go reader cannot read may still let libhdf5 reach a
+// link that crashes it, beyond the point where the pure-Go reader stops.
+// Damage in the header of the object the path names is left to libhdf5.
 func loopIn(g *h5.Group, path string, list bool) error {
-	var err error
 	if list {
-		_, err = g.Members()
-	} else {
-		_, err = g.Kind(path)
-	}
-	switch {
-	case !errors.Is(err, h5.ErrLoop) && !errors.Is(err, h5.ErrCrash):
+		_, err := g.Members()
+		if errors.Is(err, h5.ErrLoop) || errors.Is(err, h5.ErrCrash) {
+			return corrupt(fmt.Errorf("corrupt HDF5 file: listing a group: %w", err))
+		}
 		return nil
-	case list:
-		return corrupt(fmt.Errorf("corrupt HDF5 file: listing a group: %w", err))
+	}
+	_, err := g.Kind(path)
+	if !errors.Is(err, h5.ErrLoop) && !errors.Is(err, h5.ErrCrash) {
+		if err = g.LookupPath(path); !errors.Is(err, h5.ErrCorrupt) {
+			return nil
+		}
 	}
 	return corrupt(fmt.Errorf("corrupt HDF5 file: looking up %q: %w", path, err))
 }

@@ -517,6 +517,30 @@ func (g *Group) resolve(path string) (*object, error) {
 	return cur, nil
 }
 
+// LookupPath looks the last component of path up in the group the rest
+// of path names, as libhdf5 does to find a link's information: it reads
+// the object headers and link storage of every group on the way, but not
+// the header of the object the last link names.
+func (g *Group) LookupPath(path string) error {
+	path = strings.TrimRight(path, "/")
+	dir, last := ".", path
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		dir, last = path[:i+1], path[i+1:]
+	}
+	o, err := g.resolve(dir)
+	if err != nil {
+		return err
+	}
+	if !o.isGroup() {
+		return notFoundf("%q is not a group", o.path)
+	}
+	if last == "" || last == "." {
+		return nil
+	}
+	_, err = (&Group{*o}).lookup(last)
+	return err
+}
+
 // Kind returns the kind of object at path from g.
 func (g *Group) Kind(path string) (Kind, error) {
 	o, err := g.resolve(path)
