@@ -292,13 +292,12 @@ func loopIn(g *h5.Group, path string, list bool) error {
 		}
 		return nil
 	}
-	_, err := g.Kind(path)
-	if !errors.Is(err, h5.ErrLoop) && !errors.Is(err, h5.ErrCrash) {
-		if err = g.LookupPath(path); !errors.Is(err, h5.ErrCorrupt) {
-			return nil
-		}
+	// Every structure that loops or crashes libhdf5 (h5.ErrLoop,
+	// h5.ErrCrash) lies in a group's link storage, which LookupPath reads.
+	if err := g.LookupPath(path); errors.Is(err, h5.ErrCorrupt) {
+		return corrupt(fmt.Errorf("corrupt HDF5 file: looking up %q: %w", path, err))
 	}
-	return corrupt(fmt.Errorf("corrupt HDF5 file: looking up %q: %w", path, err))
+	return nil
 }
 
 // h5err turns the current libhdf5 error stack into an error.
